@@ -1,0 +1,104 @@
+# Airflow toolkit for Milvus. The two commands a new user needs:
+#   make demo   set everything up, start the local Milvus, run the ingest DAG on the sample corpus
+#   make test   set everything up and run the whole test suite (it starts its own Milvus)
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_BIN ?= python3.11
+VENV       := .venv
+PY         := $(VENV)/bin/python
+PIP        := $(PY) -m pip
+STAMP      := $(VENV)/.installed
+export LOCAL_HOME := $(CURDIR)/.local
+DEV_ENV    := source scripts/dev-env.sh
+
+.PHONY: help venv milvus-up milvus-down milvus-status airflow-init demo test test-unit lock clean bench-ingest bench-reindex
+.PHONY: system-deps airflow-up airflow-down airflow-status
+
+help:
+	@echo "make demo        set up, start the local Milvus, ingest the sample corpus, print a summary"
+	@echo "make test        set up and run the whole test suite (unit + integration, own Milvus)"
+	@echo "make test-unit   only the fast unit tests"
+	@echo "make milvus-up / milvus-down / milvus-status   the local Milvus server (auth on)"
+	@echo "make airflow-init   the local Airflow metadata database (SQLite, .local/airflow)"
+	@echo "make airflow-up [EXECUTOR=celery] / airflow-down / airflow-status   a local Airflow (PostgreSQL; Celery: Redis, 2 workers)"
+	@echo "make bench-reindex  reindex cost: full rebuild vs incremental on an unchanged 100k-chunk corpus"
+	@echo "make bench-ingest   ingest benchmark: plain pymilvus vs the DAG vs one call per chunk (BENCH_ARGS=...)"
+	@echo "make lock        re-pin requirements.lock from the current .venv"
+	@echo "make clean       stop servers, remove .venv and .local"
+
+# The venv is rebuilt when any requirement file changes. torch goes first and alone so pip
+# takes the CPU wheel instead of pulling several GB of CUDA packages.
+$(STAMP): requirements.txt requirements-dev.txt requirements.lock pyproject.toml plugins/pyproject.toml
+	@test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip==26.3 setuptools==84.2.1 wheel==0.45.1
+	$(PIP) install --quiet "torch==$$(sed -n 's/^torch==//p' requirements.txt)"
+	$(PIP) install --quiet -r requirements.txt -r requirements-dev.txt -c requirements.lock
+	$(PIP) install --quiet --no-deps --no-build-isolation -e . -e plugins
+	@touch $@
+
+venv: $(STAMP)
+
+lock: $(STAMP)
+	$(PIP) freeze --exclude-editable | grep -v '^-e ' > requirements.lock
+
+milvus-up: venv
+	$(PY) -m milvus_toolkit.local_milvus up
+
+milvus-down:
+	@if [ -x $(PY) ]; then $(PY) -m milvus_toolkit.local_milvus down; else echo "no venv: nothing to stop"; fi
+
+milvus-status: venv
+	$(PY) -m milvus_toolkit.local_milvus status
+
+airflow-init: venv
+	@$(DEV_ENV) && scripts/airflow-init.sh
+
+demo: venv milvus-up airflow-init
+	@$(DEV_ENV) && scripts/demo.sh
+
+# Several minutes: >= 200k generated chunks; result in .local/benchmarks/ingest-<timestamp>.json.
+# e.g. make bench-ingest BENCH_ARGS="--batch-size 20000 --concurrency 16 --keep-corpus"
+bench-ingest: venv milvus-up airflow-init
+	@$(DEV_ENV) && python scripts/bench_ingest.py $(BENCH_ARGS)
+
+# What each reindex strategy costs on an unchanged 100,000-chunk corpus (full vs incremental).
+bench-reindex: venv milvus-up airflow-init
+	@$(DEV_ENV) && python scripts/bench_reindex.py $(BENCH_ARGS)
+
+# docker-compose v1.29 (Debian's package) validates docker-compose.yaml offline in the tests
+# (no Docker engine needed). Installed once; apt-get update only if the first try fails.
+system-deps:
+	@command -v docker-compose >/dev/null 2>&1 || { \
+	  echo "installing docker-compose (Debian package) for the compose file test ..."; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); export DEBIAN_FRONTEND=noninteractive; \
+	  $$SUDO apt-get install -y -q docker-compose >/dev/null 2>&1 \
+	    || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q docker-compose >/dev/null; }; \
+	  command -v docker-compose >/dev/null; }
+	@# Debian's Chromium for the browser tests (Playwright drives it; never `playwright install`).
+	@test -x /usr/bin/chromium || { \
+	  echo "installing chromium (Debian package) for the browser tests ..."; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); export DEBIAN_FRONTEND=noninteractive; \
+	  $$SUDO apt-get install -y -q chromium >/dev/null 2>&1 \
+	    || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; }; \
+	  test -x /usr/bin/chromium; }
+
+# A local Airflow: api-server, scheduler, dag-processor, triggerer (+ 2 Celery workers with
+# EXECUTOR=celery) on the machine's PostgreSQL and Redis, loopback only. Idempotent.
+airflow-up: venv
+	@$(DEV_ENV) && $(PY) -m milvus_toolkit.local_airflow up --executor $(if $(EXECUTOR),$(EXECUTOR),local)
+
+airflow-down:
+	@if [ -x $(PY) ]; then $(PY) -m milvus_toolkit.local_airflow down; else echo "no venv: nothing to stop"; fi
+
+airflow-status: venv
+	@$(PY) -m milvus_toolkit.local_airflow status
+
+test: venv system-deps
+	$(PY) -m pytest
+
+test-unit: venv
+	$(PY) -m pytest tests/unit
+
+clean: milvus-down
+	rm -rf $(VENV) .local

@@ -1,0 +1,1 @@
+"""Airflow toolkit for Milvus: the logic behind the DAGs, importable without Airflow."""

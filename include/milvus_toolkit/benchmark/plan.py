@@ -1,0 +1,407 @@
+"""What to measure: the validated parameters of a benchmark run and the list of cells.
+
+A *cell* is one measured figure: an operation (add, upsert, search, delete) repeated
+``count`` times through one layer (langchain-milvus or the raw pymilvus client), in one mode
+(sync loop or async gather at a concurrency level), against a collection with one
+consistency level. Every cell (and every repeat of it) gets its own fresh collection.
+
+Cost model, and why the defaults look the way they do (2-core machine, Milvus 2.3.5-lite):
+
+- Writes (add, upsert, delete by primary key) and searches at Session/Bounded
+  consistency take a few milliseconds per call; 1000 sequential calls cost a few seconds.
+- Two kinds of call wait for the server's time tick (about 200 ms) on *every* call:
+  a search at ``Strong`` consistency, and a delete by a filter on a non-primary-key field
+  (the seeds' ``delete(expr="id == 'doc_3'")``), for which Milvus first runs an internal
+  query. 1000 of them in a sequential loop cost about 200 s per layer. Such *wait-bound*
+  cells are measured only up to ``wait_cells_max_count`` (default 100); even so they are
+  about half of the default run's ~6.5 minutes (148 cells, measured: 380 s). Set it to
+  ``None`` to measure them at every count (at 1000 that adds about 30 minutes: 200 s per
+  sequential cell), or to 10, or drop concurrency 1 from the sweep, for a 3-4 minute run.
+- An async concurrency level at least as large as the count is the same as an unbounded
+  gather; it is not measured twice (at count 10 the levels [1, 8, 64, "all"] are 1, 8, all).
+- Consistency levels only change reads. Writes are measured at the first level given
+  (the *baseline*); searches at every level.
+
+Nothing here touches Milvus or Airflow: validation errors surface before any collection
+exists.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Operation = Literal["add", "upsert", "search", "delete"]
+Mode = Literal["sync", "async"]
+Layer = Literal["langchain", "raw"]
+Consistency = Literal["Strong", "Bounded", "Session", "Eventually"]
+DeleteFilter = Literal["metadata", "pk"]
+EmbeddingName = Literal["deterministic", "local", "openai"]
+
+OPERATIONS: tuple[str, ...] = ("add", "upsert", "search", "delete")
+MODES: tuple[str, ...] = ("sync", "async")
+LAYERS: tuple[str, ...] = ("langchain", "raw")
+UNBOUNDED = "all"
+COLLECTION_PREFIX = "bench_"
+
+DEFAULT_COUNTS = [10, 100, 1000]
+DEFAULT_CONCURRENCY: list[int | str] = [1, 8, 64, UNBOUNDED]
+DEFAULT_CONSISTENCY = ["Session", "Strong"]
+DEFAULT_DIM = 768  # as in the seeds (LlamaIndex tutorial, precomputed 768-dim vectors)
+MAX_COUNT = 100_000
+
+
+class BenchmarkParamsError(ValueError):
+    """The benchmark parameters are not valid; the message lists every problem."""
+
+
+class BenchmarkParams(BaseModel):
+    """The parameters of one benchmark run (the DAG's params form, validated)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    operations: list[Operation] = Field(default_factory=lambda: list(OPERATIONS))
+    counts: list[int] = Field(default_factory=lambda: list(DEFAULT_COUNTS))
+    modes: list[Mode] = Field(default_factory=lambda: list(MODES))
+    concurrency: list[int | Literal["all"]] = Field(default_factory=lambda: list(DEFAULT_CONCURRENCY))
+    consistency_levels: list[Consistency] = Field(default_factory=lambda: list(DEFAULT_CONSISTENCY))
+    layers: list[Layer] = Field(default_factory=lambda: list(LAYERS))
+    delete_filters: list[DeleteFilter] = Field(default_factory=lambda: ["metadata", "pk"])
+    wait_cells_max_count: int | None = 100
+    dim: int = DEFAULT_DIM
+    repeats: int = 1
+    embedding: EmbeddingName = "deterministic"
+    top_k: int = 3
+    search_rows: int = 1000
+    regression_threshold: float = 0.2
+    milvus_conn_id: str = "milvus_default"
+
+    # ---- field checks (messages name the field and the bad value) -------------------------
+
+    @field_validator("counts", mode="before")
+    @classmethod
+    def _counts(cls, value: Any) -> Any:
+        values = _as_list(value, "counts")
+        for item in values:
+            if isinstance(item, bool) or not _is_int_like(item) or int(item) < 1:
+                raise ValueError(f"every count must be a positive integer, got {item!r}")
+            if int(item) > MAX_COUNT:
+                raise ValueError(f"counts above {MAX_COUNT} are not supported, got {item!r}")
+        return _unique([int(v) for v in values])
+
+    @field_validator("concurrency", mode="before")
+    @classmethod
+    def _concurrency(cls, value: Any) -> Any:
+        out: list[int | str] = []
+        for item in _as_list(value, "concurrency"):
+            if isinstance(item, str) and item.strip().lower() == UNBOUNDED:
+                out.append(UNBOUNDED)
+            elif not isinstance(item, bool) and _is_int_like(item) and int(item) >= 1:
+                out.append(int(item))
+            else:
+                raise ValueError(f'a concurrency level is a positive integer or "all", got {item!r}')
+        return _unique(out)
+
+    @field_validator("operations", "modes", "consistency_levels", "layers", "delete_filters", mode="before")
+    @classmethod
+    def _non_empty_unique(cls, value: Any, info: Any) -> Any:
+        values = _as_list(value, info.field_name)
+        return _unique([v.strip() if isinstance(v, str) else v for v in values])
+
+    @field_validator("counts", "operations", "modes", "consistency_levels", "layers", "delete_filters")
+    @classmethod
+    def _not_empty(cls, value: list, info: Any) -> list:
+        if not value:
+            raise ValueError(f"'{info.field_name}' needs at least one value")
+        return value
+
+    @field_validator("wait_cells_max_count")
+    @classmethod
+    def _cap(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise ValueError(f"must be a positive integer or null (no limit), got {value}")
+        return value
+
+    @field_validator("dim")
+    @classmethod
+    def _dim(cls, value: int) -> int:
+        if not 1 <= value <= 32768:
+            raise ValueError(f"the vector dimension must be between 1 and 32768, got {value}")
+        return value
+
+    @field_validator("repeats")
+    @classmethod
+    def _repeats(cls, value: int) -> int:
+        if not 1 <= value <= 20:
+            raise ValueError(f"repeats must be between 1 and 20, got {value}")
+        return value
+
+    @field_validator("top_k")
+    @classmethod
+    def _top_k(cls, value: int) -> int:
+        if not 1 <= value <= 100:
+            raise ValueError(f"top_k must be between 1 and 100, got {value}")
+        return value
+
+    @field_validator("search_rows")
+    @classmethod
+    def _search_rows(cls, value: int) -> int:
+        if not 1 <= value <= MAX_COUNT:
+            raise ValueError(f"search_rows must be between 1 and {MAX_COUNT}, got {value}")
+        return value
+
+    @field_validator("regression_threshold")
+    @classmethod
+    def _threshold(cls, value: float) -> float:
+        if not 0 < value < 10:
+            raise ValueError(f"regression_threshold is a fraction such as 0.2 (= 20% slower), got {value}")
+        return value
+
+    @field_validator("milvus_conn_id")
+    @classmethod
+    def _conn_id(cls, value: str) -> str:
+        if not value or not value.strip():
+            raise ValueError("milvus_conn_id must name an Airflow connection")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> BenchmarkParams:
+        problem = embedding_dim_problem(self.embedding, self.dim)
+        if problem:
+            raise ValueError(problem)
+        if "async" in self.modes and not self.concurrency:
+            raise ValueError("mode 'async' needs at least one concurrency level")
+        if "search" in self.operations and self.search_rows < self.top_k:
+            raise ValueError(f"search_rows ({self.search_rows}) must be at least top_k ({self.top_k})")
+        return self
+
+    # ---- derived ----------------------------------------------------------------------------
+
+    @property
+    def baseline_consistency(self) -> str:
+        """The level writes are measured at (the first one given)."""
+        return self.consistency_levels[0]
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any] | BenchmarkParams | None) -> BenchmarkParams:
+        """Validate a params dict (from the DAG's form or a test); one clear error listing
+        every problem, as ``BenchmarkParamsError``. Keys the model does not know (Airflow
+        may add its own) are rejected too, so a typo never silently falls back to a default."""
+        if isinstance(raw, BenchmarkParams):
+            return raw
+        try:
+            return cls.model_validate(dict(raw or {}))
+        except ValidationError as exc:
+            raise BenchmarkParamsError(_explain(exc)) from None
+
+    def summary(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def embedding_dim_problem(embedding: str, dim: int) -> str | None:
+    """Why ``dim`` cannot work with ``embedding`` (or ``None``), checked without loading any
+    model, so the error comes before any collection or model exists."""
+    from milvus_toolkit.embeddings import LOCAL_DIM, LOCAL_MODEL, OPENAI_DEFAULT_MODEL, OPENAI_NATIVE_DIMS
+
+    if embedding == "local" and dim != LOCAL_DIM:
+        return (
+            f"dim {dim} does not fit embedding 'local': {LOCAL_MODEL} produces {LOCAL_DIM}-dim vectors "
+            f"(set dim to {LOCAL_DIM}, or use embedding 'deterministic' for any dimension)"
+        )
+    if embedding == "openai":
+        model = os.environ.get("OPENAI_EMBEDDING_MODEL", OPENAI_DEFAULT_MODEL)
+        native = OPENAI_NATIVE_DIMS.get(model)
+        if native is not None and dim > native:
+            return f"dim {dim} does not fit embedding 'openai': {model} produces at most {native}-dim vectors"
+        if native is not None and dim != native and not model.startswith("text-embedding-3"):
+            return f"dim {dim} does not fit embedding 'openai': {model} produces {native}-dim vectors only"
+    return None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One measured figure. ``concurrency`` is ``"1"`` for a sync loop, the semaphore size
+    for async, or ``"all"`` for an unbounded gather (the seeds' way)."""
+
+    operation: str
+    count: int
+    mode: str
+    layer: str
+    concurrency: str
+    consistency_level: str
+    variant: str = ""  # delete: "metadata" (the seeds' filter) or "pk"
+
+    @property
+    def key(self) -> str:
+        """Stable identity across runs (used by the history and the regression check)."""
+        return "|".join(
+            [self.operation, self.variant or "-", str(self.count), self.mode, self.layer, self.concurrency, self.consistency_level]
+        )
+
+    @property
+    def row_label(self) -> str:
+        """How the seeds' table names the operation (plus what makes it differ)."""
+        label = self.operation
+        if self.variant:
+            label += f" by {self.variant}"
+        return label
+
+    @property
+    def waits_per_call(self) -> bool:
+        """True when every sequential call waits for the server's time tick (~200 ms)."""
+        return is_wait_bound(self.operation, self.variant, self.consistency_level)
+
+    @property
+    def semaphore(self) -> int | None:
+        """The async concurrency bound, or ``None`` for an unbounded gather."""
+        return None if self.concurrency == UNBOUNDED else int(self.concurrency)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"key": self.key}
+
+
+def async_levels(concurrency: list[int | str], count: int) -> list[str]:
+    """The async levels worth measuring at ``count``: a semaphore as wide as the batch or
+    wider is the unbounded gather, so such levels are measured once, as ``"all"`` (when
+    ``"all"`` is asked for) or as themselves (when it is not)."""
+    levels = [str(c) for c in concurrency if c == UNBOUNDED or int(c) < count]
+    wide = [c for c in concurrency if c != UNBOUNDED and int(c) >= count]
+    if wide and UNBOUNDED not in concurrency:
+        levels.append(str(min(int(c) for c in wide)))
+    return levels
+
+
+def is_wait_bound(operation: str, variant: str, consistency_level: str) -> bool:
+    return (operation == "search" and consistency_level == "Strong") or (
+        operation == "delete" and variant == "metadata"
+    )
+
+
+@dataclass(frozen=True)
+class Plan:
+    params: BenchmarkParams
+    cells: list[Cell]
+    skipped: list[dict[str, Any]]
+
+    @property
+    def collections_needed(self) -> int:
+        return len(self.cells) * self.params.repeats
+
+    def groups(self) -> list[list[Cell]]:
+        """Cells sharing operation, variant, count and consistency level, in plan order:
+        their collections are prepared together, then the cells are timed one by one."""
+        groups: dict[tuple, list[Cell]] = {}
+        for cell in self.cells:
+            groups.setdefault((cell.operation, cell.variant, cell.count, cell.consistency_level), []).append(cell)
+        return list(groups.values())
+
+    def estimate_seconds(self) -> float:
+        """A rough duration (this machine's cost model above), for the log."""
+        total = 0.0
+        for cell in self.cells:
+            per_call = 0.2 if cell.waits_per_call else 0.004
+            if cell.mode == "sync":
+                timed = cell.count * per_call
+            else:
+                width = cell.count if cell.semaphore is None else min(cell.semaphore, cell.count)
+                if cell.waits_per_call:
+                    timed = math.ceil(cell.count / width) * per_call + cell.count * 0.001
+                else:
+                    timed = cell.count * per_call / min(width, 3)
+            total += (timed + 0.6) * self.params.repeats  # + preparing, warming, checking
+        return round(total, 1)
+
+    def describe(self) -> str:
+        return (
+            f"{len(self.cells)} cells x {self.params.repeats} repeat(s) = {self.collections_needed} fresh "
+            f"collections, about {self.estimate_seconds():.0f} s on a 2-core machine"
+            + (f"; {len(self.skipped)} wait-bound cell group(s) skipped" if self.skipped else "")
+        )
+
+
+def build_plan(params: BenchmarkParams | dict[str, Any] | None) -> Plan:
+    """Every cell to measure, in the order they run (grouped, sync before async)."""
+    params = BenchmarkParams.parse(params)
+    cells: list[Cell] = []
+    skipped: list[dict[str, Any]] = []
+    cap = params.wait_cells_max_count
+    for operation in params.operations:
+        levels = params.consistency_levels if operation == "search" else [params.baseline_consistency]
+        variants = params.delete_filters if operation == "delete" else [""]
+        for variant in variants:
+            for level in levels:
+                for count in params.counts:
+                    if cap is not None and count > cap and is_wait_bound(operation, variant, level):
+                        skipped.append(
+                            {
+                                "operation": operation,
+                                "variant": variant,
+                                "consistency_level": level,
+                                "count": count,
+                                "reason": f"waits ~200 ms per sequential call; count > wait_cells_max_count={cap}",
+                            }
+                        )
+                        continue
+                    for mode in params.modes:
+                        levels_c = ["1"] if mode == "sync" else async_levels(params.concurrency, count)
+                        for layer in params.layers:
+                            for conc in levels_c:
+                                cells.append(Cell(operation, count, mode, layer, conc, level, variant))
+    asked = {(op, v) for op in params.operations for v in (params.delete_filters if op == "delete" else [""])}
+    measured = {(c.operation, c.variant) for c in cells}
+    missing = sorted(asked - measured)
+    if missing:
+        names = ", ".join(f"{op} by {v}" if v else op for op, v in missing)
+        raise BenchmarkParamsError(
+            f"invalid benchmark parameters: nothing left to measure for {names}: those calls wait ~200 ms each and every count is above "
+            f"wait_cells_max_count={cap}; raise it (or set it to null) or add a smaller count"
+        )
+    return Plan(params=params, cells=cells, skipped=skipped)
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+
+def _as_list(value: Any, name: str) -> list:
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(value, str):  # a comma-separated string from a form or the CLI
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [value]
+    raise ValueError(f"'{name}' must be a list, got {value!r}")
+
+
+def _is_int_like(value: Any) -> bool:
+    if isinstance(value, int):
+        return True
+    if isinstance(value, float):
+        return value.is_integer()
+    if isinstance(value, str):
+        return value.strip().lstrip("-").isdigit()
+    return False
+
+
+def _unique(values: list) -> list:
+    seen: list = []
+    for v in values:
+        if v not in seen:
+            seen.append(v)
+    return seen
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "params"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = f"unknown parameter (known: {', '.join(BenchmarkParams.model_fields)})"
+        elif err["type"] == "literal_error":
+            message = f"{err['input']!r} is not allowed: {message}"
+        lines.append(f"{where}: {message}")
+    return "invalid benchmark parameters: " + "; ".join(lines)

@@ -1,0 +1,1 @@
+"""Ingest: load, split, stage, write (async, fanned out), validate, report."""

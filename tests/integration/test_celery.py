@@ -1,0 +1,227 @@
+"""Scale-out on a real distributed engine: milvus_ingest through the scheduler on
+CeleryExecutor, with the machine's PostgreSQL (metadata, Celery results) and Redis (broker),
+two Celery workers, against the test session's Milvus.
+
+Everything the tests start is their own: an AIRFLOW_HOME and run folder under .local/test/,
+a PostgreSQL database named after the session, a Celery queue and worker names of their own
+on a Redis database (15) that the developer's stack (db 1) does not use, a free port. All
+of it is stopped and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from milvus_toolkit.ingest.documents import discover, load
+from milvus_toolkit.ingest.params import SAMPLE_CORPUS
+from milvus_toolkit.ingest.splitting import SplitSettings, split_document
+from milvus_toolkit.local_airflow import LocalAirflow, listening_sockets
+
+pytestmark = [pytest.mark.integration, pytest.mark.airflow]
+
+REPO = Path(__file__).resolve().parents[2]
+TEST_HOME = REPO / ".local" / "test"
+BATCH_SIZE = 15
+LOOPBACK = {"127.0.0.1", "::1"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def expected_counts() -> dict[str, int]:
+    return {doc.source: len(split_document(doc, SplitSettings("auto", 1000, 150)))
+            for doc in load(discover(str(SAMPLE_CORPUS)))}
+
+
+class Api:
+    """The stack's REST API with a bearer token from POST /auth/token."""
+
+    def __init__(self, stack: LocalAirflow):
+        self.base = stack.base_url
+        self.token = stack.token()
+
+    def __call__(self, method: str, path: str, body: dict | None = None):
+        req = urllib.request.Request(
+            self.base + path, method=method, data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            text = resp.read()
+            return json.loads(text) if text.strip().startswith((b"{", b"[")) else text.decode()
+
+    def wait_for_dag(self, dag_id: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self("GET", f"/api/v2/dags/{dag_id}")
+                return
+            except urllib.error.HTTPError as exc:
+                if exc.code != 404 or time.monotonic() > deadline:
+                    raise
+            time.sleep(2)
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        return self("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=200")["task_instances"]
+
+    def failure_report(self, dag_id: str, run_id: str) -> str:
+        lines = []
+        for ti in self.task_instances(dag_id, run_id):
+            lines.append(f"{ti['task_id']}[{ti['map_index']}] {ti['state']} on {ti['hostname']}")
+            if ti["state"] not in ("success", None) and ti.get("try_number"):
+                try:
+                    log = self("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{ti['task_id']}"
+                                      f"/logs/{ti['try_number']}?map_index={ti['map_index']}")
+                    lines.append(json.dumps(log)[-3000:])
+                except urllib.error.HTTPError as exc:
+                    lines.append(f"(no log: {exc})")
+        return "\n".join(lines)
+
+
+def session_stack(executor: str, milvus_conn_uri: str, tag: str) -> tuple[LocalAirflow, Path]:
+    pid = os.getpid()
+    home = TEST_HOME / f"airflow-{tag}-{pid}"
+    stack = LocalAirflow(
+        run_dir=home / "run",
+        airflow_home=home / "home",
+        executor=executor,
+        port=free_port(),
+        db_name=f"milvus_toolkit_airflow_test_{tag}_{pid}",
+        broker_url="redis://127.0.0.1:6379/15",
+        queue=f"mtk_test_{pid}",
+        worker_prefix=f"mtk-test{pid}-worker-",
+        workers=2,
+        worker_concurrency=2,
+        parallelism=8,
+        extra_env={
+            "AIRFLOW_CONN_MILVUS_DEFAULT": milvus_conn_uri,
+            "MILVUS_TOOLKIT_EMBEDDING": "deterministic",
+            "MILVUS_TOOLKIT_STAGING": str(home / "staging"),
+        },
+    )
+    return stack, home
+
+
+def cleanup(stack: LocalAirflow, home: Path) -> None:
+    try:
+        stack.down(timeout=30)
+    finally:
+        stack.drop_database()
+        if stack.executor == "celery":
+            stack.drop_broker_queue()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def celery_stack(milvus_conn_uri):
+    stack, home = session_stack("celery", milvus_conn_uri, "celery")
+    cleanup(stack, home)  # leftovers of an earlier, killed session with the same pid
+    try:
+        stack.up(timeout=300)
+        yield stack
+    finally:
+        cleanup(stack, home)
+
+
+@pytest.mark.timeout(600)
+def test_milvus_ingest_on_celery_spreads_mapped_tasks_over_two_workers(celery_stack, hook, collection_name):
+    stack = celery_stack
+    started = time.monotonic()
+
+    # The stack is what it claims: two workers answering through Redis, nothing beyond loopback.
+    assert stack.ping_workers() == sorted(stack.worker_names)
+    sockets = listening_sockets(stack.processes())
+    assert sockets, "the api-server listens"
+    assert {addr for _, addr, _ in sockets} <= LOOPBACK, sockets
+    assert {port for _, _, port in sockets} == {stack.port}, f"only the api-server listens: {sockets}"
+
+    api = Api(stack)
+    api.wait_for_dag("milvus_ingest", timeout=120)
+    api("PATCH", "/api/v2/dags/milvus_ingest", {"is_paused": False})
+    conf = {"collection": collection_name, "embedding": "deterministic", "batch_size": BATCH_SIZE, "concurrency": 2}
+    run = api("POST", "/api/v2/dags/milvus_ingest/dagRuns", {"logical_date": None, "conf": conf})
+    run_id = run["dag_run_id"]
+
+    deadline = time.monotonic() + 300
+    state = run["state"]
+    while state not in ("success", "failed") and time.monotonic() < deadline:
+        time.sleep(3)
+        state = api("GET", f"/api/v2/dags/milvus_ingest/dagRuns/{run_id}")["state"]
+    run_seconds = time.monotonic() - started
+    assert state == "success", f"run {run_id} ended {state!r}:\n{api.failure_report('milvus_ingest', run_id)}"
+
+    expected = expected_counts()
+    total = sum(expected.values())
+    tis = api.task_instances("milvus_ingest", run_id)
+    writes = [ti for ti in tis if ti["task_id"] == "write_batch"]
+    assert len(writes) == -(-total // BATCH_SIZE) >= 4, "several mapped write tasks"
+    assert all(ti["state"] == "success" for ti in tis), [(t["task_id"], t["map_index"], t["state"]) for t in tis]
+    assert {ti["queue"] for ti in tis} == {stack.queue}
+    per_worker = Counter(ti["hostname"] for ti in writes)
+    print(f"\nCelery run {run_id}: {len(writes)} mapped write tasks per worker {dict(per_worker)}; "
+          f"all tasks per worker {dict(Counter(ti['hostname'] for ti in tis))}; {run_seconds:.0f} s")
+    assert set(per_worker) == set(stack.worker_names), f"mapped tasks ran on {dict(per_worker)}"
+
+    # Exact counts in Milvus (Strong consistency), per source file and in total.
+    assert hook.count(collection_name) == total
+    assert hook.count_by_source(collection_name) == expected
+
+    # Idempotent: up on a running stack only checks it; down twice stops all, then nothing.
+    again = time.monotonic()
+    stack.up()
+    assert time.monotonic() - again < 20
+    assert stack.down(timeout=30)
+    assert stack.processes() == [], "no process left behind"
+    assert stack.down() == []
+
+
+@pytest.mark.timeout(400)
+def test_local_airflow_cli_is_idempotent_loopback_only_and_leaves_nothing(milvus_conn_uri):
+    """The command behind `make airflow-up` / `make airflow-down`, default LocalExecutor."""
+    stack, home = session_stack("local", milvus_conn_uri, "cli")
+    cleanup(stack, home)
+    env = dict(os.environ)
+    env.update(
+        AIRFLOW_RUN_DIR=str(stack.run_dir), AIRFLOW_HOME=str(stack.airflow_home), AIRFLOW_API_PORT=str(stack.port),
+        AIRFLOW_DB_NAME=stack.db_name, AIRFLOW_CONN_MILVUS_DEFAULT=milvus_conn_uri,
+    )
+    env.pop("EXECUTOR", None)
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        result = subprocess.run([sys.executable, "-m", "milvus_toolkit.local_airflow", *args], env=env,
+                                capture_output=True, text=True, timeout=360)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    try:
+        first = cli("up")
+        assert "(LocalExecutor) ready in" in first.stdout and stack.base_url in first.stdout
+        processes = stack.processes()
+        assert len(processes) >= 4
+        sockets = listening_sockets(processes)
+        assert {addr for _, addr, _ in sockets} <= LOOPBACK and {p for _, _, p in sockets} == {stack.port}, sockets
+        assert stack.is_healthy()
+
+        second = cli("up")
+        assert "already running" in second.stdout
+        assert sorted(stack.processes()) == sorted(processes), "a second up starts nothing"
+        assert "scheduler      running" in cli("status").stdout
+
+        assert "local Airflow stopped" in cli("down").stdout
+        assert stack.processes() == []
+        assert "nothing running" in cli("down").stdout
+    finally:
+        cleanup(stack, home)

@@ -1,0 +1,117 @@
+"""milvus_ingest through real Airflow (`airflow dags test`) against the session's Milvus."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+from langchain_core.documents import Document
+from milvus_toolkit.embeddings import get_embeddings
+from milvus_toolkit.ingest.documents import discover, load
+from milvus_toolkit.ingest.params import SAMPLE_CORPUS
+from milvus_toolkit.ingest.splitting import SplitSettings, split_document
+from milvus_provider.config import CollectionSpec
+
+pytestmark = [pytest.mark.integration, pytest.mark.airflow]
+
+
+def dags_test(env: dict, conf: dict) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        ["airflow", "dags", "test", "milvus_ingest", "-c", json.dumps(conf)],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    result.output = result.stdout + result.stderr  # type: ignore[attr-defined]
+    return result
+
+
+def expected_counts(source: Path, chunk_size: int = 1000, overlap: int = 150) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for doc in load(discover(str(source))):
+        counts[doc.source] = len(split_document(doc, SplitSettings("auto", chunk_size, overlap)))
+    return counts
+
+
+def latest_run_xcoms(env: dict) -> list[tuple]:
+    db = Path(env["AIRFLOW_HOME"]) / "airflow.db"
+    with sqlite3.connect(db) as conn:
+        run_id = conn.execute("select run_id from dag_run where dag_id='milvus_ingest' order by id desc limit 1").fetchone()[0]
+        return conn.execute("select task_id, key, value from xcom where dag_id='milvus_ingest' and run_id=?", (run_id,)).fetchall()
+
+
+def test_ingest_sample_corpus_twice_exact_counts_same_rows_small_xcom(airflow_env, hook, collection_name):
+    conf = {"collection": collection_name, "embedding": "deterministic", "batch_size": 25, "concurrency": 4}
+    first = dags_test(airflow_env, conf)
+    assert first.returncode == 0, first.output[-5000:]
+    expected = expected_counts(SAMPLE_CORPUS)
+    total = sum(expected.values())
+    assert f"Ingest into '{collection_name}'" in first.output
+    assert "files    : 10 seen, 10 indexed, 0 skipped" in first.output
+    assert f"chunks   : {total} in {-(-total // 25)} batches" in first.output
+    assert "validate : passed" in first.output
+    assert hook.count_by_source(collection_name) == expected
+    ids = sorted(r["pk"] for b in hook.iter_rows(collection_name, ["pk"]) for r in b)
+
+    xcoms = [value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value) for _, _, value in latest_run_xcoms(airflow_env)]
+    size = sum(len(value.encode()) for value in xcoms)
+    assert size < 20_000, f"XCom holds {size} bytes"
+    blob = " ".join(xcoms)
+    chunk_starts = {c.page_content[:40] for d in load(discover(str(SAMPLE_CORPUS))) for c in split_document(d, SplitSettings("auto", 1000, 150))}
+    leaked = [start for start in chunk_starts if start in blob]
+    assert not leaked, f"chunk text in XCom: {leaked[:3]} ... {blob[blob.find(leaked[0]) - 300:][:600] if leaked else ''}"
+    staging = Path(airflow_env["MILVUS_TOOLKIT_STAGING"]) / "milvus_ingest"
+    assert not any(staging.glob("*/batch-*.jsonl")), "staged batches removed after success"
+
+    second = dags_test(airflow_env, conf)
+    assert second.returncode == 0, second.output[-5000:]
+    assert sorted(r["pk"] for b in hook.iter_rows(collection_name, ["pk"]) for r in b) == ids
+    assert hook.count(collection_name) == total
+
+
+def test_bad_params_fail_before_anything_is_written(airflow_env, hook, collection_name):
+    result = dags_test(airflow_env, {"collection": collection_name, "embedding": "deterministic", "chunk_size": 400, "chunk_overlap": 400})
+    assert result.returncode != 0
+    assert "chunk_overlap (400) must be smaller than chunk_size (400)" in result.output
+    assert not hook.has_collection(collection_name)
+
+    result = dags_test(airflow_env, {"collection": collection_name, "embedding": "deterministic", "source": "/no/such/folder"})
+    assert result.returncode != 0 and "param 'source': '/no/such/folder' does not exist" in result.output
+    assert not hook.has_collection(collection_name)
+
+
+def test_bad_files_skipped_and_listed_or_failing_the_run(airflow_env, hook, collection_name, tmp_path):
+    corpus = tmp_path / "mixed"
+    corpus.mkdir()
+    (corpus / "notes.md").write_text("# Notes\n\nThe sprayer needs a new nozzle before spring.\n")
+    (corpus / "empty.txt").write_text("")
+    (corpus / "scan.pdf").write_bytes(b"%PDF-1.7 not really")
+    (corpus / "blob.bin").write_bytes(bytes(range(256)) * 4)
+    conf = {"collection": collection_name, "embedding": "deterministic", "source": str(corpus)}
+
+    failed = dags_test(airflow_env, {**conf, "on_bad_file": "fail"})
+    assert failed.returncode != 0 and "on_bad_file=fail" in failed.output
+    assert not hook.has_collection(collection_name), "nothing written"
+
+    skipped = dags_test(airflow_env, conf)
+    assert skipped.returncode == 0, skipped.output[-5000:]
+    assert "files    : 4 seen, 1 indexed, 3 skipped" in skipped.output
+    assert "skipped empty.txt: empty file" in skipped.output
+    assert "skipped blob.bin: binary file (NUL bytes), not text" in skipped.output
+    assert "skipped scan.pdf: unreadable PDF" in skipped.output
+    assert hook.count_by_source(collection_name) == {"notes.md": 1}
+
+
+def test_a_failed_validation_fails_the_run_with_a_table(airflow_env, hook, collection_name):
+    source = SAMPLE_CORPUS / "grower-faq.txt"
+    spec = CollectionSpec(name=collection_name, dim=384)
+    store = hook.get_vector_store(spec, get_embeddings("deterministic").embeddings)
+    # A chunk of an earlier version of the same file is still in the collection.
+    store.add_documents([Document("an outdated answer", metadata={"source": "grower-faq.txt"})], ids=["outdated-1"])
+    expected = expected_counts(source)["grower-faq.txt"]
+    result = dags_test(airflow_env, {"collection": collection_name, "embedding": "deterministic", "source": str(source)})
+    assert result.returncode != 0
+    assert "ValidationFailed" in result.output
+    assert "| grower-faq.txt |" in result.output and f"{expected + 1}" in result.output
+    assert hook.count(collection_name) == expected + 1, "validation reports, it never deletes"

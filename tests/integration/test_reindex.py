@@ -1,0 +1,170 @@
+"""milvus_reindex through real Airflow (`airflow dags test`) against the session's Milvus."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+
+import pytest
+from langchain_core.documents import Document
+from milvus_toolkit.embeddings import get_embeddings
+from milvus_toolkit.ingest.documents import discover, load
+from milvus_toolkit.ingest.params import SAMPLE_CORPUS
+from milvus_toolkit.ingest.splitting import SplitSettings, split_document
+from milvus_provider.config import CollectionSpec
+
+pytestmark = [pytest.mark.integration, pytest.mark.airflow]
+CHANGES = re.compile(r"changes  : (\d+) added, (\d+) updated, (\d+) skipped, (\d+) deleted\n  embedded : (\d+) texts")
+
+
+def reindex(env: dict, conf: dict, *, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        ["airflow", "dags", "test", "milvus_reindex", "-c", json.dumps({"embedding": "deterministic", **conf})],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    result.output = result.stdout + result.stderr  # type: ignore[attr-defined]
+    if check:
+        assert result.returncode == 0, result.output[-6000:]
+    return result
+
+
+def changes(result) -> dict[str, int]:
+    added, updated, skipped, deleted, embedded = map(int, CHANGES.search(result.output).groups())
+    return {"added": added, "updated": updated, "skipped": skipped, "deleted": deleted, "embedded": embedded}
+
+
+def split_ids(folder) -> dict[str, set[str]]:
+    ids: dict[str, set[str]] = {}
+    for doc in load(discover(str(folder))):
+        ids[doc.source] = {c.id for c in split_document(doc, SplitSettings("auto", 1000, 150))}
+    return ids
+
+
+def ids_in(hook, collection) -> list[str]:
+    return sorted(r["pk"] for b in hook.iter_rows(collection, ["pk"]) for r in b)
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    folder = tmp_path / "corpus"
+    shutil.copytree(SAMPLE_CORPUS, folder)
+    return folder
+
+
+@pytest.fixture
+def alias(hook, collection_name):
+    yield collection_name
+    if hook.describe_alias(collection_name):
+        hook.drop_alias(collection_name)
+    for name in hook.list_collections():
+        if name.startswith(collection_name + "__"):
+            hook.drop_collection(name)
+
+
+def test_incremental_run_after_edit_delete_add_then_a_run_that_does_nothing(airflow_env, hook, corpus, alias):
+    first = reindex(airflow_env, {"source": str(corpus), "collection": alias})
+    before = split_ids(corpus)
+    total_before = sum(len(v) for v in before.values())
+    assert changes(first) == {"added": total_before, "updated": 0, "skipped": 0, "deleted": 0, "embedded": total_before}
+    assert hook.describe_alias(alias), "the first run builds a collection behind the alias"
+
+    guide = corpus / "maintenance-guide.md"
+    guide.write_text(guide.read_text().replace("field technicians", "service engineers", 1))
+    (corpus / "grower-faq.txt").unlink()
+    (corpus / "new-crop-notes.md").write_text("# Crop notes\n\nStrawberries were planted in raised beds this spring.\n")
+    after = split_ids(corpus)
+    old_ids = set().union(*before.values())
+    new_ids = set().union(*after.values())
+
+    second = reindex(airflow_env, {"source": str(corpus), "collection": alias})
+    got = changes(second)
+    assert got == {
+        "added": len(new_ids - old_ids),
+        "updated": 0,
+        "skipped": len(new_ids & old_ids),
+        "deleted": len(old_ids - new_ids),
+        "embedded": len(new_ids - old_ids),  # unchanged chunks were not embedded again
+    }
+    assert 0 < got["added"] < 5 and got["deleted"] > len(before["grower-faq.txt"])
+    assert hook.count_by_source(alias) == {source: len(ids) for source, ids in after.items()}
+    assert "grower-faq.txt" not in hook.count_by_source(alias)
+    assert ids_in(hook, alias) == sorted(new_ids), "exactly the current chunks, nothing duplicated"
+
+    third = reindex(airflow_env, {"source": str(corpus), "collection": alias})
+    assert changes(third) == {"added": 0, "updated": 0, "skipped": len(new_ids), "deleted": 0, "embedded": 0}
+
+
+def test_force_reembed_rewrites_everything_without_duplicates(airflow_env, hook, corpus, alias):
+    reindex(airflow_env, {"source": str(corpus / "release-notes.md"), "collection": alias})
+    rows = hook.count(alias)
+    forced = reindex(airflow_env, {"source": str(corpus / "release-notes.md"), "collection": alias, "force_reembed": True})
+    assert changes(forced) == {"added": 0, "updated": rows, "skipped": 0, "deleted": 0, "embedded": rows}
+    assert hook.count(alias) == rows
+
+
+def test_full_rebuild_swaps_the_alias_keeps_one_rollback_and_drops_older(airflow_env, hook, corpus, alias):
+    first = reindex(airflow_env, {"source": str(corpus), "collection": alias, "build_collection": f"{alias}__b1"})
+    assert hook.describe_alias(alias) == f"{alias}__b1"
+    reindex(airflow_env, {"source": str(corpus), "collection": alias, "strategy": "full", "build_collection": f"{alias}__b2"})
+    assert hook.describe_alias(alias) == f"{alias}__b2"
+    reindex(airflow_env, {"source": str(corpus), "collection": alias, "strategy": "full", "build_collection": f"{alias}__b3"})
+    assert hook.describe_alias(alias) == f"{alias}__b3"
+    builds = sorted(n for n in hook.list_collections() if n.startswith(alias + "__"))
+    assert builds == [f"{alias}__b2", f"{alias}__b3"], "previous kept for rollback, older dropped"
+    assert hook.count(alias) == changes(first)["added"]
+
+
+def test_a_full_run_that_fails_validation_leaves_the_alias_and_data_as_they_were(airflow_env, hook, corpus, alias):
+    reindex(airflow_env, {"source": str(corpus), "collection": alias, "build_collection": f"{alias}__good"})
+    served_ids = ids_in(hook, alias)
+    # A leftover collection with a stray row takes the build's name: the build must not pass.
+    bad = f"{alias}__bad"
+    store = hook.get_vector_store(CollectionSpec(name=bad, dim=384), get_embeddings("deterministic").embeddings)
+    store.add_documents([Document("stray row", metadata={"source": "release-notes.md"})], ids=["stray-1"])
+
+    failed = reindex(airflow_env, {"source": str(corpus), "collection": alias, "strategy": "full", "build_collection": bad}, check=False)
+    assert failed.returncode != 0 and "ValidationFailed" in failed.output
+    assert hook.describe_alias(alias) == f"{alias}__good"
+    assert ids_in(hook, alias) == served_ids
+
+
+def test_a_plain_collection_migrates_to_the_alias_scheme_without_losing_data(airflow_env, hook, corpus, alias):
+    ingest = subprocess.run(
+        ["airflow", "dags", "test", "milvus_ingest", "-c", json.dumps({"source": str(corpus), "collection": alias, "embedding": "deterministic"})],
+        env=airflow_env, capture_output=True, text=True, timeout=600,
+    )
+    assert ingest.returncode == 0, ingest.stdout[-3000:] + ingest.stderr[-3000:]
+    rows = hook.count(alias)
+    result = reindex(airflow_env, {"source": str(corpus), "collection": alias, "strategy": "full", "build_collection": f"{alias}__v2"})
+    assert f"rollback copy: '{alias}__legacy_v2'" in result.output
+    assert hook.describe_alias(alias) == f"{alias}__v2"
+    assert hook.count(alias) == rows and hook.count(f"{alias}__legacy_v2") == rows
+
+
+def test_search_through_the_alias_answers_during_a_full_rebuild(airflow_env, hook, corpus, alias):
+    reindex(airflow_env, {"source": str(corpus), "collection": alias, "build_collection": f"{alias}__blue"})
+    query = get_embeddings("deterministic").embeddings.embed_query("battery charging dock")
+    rebuild = subprocess.Popen(
+        ["airflow", "dags", "test", "milvus_reindex", "-c",
+         json.dumps({"embedding": "deterministic", "source": str(corpus), "collection": alias, "strategy": "full", "build_collection": f"{alias}__green"})],
+        env=airflow_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    answered, served = 0, set()
+    client = hook.get_conn()
+    try:
+        while rebuild.poll() is None:
+            hits = client.search(alias, data=[query], limit=3, output_fields=["source"], consistency_level="Bounded")
+            assert len(hits[0]) == 3, "every search during the rebuild answers"
+            answered += 1
+            served.add(hook.describe_alias(alias))
+            time.sleep(0.2)
+    finally:
+        rebuild.wait(timeout=600)
+    assert rebuild.returncode == 0
+    assert answered >= 10, f"only {answered} searches happened during the rebuild"
+    assert served <= {f"{alias}__blue", f"{alias}__green"}
+    assert hook.describe_alias(alias) == f"{alias}__green"
+    assert len(client.search(alias, data=[query], limit=3)[0]) == 3

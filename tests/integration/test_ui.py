@@ -1,0 +1,408 @@
+"""The Airflow UI end to end, in a real browser (GitHub issue 7), and the same ingest through
+the REST API.
+
+One local Airflow for the whole module (LocalExecutor, api-server on a free loopback port,
+its own AIRFLOW_HOME and PostgreSQL database under .local/test/), started through
+``milvus_toolkit.local_airflow`` like ``make airflow-up`` does, against the test session's
+Milvus, with deterministic embeddings so that runs take seconds. Debian's Chromium
+(``make system-deps``) is driven headless by Playwright for Python.
+
+Every browser step leaves a screenshot in test-artifacts/ui/; a failing step leaves
+test-artifacts/<test>-<step>.png and prints the page's text (see ``ui_support.Steps``).
+Run states are polled through the REST API (the UI is only looked at once a run is over),
+so a slow page never decides a verdict on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.request
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from milvus_toolkit.ingest.documents import discover, load
+from milvus_toolkit.ingest.params import SAMPLE_CORPUS
+from milvus_toolkit.ingest.splitting import SplitSettings, split_document
+
+from tests.integration.ui_support import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Api,
+    Steps,
+    cleanup,
+    free_port,
+    ui_stack,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.airflow]
+browser = pytest.mark.browser
+
+RUN_TIMEOUT = 240  # seconds for one run; an ingest of the sample corpus takes ~25 s here
+UI_TIMEOUT = 45_000  # ms for a page element; generous for a loaded 2-core machine
+
+
+def expected_rows(chunk_size: int, chunk_overlap: int = 150) -> int:
+    """What milvus_ingest must write for the sample corpus (the same splitter it uses)."""
+    return sum(len(split_document(doc, SplitSettings("auto", chunk_size, chunk_overlap)))
+               for doc in load(discover(str(SAMPLE_CORPUS))))
+
+
+class Airflow:
+    def __init__(self, stack, api: Api):
+        self.stack = stack
+        self.api = api
+        self.base_url = stack.base_url
+
+
+@pytest.fixture(scope="module")
+def airflow_ui(milvus_conn_uri, request):
+    """The module's Airflow, DAGs serialized and unpaused; stopped at the end with no process
+    left behind (component and task logs go to test-artifacts/ui/airflow-logs/ on failure)."""
+    stack, home = ui_stack(milvus_conn_uri)
+    cleanup(stack, home)  # leftovers of an earlier, killed session with the same pid
+    failed_before = request.session.testsfailed
+    failed = True
+    try:
+        stack.up(timeout=300)
+        api = Api(stack)
+        for dag_id in ("milvus_ingest", "milvus_benchmark"):
+            api.wait_for_dag(dag_id, timeout=180)
+            api("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        yield Airflow(stack, api)
+        failed = request.session.testsfailed > failed_before
+    finally:
+        cleanup(stack, home, ARTIFACTS / "ui" / "airflow-logs" if failed else None)
+    assert stack.processes() == [], "no Airflow process left behind"
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make system-deps` (installs Debian's chromium package)")
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    try:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+                                     timeout=120_000)
+        try:
+            yield browser
+        finally:
+            browser.close()
+    finally:
+        pw.stop()
+
+
+@pytest.fixture
+def ui(chromium, airflow_ui, request):
+    """A fresh browser context, logged in as admin: ``(page, step)``."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=UI_TIMEOUT)
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, base_url=airflow_ui.base_url)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=airflow_ui.base_url)
+    context.set_default_timeout(UI_TIMEOUT)
+    context.set_default_navigation_timeout(90_000)
+    page = context.new_page()
+    step = Steps(request.node.name)
+    try:
+        with step(page, "log in"):
+            page.goto("/")
+            page.get_by_label("Username").fill("admin")
+            page.get_by_label("Password").fill(airflow_ui.api.password)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_role("button", name="Admin")).to_be_visible(timeout=90_000)
+        yield page, step
+    finally:
+        print(f"\n{request.node.name} steps: {step.summary()}")
+        context.close()
+
+
+def open_dag(page, dag_id: str) -> None:
+    """From the Dags list, the DAG's own page, once it has replaced the list (the list has a
+    "Trigger Dag" button per DAG too)."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("link", name=dag_id, exact=True).first.click()
+    page.wait_for_url(re.compile(rf"/dags/{dag_id}/?$"))
+    expect(page.get_by_text("Latest Dag Version")).to_be_visible()
+    expect(page.get_by_role("button", name="Trigger Dag")).to_have_count(1)
+
+
+def trigger_button(page):
+    """The DAG page's "Trigger Dag" button."""
+    return page.get_by_role("button", name="Trigger Dag")
+
+
+def wait_for_success(api: Api, dag_id: str, run_id: str) -> None:
+    state = api.wait_for_run(dag_id, run_id, RUN_TIMEOUT)
+    assert state == "success", f"run {run_id} of {dag_id} ended {state!r}:\n{api.failure_report(dag_id, run_id)}"
+
+
+def trigger_from_dialog(page, dialog, dag_id: str) -> dict:
+    """Press the dialog's Trigger button; the created run as the REST API answered the UI."""
+    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith(f"/dags/{dag_id}/dagRuns"),
+                              timeout=60_000) as answer:
+        dialog.get_by_role("button", name="Trigger", exact=True).click()
+    response = answer.value
+    assert response.status == 200, f"trigger refused ({response.status}): {response.text()}"
+    page.wait_for_url(re.compile(rf"/dags/{dag_id}/runs/.+"), timeout=60_000)
+    return response.json()
+
+
+def open_task_log(page, dag_id: str, run_id: str, task_id: str) -> None:
+    """From the run's page, the task's page (its Logs tab is the default one), every log
+    line on screen.
+
+    What a task print()s reaches the supervisor through a pipe and is stamped when it is
+    read, often after the task's last log record: such lines land in the "Post Execute"
+    group, which the log view shows collapsed. So both groups are opened, and the page is
+    made tall enough for the log view (a virtual list) to render every line."""
+    from playwright.sync_api import expect
+
+    page.set_viewport_size({"width": 1400, "height": 2400})
+    page.goto(f"/dags/{dag_id}/runs/{run_id}")
+    link = page.locator(f"a[href*='/runs/'][href$='/tasks/{task_id}']").first
+    expect(link).to_be_visible()
+    link.click()
+    page.wait_for_url(re.compile(rf"/runs/.+/tasks/{task_id}$"))
+    expect(page.get_by_text("Logs", exact=True).first).to_be_visible()
+    expect(page.get_by_text("Success", exact=True).first).to_be_visible()
+    for group in ("Pre Execute", "Post Execute"):
+        header = page.locator(f"[data-testid='summary-{group}']")
+        expect(header).to_be_visible()
+        if header.inner_text().startswith("\u25b6"):  # ▶ collapsed, ▼ open
+            header.click()
+            expect(header).to_have_text(re.compile("^\u25bc"))
+
+
+# ---- the ingest, from the trigger form to the rows in Milvus ------------------------------------------
+
+
+@browser
+@pytest.mark.timeout(600)
+def test_ingest_from_the_trigger_form(ui, airflow_ui, hook, collection_name):
+    from playwright.sync_api import expect
+
+    page, step = ui
+    api = airflow_ui.api
+    chunk_size = 400
+    params = api("GET", "/api/v2/dags/milvus_ingest/details")["params"]
+    assert {"source", "collection", "chunk_size", "embedding", "batch_size", "on_bad_file"} <= set(params)
+
+    with step(page, "open milvus_ingest from the Dags list"):
+        page.get_by_role("link", name="Dags", exact=True).click()
+        open_dag(page, "milvus_ingest")
+
+    with step(page, "open the trigger form, every param with its title and description"):
+        trigger_button(page).click()
+        dialog = page.get_by_role("dialog").filter(has_text="Trigger Dag - milvus_ingest")
+        expect(dialog).to_be_visible()
+        for name, spec in params.items():
+            title, description = spec["schema"].get("title"), spec.get("description")
+            assert title and description, f"param {name} has a title and a description in the DAG"
+            expect(dialog.locator("label", has_text=title).first).to_be_visible()
+            expect(dialog.get_by_text(description, exact=True)).to_be_visible()
+        expect(dialog.locator("input[name='element_collection']")).to_have_value(params["collection"]["value"])
+        expect(dialog.get_by_role("spinbutton", name="Chunk size")).to_have_value(str(params["chunk_size"]["value"]))
+
+    with step(page, "change collection and chunk size"):
+        collection = dialog.locator("input[name='element_collection']")
+        collection.fill(collection_name)
+        size = dialog.get_by_role("spinbutton", name="Chunk size")
+        size.fill(str(chunk_size))
+        size.blur()
+        expect(collection).to_have_value(collection_name)
+        expect(size).to_have_value(str(chunk_size))
+        size.scroll_into_view_if_needed()
+
+    with step(page, "trigger"):
+        run = trigger_from_dialog(page, dialog, "milvus_ingest")
+        run_id = run["dag_run_id"]
+        assert run["conf"]["collection"] == collection_name
+        assert run["conf"]["chunk_size"] == chunk_size
+        assert run["conf"]["embedding"] == "deterministic"
+
+    with step(page, "the run succeeds"):
+        wait_for_success(api, "milvus_ingest", run_id)
+        page.reload()
+        expect(page.get_by_text(run_id).first).to_be_visible()
+
+    with step(page, "the summary in the report task's log"):
+        open_task_log(page, "milvus_ingest", run_id, "report")
+        expect(page.get_by_text(f"Ingest into '{collection_name}'").first).to_be_visible(timeout=60_000)
+        expect(page.get_by_text(re.compile(r"rows\s+:\s+\d+ written")).first).to_be_visible()
+        log = page.inner_text("body")
+        written = int(re.search(r"rows\s+:\s+(\d+) written", log).group(1))
+        assert re.search(r"validate\s+:\s+passed", log), log[-3000:]
+
+    expected = expected_rows(chunk_size)
+    assert written == expected
+    assert hook.count(collection_name) == expected
+
+
+# ---- the same ingest through the REST API ------------------------------------------------------------
+
+
+@pytest.mark.timeout(600)
+def test_ingest_through_the_rest_api(airflow_ui, hook, collection_name):
+    stack = airflow_ui.stack
+    password_file = stack.airflow_home / "simple_auth_manager_passwords.json.generated"
+    assert json.loads(password_file.read_text())["admin"]
+    with pytest.raises(urllib.error.HTTPError) as refused:  # no token, no API
+        urllib.request.urlopen(f"{stack.base_url}/api/v2/dags/milvus_ingest", timeout=30)
+    assert refused.value.code == 401
+    api = Api(stack)  # POST /auth/token with that password
+
+    chunk_size = 600
+    conf = {"collection": collection_name, "chunk_size": chunk_size, "embedding": "deterministic"}
+    run = api("POST", "/api/v2/dags/milvus_ingest/dagRuns", {"logical_date": None, "conf": conf})
+    run_id = run["dag_run_id"]
+    assert run["conf"]["collection"] == collection_name
+    wait_for_success(api, "milvus_ingest", run_id)
+
+    tis = api.task_instances("milvus_ingest", run_id)
+    assert {ti["task_id"] for ti in tis} >= {"check_inputs", "split_corpus", "write_batch", "validate", "report"}
+    assert all(ti["state"] == "success" for ti in tis), [(t["task_id"], t["map_index"], t["state"]) for t in tis]
+    log = api.task_log("milvus_ingest", run_id, "report")
+    assert f"Ingest into '{collection_name}'" in log, log[-3000:]
+
+    expected = expected_rows(chunk_size)
+    assert re.search(rf"rows\s+:\s+{expected} written", log), log[-3000:]
+    assert hook.count(collection_name) == expected
+    assert hook.count(collection_name) != expected_rows(400), "the chunk size reached the splitter"
+
+
+# ---- Admin > Connections: a Milvus connection through its own form, and its Test button -------------
+
+
+@browser
+@pytest.mark.timeout(300)
+def test_add_a_milvus_connection_and_test_it(ui, airflow_ui, milvus_conn_uri):
+    from playwright.sync_api import expect
+
+    page, step = ui
+    api = airflow_ui.api
+    server = urlsplit(milvus_conn_uri)
+    closed_port = free_port()  # bound, then released: nothing listens there
+    cases = [
+        ("ui_milvus_local", server.port, "Test Connection Successful",
+         re.compile(rf"Connected to Milvus v\S+ at http://127\.0\.0\.1:{server.port}, database 'default'")),
+        ("ui_milvus_closed_port", closed_port, "Test Connection Failed",
+         re.compile(rf"Cannot reach Milvus at http://127\.0\.0\.1:{closed_port}: Connection refused")),
+    ]
+
+    with step(page, "Admin > Connections"):
+        page.get_by_role("button", name="Admin").click()
+        page.get_by_role("menuitem", name="Connections").click()
+        page.wait_for_url(re.compile(r"/connections"))
+        expect(page.get_by_role("button", name="Add Connection")).to_be_visible()
+
+    for conn_id, port, title, message in cases:
+        with step(page, f"add {conn_id} with the Milvus form"):
+            page.get_by_role("button", name="Add Connection").click()
+            dialog = page.get_by_role("dialog").filter(has_text="Add Connection")
+            expect(dialog).to_be_visible()
+            dialog.get_by_role("textbox", name="Connection ID").fill(conn_id)
+            dialog.get_by_role("combobox", name="Connection Type").fill("Milvus")
+            page.get_by_role("option", name="Milvus", exact=True).click()
+            # The provider's relabelled standard fields.
+            dialog.get_by_role("textbox", name="URI").fill("http://127.0.0.1")
+            # Port given on its own: Airflow 3.3.2's Test sends port 0 for an empty Port, which
+            # the API takes for "another endpoint" and refuses (400) instead of testing.
+            dialog.get_by_role("spinbutton", name="Port").fill(str(port))
+            dialog.get_by_role("textbox", name="User").fill(unquote(server.username))
+            dialog.get_by_role("textbox", name="Password").fill(unquote(server.password))
+            dialog.get_by_role("textbox", name="Database").fill("default")
+            # The provider's own fields (conn-fields), under "Extra Fields".
+            dialog.get_by_role("button", name="Extra Fields", exact=True).click()
+            expect(dialog.get_by_text("Token / API key")).to_be_visible()
+            expect(dialog.get_by_role("checkbox", name="TLS")).not_to_be_checked()
+            dialog.get_by_role("spinbutton", name="Request timeout (seconds)").fill("10")
+            dialog.get_by_role("button", name="Save").click()
+            expect(dialog).to_be_hidden()
+            expect(page.get_by_role("row").filter(has_text=conn_id)).to_be_visible()
+
+        stored = api("GET", f"/api/v2/connections/{conn_id}")
+        assert (stored["conn_type"], stored["host"], stored["port"], stored["login"], stored["schema"]) == (
+            "milvus", "http://127.0.0.1", port, unquote(server.username), "default")
+        assert json.loads(stored["extra"])["timeout"] == 10
+
+        with step(page, f"Test {conn_id}: {title}"):
+            row = page.get_by_role("row").filter(has_text=conn_id)
+            row.get_by_role("button", name="Test Connection").click()
+            toast = page.get_by_role("status").filter(has_text=re.compile("Test Connection (Successful|Failed)"))
+            expect(toast.first).to_be_visible(timeout=60_000)
+            expect(toast).to_have_count(1)
+            expect(toast).to_contain_text(title)
+            expect(toast).to_contain_text(message)
+
+        page.reload()  # no toast of this case is left for the next one to read
+        expect(page.get_by_role("button", name="Add Connection")).to_be_visible()
+
+    for conn_id, *_ in cases:
+        api("DELETE", f"/api/v2/connections/{conn_id}")
+
+
+# ---- the benchmark, small, and its table in the log ----------------------------------------------------
+
+
+def fill_json_editor(page, editor, text: str) -> None:
+    """Replace the content of the form's JSON editor (Monaco) by pasting: typing would meet
+    its auto-closing brackets, and an emptied editor is reset to []."""
+    editor.locator(".view-lines").click()
+    page.evaluate("text => navigator.clipboard.writeText(text)", text)
+    page.keyboard.press("ControlOrMeta+KeyA")
+    page.keyboard.press("ControlOrMeta+KeyV")
+
+
+@browser
+@pytest.mark.timeout(600)
+def test_benchmark_from_the_trigger_form(ui, airflow_ui):
+    from playwright.sync_api import expect
+
+    page, step = ui
+    api = airflow_ui.api
+
+    with step(page, "open milvus_benchmark and its trigger form"):
+        page.goto("/dags")
+        open_dag(page, "milvus_benchmark")
+        trigger_button(page).click()
+        dialog = page.get_by_role("dialog").filter(has_text="Trigger Dag - milvus_benchmark")
+        expect(dialog).to_be_visible()
+
+    with step(page, "small counts: one operation, count 5, dim 8, Session only"):
+        dialog.locator("textarea[name='element_operations']").fill("add")
+        dialog.locator("textarea[name='element_concurrency']").fill("all")
+        dialog.locator("textarea[name='element_consistency_levels']").fill("Session")
+        counts = dialog.locator(".monaco-editor").first
+        fill_json_editor(page, counts, "[5]")
+        expect(counts.locator(".view-lines")).to_have_text(re.compile(r"^\[\s*5\s*\]$"))
+        dim = dialog.get_by_role("spinbutton", name="Vector dimension")
+        dim.fill("8")
+        dim.blur()
+        expect(dim).to_have_value("8")
+
+    with step(page, "trigger"):
+        run = trigger_from_dialog(page, dialog, "milvus_benchmark")
+        run_id = run["dag_run_id"]
+        conf = run["conf"]
+        assert (conf["operations"], conf["counts"], conf["concurrency"], conf["consistency_levels"], conf["dim"]) == (
+            ["add"], [5], ["all"], ["Session"], 8)
+
+    with step(page, "the run succeeds"):
+        wait_for_success(api, "milvus_benchmark", run_id)
+
+    with step(page, "the table in the report task's log"):
+        open_task_log(page, "milvus_benchmark", run_id, "report")
+        header = re.compile(r"\| operation \| count \| async s[^|]*\| sync s \| speedup \|")
+        expect(page.get_by_text(header).first).to_be_visible(timeout=60_000)
+        row = re.compile(r"\| add \| 5 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+x \|")
+        expect(page.get_by_text(row).first).to_be_visible()
+        log = page.inner_text("body")
+        assert "# Milvus benchmark" in log
+        # one row per layer: langchain-milvus (the seeds' table) and raw pymilvus
+        assert len(row.findall(log)) == 2, log[-4000:]

@@ -1,0 +1,212 @@
+"""Helpers for the end-to-end tests of the Airflow UI (tests/integration/test_ui.py): a local
+Airflow of the test's own, its REST API with a token, Debian's Chromium driven by Playwright,
+and ``step()``, which leaves a screenshot of every step and, when a step fails, the page's
+text in the test output."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+from milvus_toolkit.local_airflow import LocalAirflow
+
+REPO = Path(__file__).resolve().parents[2]
+TEST_HOME = REPO / ".local" / "test"
+ARTIFACTS = REPO / "test-artifacts"
+SCREENSHOTS = ARTIFACTS / "ui"
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package (make system-deps); never `playwright install`
+# Headless as root on a machine without outside network: no sandbox, and nothing in the
+# background that would call Google's hosts.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage",
+]
+TERMINAL = {"success", "failed"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# ---- the local Airflow ---------------------------------------------------------------------------
+
+
+def ui_stack(milvus_conn_uri: str) -> tuple[LocalAirflow, Path]:
+    """A LocalExecutor Airflow of this test session: own AIRFLOW_HOME and run folder under
+    .local/test/, own PostgreSQL database, api-server on a free loopback port, connection
+    testing on (local_airflow sets AIRFLOW__CORE__TEST_CONNECTION=Enabled), milvus_default
+    pointing at the session's Milvus, deterministic embeddings, no schedules."""
+    pid = os.getpid()
+    home = TEST_HOME / f"airflow-ui-{pid}"
+    stack = LocalAirflow(
+        run_dir=home / "run",
+        airflow_home=home / "home",
+        executor="local",
+        port=free_port(),
+        db_name=f"milvus_toolkit_airflow_test_ui_{pid}",
+        parallelism=4,
+        extra_env={
+            "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+            "AIRFLOW_CONN_MILVUS_DEFAULT": milvus_conn_uri,
+            "MILVUS_TOOLKIT_EMBEDDING": "deterministic",
+            "MILVUS_TOOLKIT_STAGING": str(home / "staging"),
+            "MILVUS_TOOLKIT_RECORD_DB": f"sqlite:///{home}/records.db",
+            "MILVUS_BENCHMARK_RESULTS": str(home / "benchmarks"),
+            "MILVUS_BENCHMARK_SCHEDULE": "none",
+            "MILVUS_REINDEX_SCHEDULE": "none",
+        },
+    )
+    return stack, home
+
+
+def cleanup(stack: LocalAirflow, home: Path, keep_logs_in: Path | None = None) -> None:
+    """Stop every process of the stack, drop its database, remove its folder (component and
+    task logs are copied to ``keep_logs_in`` first, when given)."""
+    try:
+        stack.down(timeout=30)
+    finally:
+        if keep_logs_in is not None:
+            for src, name in ((stack.run_dir / "logs", "components"), (stack.airflow_home / "logs", "tasks")):
+                if src.is_dir():
+                    shutil.copytree(src, keep_logs_in / name, dirs_exist_ok=True)
+        stack.drop_database()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+class Api:
+    """The stack's REST API (/api/v2) with a bearer token from POST /auth/token, which takes
+    the admin password SimpleAuthManager generated in $AIRFLOW_HOME."""
+
+    def __init__(self, stack: LocalAirflow):
+        self.base = stack.base_url
+        self.password = stack.admin_password()
+        self.token = self._token()
+
+    def _token(self) -> str:
+        body = json.dumps({"username": "admin", "password": self.password}).encode()
+        req = urllib.request.Request(f"{self.base}/auth/token", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read())["access_token"]
+
+    def __call__(self, method: str, path: str, body: dict | None = None, timeout: float = 60):
+        req = urllib.request.Request(
+            self.base + path, method=method, data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json",
+                     "Accept": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            text = resp.read()
+            return json.loads(text) if text.strip().startswith((b"{", b"[")) else text.decode()
+
+    @staticmethod
+    def q(value: str) -> str:
+        return urllib.parse.quote(value, safe="")
+
+    def wait_for_dag(self, dag_id: str, timeout: float) -> dict:
+        """The DAG once the dag-processor has serialized it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self("GET", f"/api/v2/dags/{dag_id}/details")
+            except urllib.error.HTTPError as exc:
+                if exc.code != 404 or time.monotonic() > deadline:
+                    raise
+            time.sleep(2)
+
+    def run_state(self, dag_id: str, run_id: str) -> str | None:
+        return self("GET", f"/api/v2/dags/{dag_id}/dagRuns/{self.q(run_id)}")["state"]
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float) -> str:
+        """Poll until the run succeeds or fails (or ``timeout``); return its last state."""
+        deadline = time.monotonic() + timeout
+        state = self.run_state(dag_id, run_id)
+        while state not in TERMINAL and time.monotonic() < deadline:
+            time.sleep(2)
+            state = self.run_state(dag_id, run_id)
+        return state
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        return self("GET", f"/api/v2/dags/{dag_id}/dagRuns/{self.q(run_id)}/taskInstances?limit=200")["task_instances"]
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1) -> str:
+        """A task's log as text: the structured events of the logs endpoint, one per line."""
+        data = self("GET", f"/api/v2/dags/{dag_id}/dagRuns/{self.q(run_id)}/taskInstances/{task_id}"
+                           f"/logs/{try_number}?map_index={map_index}")
+        content = data.get("content", []) if isinstance(data, dict) else []
+        return "\n".join(str(e.get("event", "")) if isinstance(e, dict) else str(e) for e in content)
+
+    def failure_report(self, dag_id: str, run_id: str) -> str:
+        """Task states, and the log tail of every task that did not succeed."""
+        lines = []
+        for ti in self.task_instances(dag_id, run_id):
+            lines.append(f"{ti['task_id']}[{ti['map_index']}] {ti['state']}")
+            if ti["state"] not in ("success", None) and ti.get("try_number"):
+                try:
+                    log = self.task_log(dag_id, run_id, ti["task_id"], ti["try_number"], ti["map_index"])
+                    lines.append(log[-3000:])
+                except urllib.error.HTTPError as exc:
+                    lines.append(f"(no log: {exc})")
+        return "\n".join(lines)
+
+
+# ---- the browser -----------------------------------------------------------------------------------
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:80]
+
+
+class Steps:
+    """``with step(page, "open the trigger form"): ...``
+
+    Every step that passes leaves ``test-artifacts/ui/<test>-<nn>-<step>.png``. A step that
+    fails leaves ``test-artifacts/<test>-<step>.png`` and prints the page's URL and the first
+    5000 characters of its text (pytest shows them with the failure), then re-raises."""
+
+    def __init__(self, test_name: str):
+        self.test = slug(test_name)
+        self.count = 0
+        self.timings: list[tuple[str, float]] = []
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def __call__(self, page, name: str):
+        self.count += 1
+        started = time.monotonic()
+        try:
+            yield
+        except BaseException:
+            path = ARTIFACTS / f"{self.test}-{slug(name)}.png"
+            try:
+                page.screenshot(path=str(path), full_page=True, timeout=15_000)
+                shot = str(path.relative_to(REPO))
+            except Exception as exc:  # the page may be gone; the text may still help
+                shot = f"(no screenshot: {exc})"
+            try:
+                text = page.inner_text("body", timeout=10_000)[:5000]
+            except Exception as exc:
+                text = f"(no page text: {exc})"
+            print(f"\n=== step {self.count} '{name}' FAILED after {time.monotonic() - started:.1f} s"
+                  f"\n    url: {page.url}\n    screenshot: {shot}\n--- page text (first 5000 characters) ---\n"
+                  f"{text}\n--- end of page text ---")
+            raise
+        self.timings.append((name, time.monotonic() - started))
+        try:
+            page.screenshot(path=str(SCREENSHOTS / f"{self.test}-{self.count:02d}-{slug(name)}.png"), timeout=15_000)
+        except Exception as exc:  # a missing picture of a passed step fails nothing
+            print(f"(screenshot of step '{name}' failed: {exc})")
+
+    def summary(self) -> str:
+        return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.timings)

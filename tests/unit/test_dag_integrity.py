@@ -1,0 +1,49 @@
+"""Every DAG file imports cleanly, and every DAG follows the project's conventions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS))
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}, dagbag.import_errors
+
+
+def test_expected_dags_are_there(dagbag):
+    assert {"milvus_ingest"} <= set(dagbag.dag_ids)
+    assert len(dagbag.dag_ids) == len(list(DAGS.glob("*.py"))), "one DAG per file"
+
+
+def test_conventions(dagbag):
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.tags, f"{dag_id} has no tags"
+        assert dag.doc_md and len(dag.doc_md) > 80, f"{dag_id} has no docs"
+        assert dag.catchup is False, dag_id
+        for task in dag.tasks:
+            assert task.owner == "milvus-toolkit", f"{dag_id}.{task.task_id} owner"
+            assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
+        dag.check_cycle()  # raises on a cycle
+
+
+def test_every_param_has_a_title_and_description(dagbag):
+    for dag_id, dag in dagbag.dags.items():
+        for name, param in dag.params.items():
+            param = dag.params.get_param(name)
+            assert param.schema.get("title"), f"{dag_id}: param {name} has no title"
+            assert param.description, f"{dag_id}: param {name} has no description"
+
+
+def test_mapped_write_task_has_a_readable_label(dagbag):
+    write = dagbag.dags["milvus_ingest"].get_task("write_batch")
+    assert write.map_index_template == "{{ batch_label }}"
