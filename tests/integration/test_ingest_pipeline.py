@@ -161,8 +161,9 @@ def own_milvus(monkeypatch):
 
 
 def test_a_milvus_restart_mid_write_ends_with_exact_counts(own_milvus, tmp_path):
-    """Stop a real server while batches are being written, start it again: the writes
-    retry with backoff and end with exactly the chunks that were split."""
+    """Stop a real server after a few batches are written, start it again while the rest
+    are being written: the writes retry with backoff and end with exactly the chunks that
+    were split, and counting right after the restart works (Milvus reloads in the background)."""
     import threading
     import time
 
@@ -171,29 +172,35 @@ def test_a_milvus_restart_mid_write_ends_with_exact_counts(own_milvus, tmp_path)
                            "batch_size": 10, "concurrency": 2, "milvus_conn_id": "milvus_restart"})
     check_inputs(params, hook)
     manifest = split_corpus(params, UPath(tmp_path / "run")).to_xcom()
+    batches = manifest["batches"]
+    assert len(batches) >= 6
     ensure_collection(params, hook)
     hook.close()
     restart_errors: list[BaseException] = []
 
-    def restart():
+    def start_again():
         try:
-            time.sleep(0.3)
-            server.down(timeout=10, quiet=True)
             time.sleep(2)
             server.up(attempts=6)  # a quick restart on the same data can need a few tries
         except BaseException as exc:  # surfaced below: a thread's exception is otherwise lost
             restart_errors.append(exc)
 
-    restarter = threading.Thread(target=restart)
+    restarter = threading.Thread(target=start_again)
 
     async def write_all():
+        results = [await write_staged_batch(params, hook, batch) for batch in batches[:3]]
+        # Stopped between two batches, on purpose, so the test never depends on timing: the
+        # next batch meets a dead server and must wait for it to come back.
+        await asyncio.to_thread(server.down, timeout=10, quiet=True)
         restarter.start()
-        return [await write_staged_batch(params, hook, batch) for batch in manifest["batches"]]
+        results += [await write_staged_batch(params, hook, batch) for batch in batches[3:]]
+        return results
 
     results = asyncio.run(write_all())
     restarter.join()
     assert not restart_errors, restart_errors
+    assert results[3].retries > 0, "the batch after the stop should have waited for the server"
+    assert sum(r.written for r in results) == manifest["chunks"]
     hook.close()
     assert hook.count("restart_test") == manifest["chunks"]
     assert hook.count_by_source("restart_test") == read_json(manifest["expected_counts_path"])
-    print("retries during restart:", sum(r.retries for r in results))

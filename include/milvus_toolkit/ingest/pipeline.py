@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from milvus_toolkit.embeddings import EmbeddingChoice, get_embeddings
 from milvus_toolkit.ingest.documents import BadFile, LoadedDocument, SourceError, discover, load
@@ -123,15 +123,26 @@ async def write_staged_batch(params: IngestParams, hook, batch: dict, collection
     spec = collection_spec(params, embedding.dim, collection)
     # Opening the store talks to Milvus too (check + load): retry it like the writes, so a
     # server restart between two batches heals inside the task.
+    reopened = 0
+
+    def note_reopen(state: RetryCallState) -> None:
+        nonlocal reopened
+        reopened += 1
+        log.warning(
+            "%s: opening the collection failed (attempt %d): %s; retrying in %.1f s",
+            batch["label"], state.attempt_number, state.outcome.exception(), state.next_action.sleep,
+        )
+
     async for attempt in AsyncRetrying(
         retry=retry_if_exception(is_transient), wait=wait_exponential_jitter(initial=1, max=30),
-        stop=stop_after_attempt(6), reraise=True,
+        stop=stop_after_attempt(6), before_sleep=note_reopen, reraise=True,
     ):
         with attempt:
             async with hook.avector_store(spec, embedding.embeddings) as store:
                 result = await write_batch(
                     store, chunks, mode=params.mode, concurrency=params.concurrency, batch_index=batch["index"]
                 )
+    result.retries += reopened
     log.info(
         "%s: wrote %d, skipped %d already present, %d calls, %d retries, %.1f s (%.0f chunks/s), peak RSS %.0f MB",
         batch["label"], result.written, result.skipped_existing, result.calls, result.retries,

@@ -247,7 +247,8 @@ class MilvusHook(BaseHook):
 
     def count(self, name: str, filter: str = "") -> int:
         """Exact row count with Strong consistency (sees every write acknowledged before)."""
-        rows = self._guard(
+        rows = self._read(
+            name,
             lambda: self.get_conn().query(
                 name, filter=filter, output_fields=["count(*)"], consistency_level="Strong"
             ),
@@ -267,7 +268,8 @@ class MilvusHook(BaseHook):
     ) -> Iterable[list[dict[str, Any]]]:
         """Every row of a collection, in batches (Strong consistency)."""
         client = self.get_conn()
-        iterator = self._guard(
+        iterator = self._read(
+            name,
             lambda: client.query_iterator(
                 name,
                 batch_size=batch_size,
@@ -382,6 +384,21 @@ class MilvusHook(BaseHook):
 
     # ---- helpers ------------------------------------------------------------------------------------
 
+    def _read(self, name: str, call, action: str):
+        """A read (query, count, iterator) that heals "collection not loaded" once.
+
+        After a server restart Milvus reloads the collections that were loaded, but in the
+        background: a read in that window is refused although the data is all there. Loading
+        explicitly waits for that reload (and is a no-op on a loaded collection)."""
+        try:
+            return self._guard(call, action)
+        except MilvusHookError as exc:
+            if not is_not_loaded(exc):
+                raise
+            self.log.warning("Collection '%s' is not loaded (the server restarted?); loading it, then retrying", name)
+            self._guard(lambda: self.get_conn().load_collection(name), f"load collection '{name}'")
+            return self._guard(call, action)
+
     def _guard(self, call, action: str):
         """Run a pymilvus call; re-raise failures as ``MilvusHookError`` naming the action and
         the server (pymilvus's own message is kept; it never contains the token)."""
@@ -391,6 +408,15 @@ class MilvusHook(BaseHook):
             return call()
         except MilvusException as exc:
             raise MilvusHookError(f"{action} on {self.config.uri} failed: {_clean(exc)}") from exc
+
+
+def is_not_loaded(exc: BaseException) -> bool:
+    """Milvus refused a read because the collection is not loaded (code 101 in 2.3-2.6)."""
+    while exc is not None:
+        if "not loaded" in str(exc).lower():
+            return True
+        exc = exc.__cause__
+    return False
 
 
 def _clean(exc: BaseException) -> str:
