@@ -37,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from airflow.sdk import Param, dag, get_current_context, task
 from milvus_toolkit.benchmark import plan as bp
 from milvus_toolkit.dag_defaults import DEFAULT_ARGS, MILVUS_CONN_ID
+from milvus_toolkit.dag_support import log_report
 
 _schedule = os.environ.get("MILVUS_BENCHMARK_SCHEDULE", "@weekly").strip()
 SCHEDULE = None if _schedule.lower() in ("", "none", "off") else _schedule
@@ -118,7 +119,7 @@ def milvus_benchmark():
             plan, choice, server = prepare(hook, params)
         except bp.BenchmarkParamsError as exc:
             raise AirflowFailException(str(exc)) from None
-        print(f"Milvus {server['server_version']} at {server['uri']}; embedding {choice.model}; {plan.describe()}")
+        log_report(f"Milvus {server['server_version']} at {server['uri']}; embedding {choice.model}; {plan.describe()}")
         return {"plan": plan.describe(), "server_version": server["server_version"], "cells": len(plan.cells)}
 
     @task(retries=1, execution_timeout=timedelta(hours=2), pool=POOL)
@@ -147,7 +148,7 @@ def milvus_benchmark():
 
         record = load_record(record_path)
         paths = save_run(record, results_dir())
-        print(markdown_report(record))  # the task log shows the whole report
+        log_report(markdown_report(record))
         log = logging.getLogger("milvus_toolkit.benchmark")
         if record.get("machine_busy_load"):
             log.warning("The machine was busy (load average %s): figures are noisy", record["machine_busy_load"])

@@ -22,7 +22,15 @@ import time
 
 from airflow.sdk import Asset, AssetAlias, Param, dag, get_current_context, task
 from milvus_toolkit.dag_defaults import DEFAULT_ARGS
-from milvus_toolkit.dag_support import current_params, fail_fast, hook_for, materialize, milvus_asset, source_and_split_params
+from milvus_toolkit.dag_support import (
+    current_params,
+    fail_fast,
+    hook_for,
+    log_report,
+    materialize,
+    milvus_asset,
+    source_and_split_params,
+)
 from milvus_toolkit.ingest import params as p
 
 INGESTED = AssetAlias("milvus-ingest")  # resolves at run time to Asset("milvus://<collection>")
@@ -105,7 +113,7 @@ def milvus_ingest():
         params = current_params(p.parse_params)
         results = materialize(written)
         summary = summarize(params, manifest, results, validation, time.time() - checked["started"])
-        print(summary.text)  # the task log shows it as is
+        log_report(summary.text)
         ctx = get_current_context()
         ctx["outlet_events"][INGESTED].add(milvus_asset(params.collection), extra=summary.figures)
         remove_run_folder(manifest["run_folder"])  # staged batches are no longer needed

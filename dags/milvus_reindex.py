@@ -25,7 +25,15 @@ from datetime import UTC, datetime
 
 from airflow.sdk import AssetAlias, Param, dag, get_current_context, task
 from milvus_toolkit.dag_defaults import DEFAULT_ARGS
-from milvus_toolkit.dag_support import current_params, fail_fast, hook_for, materialize, milvus_asset, source_and_split_params
+from milvus_toolkit.dag_support import (
+    current_params,
+    fail_fast,
+    hook_for,
+    log_report,
+    materialize,
+    milvus_asset,
+    source_and_split_params,
+)
 from milvus_toolkit.ingest import params as p
 from milvus_toolkit.reindex import DEFAULT_SCHEDULE, parse_reindex_params
 
@@ -132,7 +140,7 @@ def milvus_reindex():
 
         params = current_params(parse_reindex_params)
         summary = summarize(params, run_plan, manifest, materialize(indexed), deleted, validation, swap)
-        print(summary.text)
+        log_report(summary.text)
         get_current_context()["outlet_events"][REINDEXED].add(milvus_asset(params.collection), extra=summary.figures)
         remove_run_folder(manifest["run_folder"])
         return summary.figures

@@ -9,8 +9,9 @@ if ! airflow dags test milvus_ingest -c '{"collection": "documents"}' >"$log" 2>
     echo "milvus_ingest FAILED: see $log" >&2
     exit 1
 fi
-# The report task prints its summary into the log; show it, then a live check through the hook.
-awk '/^Ingest into /{show=1} show && /^  total/{print; show=0} show' "$log"
+# The report task logs its summary one line per record (logger milvus_toolkit.report): show
+# those lines without the log prefix and suffix, then a live check through the hook.
+sed -n 's/^.*\[info *\] \(.*\) \[milvus_toolkit\.report\].*$/\1/p' "$log"
 python - <<'PY'
 from milvus_provider.hooks.milvus import MilvusHook
 hook = MilvusHook()

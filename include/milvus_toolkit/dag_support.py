@@ -3,6 +3,7 @@ stays importable without it)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -61,6 +62,16 @@ def materialize(lazy_sequence) -> list:
     """Read a mapped task's lazy XCom sequence once, item by item (iterating it reads one
     past the end and logs a spurious 'XCom not found')."""
     return [lazy_sequence[i] for i in range(len(lazy_sequence))]
+
+
+def log_report(text: str, logger: str = "milvus_toolkit.report") -> None:
+    """Log a multi-line report, one record per line. Printed text reaches the task log
+    through stdout, which Airflow reads apart from log records, so it can land after the
+    task's end, in the log view's collapsed "Post Execute" group; log records keep their
+    place in the main log."""
+    log = logging.getLogger(logger)
+    for line in text.splitlines():
+        log.info("%s", line)
 
 
 def source_and_split_params(collection_description: str = "Milvus collection to write to (created if missing).") -> dict:

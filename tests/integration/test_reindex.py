@@ -17,7 +17,7 @@ from milvus_toolkit.ingest.splitting import SplitSettings, split_document
 from milvus_provider.config import CollectionSpec
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
-CHANGES = re.compile(r"changes  : (\d+) added, (\d+) updated, (\d+) skipped, (\d+) deleted\n  embedded : (\d+) texts")
+CHANGES = re.compile(r"changes  : (\d+) added, (\d+) updated, (\d+) skipped, (\d+) deleted\b.*?\n.*?embedded : (\d+) texts")
 
 
 def reindex(env: dict, conf: dict, *, check: bool = True) -> subprocess.CompletedProcess:

@@ -69,3 +69,10 @@ def test_not_loaded_is_recognised_through_the_cause_chain():
     except MilvusHookError as wrapped:
         assert is_not_loaded(wrapped)
     assert not is_not_loaded(MilvusHookError("connection refused"))
+
+
+def test_a_self_caused_exception_does_not_loop():
+    """pymilvus re-raises with ``raise e from e``: its exception is its own cause."""
+    exc = MilvusException(code=100, message="collection not found")
+    exc.__cause__ = exc
+    assert not is_not_loaded(exc)

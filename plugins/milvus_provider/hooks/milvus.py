@@ -412,7 +412,9 @@ class MilvusHook(BaseHook):
 
 def is_not_loaded(exc: BaseException) -> bool:
     """Milvus refused a read because the collection is not loaded (code 101 in 2.3-2.6)."""
-    while exc is not None:
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:  # pymilvus raises `e from e`: a cycle
+        seen.add(id(exc))
         if "not loaded" in str(exc).lower():
             return True
         exc = exc.__cause__
