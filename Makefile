@@ -95,7 +95,7 @@ airflow-status: venv
 	@$(PY) -m milvus_toolkit.local_airflow status
 
 test: venv system-deps
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=12
 
 test-unit: venv
 	$(PY) -m pytest tests/unit

@@ -8,15 +8,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
-
 from milvus_toolkit.embeddings import EmbeddingChoice, get_embeddings
 from milvus_toolkit.ingest.documents import BadFile, LoadedDocument, SourceError, discover, load
 from milvus_toolkit.ingest.params import IngestParams
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
 from milvus_toolkit.ingest.staging import BatchWriter, SplitManifest, read_batch_file, read_json, write_json
 from milvus_toolkit.ingest.validation import ValidationFailed, ValidationReport, gather, smoke_search, validate
-from milvus_toolkit.ingest.writing import WriteResult, is_transient, write_batch
+from milvus_toolkit.ingest.writing import RetryLog, WriteResult, retrying, write_batch
 
 log = logging.getLogger(__name__)
 
@@ -123,26 +121,14 @@ async def write_staged_batch(params: IngestParams, hook, batch: dict, collection
     spec = collection_spec(params, embedding.dim, collection)
     # Opening the store talks to Milvus too (check + load): retry it like the writes, so a
     # server restart between two batches heals inside the task.
-    reopened = 0
-
-    def note_reopen(state: RetryCallState) -> None:
-        nonlocal reopened
-        reopened += 1
-        log.warning(
-            "%s: opening the collection failed (attempt %d): %s; retrying in %.1f s",
-            batch["label"], state.attempt_number, state.outcome.exception(), state.next_action.sleep,
-        )
-
-    async for attempt in AsyncRetrying(
-        retry=retry_if_exception(is_transient), wait=wait_exponential_jitter(initial=1, max=30),
-        stop=stop_after_attempt(6), before_sleep=note_reopen, reraise=True,
-    ):
+    reopened = RetryLog(f"{batch['label']}: opening the collection")
+    async for attempt in retrying(reopened):
         with attempt:
             async with hook.avector_store(spec, embedding.embeddings) as store:
                 result = await write_batch(
                     store, chunks, mode=params.mode, concurrency=params.concurrency, batch_index=batch["index"]
                 )
-    result.retries += reopened
+    result.retries += reopened.count
     log.info(
         "%s: wrote %d, skipped %d already present, %d calls, %d retries, %.1f s (%.0f chunks/s), peak RSS %.0f MB",
         batch["label"], result.written, result.skipped_existing, result.calls, result.retries,

@@ -85,6 +85,33 @@ def _chain(exc: BaseException):
         exc = exc.__cause__ or exc.__context__
 
 
+class RetryLog:
+    """tenacity's ``before_sleep`` hook: counts the retries of ``what`` and logs each one."""
+
+    def __init__(self, what: str):
+        self.what = what
+        self.count = 0
+
+    def __call__(self, state: RetryCallState) -> None:
+        self.count += 1
+        log.warning(
+            "%s: attempt %d failed with %s; retrying in %.1f s",
+            self.what, state.attempt_number, _short(state.outcome.exception()), state.next_action.sleep,
+        )
+
+
+def retrying(on_retry: RetryLog, *, max_attempts: int = 6, max_wait: float = 30.0) -> AsyncRetrying:
+    """Retries of transient errors with exponential backoff and jitter (1 s, 2 s, 4 s, ...
+    at most ``max_wait``); anything else, or the last failure, is raised as it is."""
+    return AsyncRetrying(
+        retry=retry_if_exception(is_transient),
+        wait=wait_exponential_jitter(initial=1, max=max_wait),
+        stop=stop_after_attempt(max_attempts),
+        before_sleep=on_retry,
+        reraise=True,
+    )
+
+
 def call_size_for(chunks: int, concurrency: int) -> int:
     """Chunks per call: enough calls to keep ``concurrency`` of them in flight, each large
     enough that embedding and gRPC overheads stay small."""
@@ -122,27 +149,13 @@ async def write_batch(
     size = call_size_for(len(chunks), concurrency)
     groups = [chunks[i : i + size] for i in range(0, len(chunks), size)]
     semaphore = asyncio.Semaphore(concurrency)
-    retries = 0
+    retries = RetryLog(f"batch {batch_index + 1}")
     written = 0
-
-    def note_retry(state: RetryCallState) -> None:
-        nonlocal retries
-        retries += 1
-        log.warning(
-            "batch %d: attempt %d failed with %s; retrying in %.1f s",
-            batch_index + 1, state.attempt_number, _short(state.outcome.exception()), state.next_action.sleep,
-        )
 
     async def write_group(group: list[Document]) -> None:
         nonlocal written
         async with semaphore:
-            async for attempt in AsyncRetrying(
-                retry=retry_if_exception(is_transient),
-                wait=wait_exponential_jitter(initial=1, max=max_wait),
-                stop=stop_after_attempt(max_attempts),
-                before_sleep=note_retry,
-                reraise=True,
-            ):
+            async for attempt in retrying(retries, max_attempts=max_attempts, max_wait=max_wait):
                 with attempt:
                     todo = group
                     if mode == "add":
@@ -164,7 +177,7 @@ async def write_batch(
         written=written,
         skipped_existing=len(chunks) - written,
         calls=len(groups),
-        retries=retries,
+        retries=retries.count,
         seconds=round(time.perf_counter() - started, 3),
         peak_rss_mb=peak_rss_mb(),
     )
