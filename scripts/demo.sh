@@ -4,7 +4,9 @@
 set -euo pipefail
 log="$AIRFLOW_HOME/demo-last-run.log"
 echo "Running milvus_ingest on the sample corpus (log: $log) ..."
-if ! airflow dags test milvus_ingest -c '{"collection": "documents"}' >"$log" 2>&1; then
+# The sample corpus and the collection are passed explicitly: no run acts on defaults.
+conf="{\"source\": \"$MILVUS_TOOLKIT_HOME/include/sample_corpus\", \"collection\": \"documents\"}"
+if ! airflow dags test milvus_ingest -c "$conf" >"$log" 2>&1; then
     grep -E "ERROR|Error|error" "$log" | tail -20
     echo "milvus_ingest FAILED: see $log" >&2
     exit 1

@@ -21,9 +21,12 @@ def permanent_errors() -> tuple[type[BaseException], ...]:
     from milvus_toolkit.ingest.params import ParamsError
     from milvus_toolkit.ingest.pipeline import CorpusError
     from milvus_toolkit.ingest.validation import ValidationFailed
+    from milvus_toolkit.ingest.writing import ChunksRejected
+    from milvus_toolkit.marks import EmbeddingMismatchError
+    from milvus_toolkit.sync import DeletionBudgetExceeded
 
     return (ParamsError, SourceError, CorpusError, EmbeddingConfigError, DimensionMismatchError,
-            SchemaMismatchError, ValidationFailed)
+            SchemaMismatchError, ValidationFailed, EmbeddingMismatchError, DeletionBudgetExceeded, ChunksRejected)
 
 
 @contextmanager
@@ -38,12 +41,14 @@ def fail_fast() -> Iterator[None]:
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 
 
-def current_params(parse: Callable[[dict], T]) -> T:
-    """The run's params (from the trigger form or ``-c``), validated by ``parse``."""
+def current_params(parse: Callable[[dict], T], fixed: dict | None = None) -> T:
+    """The run's params (from the trigger form, ``-c`` or a triggering Asset event),
+    validated by ``parse``. ``fixed`` (a declared index) wins over anything the run says."""
     from airflow.sdk import get_current_context
 
     with fail_fast():
-        return parse(dict(get_current_context()["params"]))
+        raw = {**dict(get_current_context()["params"]), **triggering_event_params(), **(fixed or {})}
+        return parse(raw)
 
 
 def hook_for(params):
@@ -75,7 +80,8 @@ def log_report(text: str, logger: str = "milvus_toolkit.report") -> None:
 
 
 def source_and_split_params(collection_description: str = "Milvus collection to write to (created if missing).") -> dict:
-    """The params form fields that ingest and reindex share (titles, descriptions, bounds)."""
+    """The params form fields that ingest and reindex share (titles, descriptions, bounds).
+    Source and collection have no default: a run acts only on what it is given."""
     import os
 
     from airflow.sdk import Param
@@ -84,10 +90,12 @@ def source_and_split_params(collection_description: str = "Milvus collection to 
     from milvus_toolkit.ingest import params as p
 
     return {
-        "source": Param(str(p.SAMPLE_CORPUS), type="string", minLength=1, title="Source",
-                        description="Folder, single file or glob (e.g. /data/docs/**/*.md); also any object-storage URL (s3://bucket/docs)."),
-        "collection": Param(p.DEFAULT_COLLECTION, type="string", pattern="^[A-Za-z_][A-Za-z0-9_]*$", title="Collection",
-                            description=collection_description),
+        "source": Param(None, type=["null", "string"], minLength=1, title="Source",
+                        description="Required. Folder, single file or glob (e.g. /data/docs/**/*.md); also any object-storage URL (s3://bucket/docs)."),
+        "collection": Param(None, type=["null", "string"], pattern="^[A-Za-z_][A-Za-z0-9_]*$", title="Collection",
+                            description="Required. " + collection_description),
+        "source_root": Param(None, type=["null", "string"], title="Source root",
+                             description="Stable root that source names are relative to (default: the root recorded on the collection, else the source folder). Ingesting a sub-folder keeps names like guide/intro.md."),
         "splitter": Param("auto", enum=list(p.SPLITTERS), title="Splitter",
                           description="auto picks by file type (Markdown/HTML headers, code by language, recursive otherwise)."),
         "chunk_size": Param(p.DEFAULT_CHUNK_SIZE, type="integer", minimum=50, maximum=8000, title="Chunk size",
@@ -99,4 +107,54 @@ def source_and_split_params(collection_description: str = "Milvus collection to 
         "embedding_dim": Param(None, type=["null", "integer"], minimum=1, maximum=32768, title="Embedding dimension",
                                description="Only for deterministic (default 384) or OpenAI text-embedding-3 (shortened vectors)."),
         "milvus_conn_id": Param(MILVUS_CONN_ID, type="string", title="Milvus connection", description="Airflow connection of type Milvus."),
+        **safety_params(),
     }
+
+
+def safety_params(max_delete_percent: float | None = None) -> dict:
+    from airflow.sdk import Param
+
+    from milvus_toolkit.ingest import params as p
+
+    return {
+        "on_bad_file": Param("skip", enum=["skip", "fail"], title="On a bad file",
+                             description="skip: list unreadable, empty, binary or undecodable files, keep their rows, go on. fail: stop before writing anything."),
+        "max_file_mb": Param(p.DEFAULT_MAX_FILE_MB, type="integer", minimum=1, maximum=100000, title="Largest file (MB)",
+                             description="Bigger files are skipped (and keep their rows)."),
+        "max_delete_percent": Param(max_delete_percent if max_delete_percent is not None else p.DEFAULT_MAX_DELETE_PERCENT,
+                                    type="number", minimum=0, maximum=100, title="Deletion budget (%)",
+                                    description="A run that would delete more than this share of the collection stops before writing anything."),
+    }
+
+
+def refuse_declared(collection: str, dag_id: str) -> None:
+    """A declared index's collection is written only by its own DAG (one writer, one run at
+    a time): a generic run into it could delete or mix what the index keeps."""
+    from milvus_toolkit.declared import owner_of
+    from milvus_toolkit.ingest.params import ParamsError
+
+    owner = owner_of(collection)
+    if owner is not None and owner.dag_id != dag_id:
+        raise ParamsError(
+            f"param 'collection': '{collection}' is kept by the declared index '{owner.name}'; run its DAG "
+            f"{owner.dag_id} (or declare another collection). Nothing was changed."
+        )
+
+
+def triggering_event_params() -> dict:
+    """What an Asset event that triggered this run names: the asset URI (or the event's
+    ``extra["source"]``) is the source; ``extra`` may also carry ``collection`` and other
+    params. Empty for runs not triggered by an Asset."""
+    from airflow.sdk import get_current_context
+
+    import os
+
+    events = get_current_context().get("triggering_asset_events") or {}
+    for asset, asset_events in events.items():
+        for event in list(asset_events)[-1:]:
+            extra = dict(getattr(event, "extra", None) or {})
+            named = {"source": extra.pop("source", getattr(asset, "uri", None) or str(asset))}
+            if os.environ.get("MILVUS_INGEST_TRIGGER_COLLECTION"):
+                named["collection"] = os.environ["MILVUS_INGEST_TRIGGER_COLLECTION"]
+            return {**named, **{k: v for k, v in extra.items() if isinstance(v, (str, int, float, bool))}}
+    return {}

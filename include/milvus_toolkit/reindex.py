@@ -1,102 +1,54 @@
-"""Nightly reindexing: incremental by default (LangChain's indexing API with a SQL record
-manager), blue/green full rebuilds behind a Milvus alias.
+"""Nightly reindexing: incremental by default, blue/green full rebuilds behind a Milvus alias.
 
-Incremental, fanned out over mapped tasks with the semantics of ``aindex(cleanup="full")``:
-1. ``plan`` reads the record manager's clock: the run's start time.
-2. every mapped task calls ``aindex`` on its batch with ``cleanup=None``: chunks whose key
-   is already recorded are skipped (not embedded, not written); the rest are written; every
-   key of the batch gets its timestamp refreshed;
-3. once *all* batches succeeded, ``cleanup`` deletes the keys not refreshed since the run
-   started (chunks of changed or deleted files) from Milvus, then from the record manager.
-   ``aindex`` itself does step 3 at the end of one call; across tasks we do it once, last.
+Incremental: the serving collection itself says what changed (``milvus_toolkit.sync``): a
+chunk whose id is already there is not embedded again (only its metadata is refreshed when
+that moved); new chunks are written; once every batch succeeded, the rows of sources that
+were read and no longer split into them, and of sources no longer listed, are deleted.
+Unreadable sources keep their rows; a deletion budget caps what one run may delete.
 
-Full: build ``<alias>__<timestamp>`` from scratch with the same fan-out, validate it with the
-same suite, and only then point the alias at it. The previous collection is kept for one
-rollback; older builds are dropped.
+Full: build a new collection marked as a build of the alias, with the same fan-out, validate
+it with the same suite, and only then point the alias at it. The collection the alias left
+is recorded on the new build (the rollback target); only this alias's own marked builds
+beyond the retention count are dropped. ``rollback`` points the alias back.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
-from langchain_core.documents import Document
-from langchain_core.indexing import aindex
-from langchain_core.vectorstores import VectorStore
 from pydantic import Field
 
-from milvus_toolkit.embeddings import CountingEmbeddings
-from milvus_toolkit.ingest.params import IngestParams, ParamsError
-from milvus_toolkit.ingest.pipeline import collection_spec, embedding_for
-from milvus_toolkit.ingest.staging import read_batch_file
-from milvus_toolkit.local_milvus import REPO_ROOT
+from milvus_toolkit import marks
+from milvus_toolkit.ingest.params import IngestParams, ParamsError, parse_model
+from milvus_toolkit.ingest.staging import read_json
 
 log = logging.getLogger(__name__)
 BUILD_SEPARATOR = "__"
-DEFAULT_SCHEDULE = "0 2 * * *"
 
 
 class ReindexParams(IngestParams):
     """The ingest params (without ``mode``: reindexing decides what to write) plus the
     reindex strategy."""
 
-    strategy: Literal["incremental", "full"] = "incremental"
+    strategy: Literal["incremental", "full", "rollback"] = "incremental"
     force_reembed: bool = False
     build_collection: str | None = Field(None, description="full only: name of the new collection")
+    keep_builds: int = Field(1, ge=1, le=20, description="earlier builds kept for rollback")
+
+    @property
+    def rewrites_all(self) -> bool:
+        """Every kept row is embedded again by this run (a model change is allowed)."""
+        return self.strategy == "full" or self.force_reembed
 
 
 def parse_reindex_params(raw: dict) -> ReindexParams:
-    from pydantic import ValidationError
-
-    try:
-        return ReindexParams(**{k: v for k, v in raw.items() if k != "mode"})
-    except ValidationError as exc:
-        problems = [
-            f"param '{'.'.join(str(p) for p in e['loc'])}': {e['msg'].removeprefix('Value error, ')}"
-            if e["loc"] else e["msg"].removeprefix("Value error, ")
-            for e in exc.errors()
-        ]
-        raise ParamsError("invalid reindex parameters: " + "; ".join(problems)) from None
-
-
-def record_db_url() -> str:
-    """Where the record manager keeps its records: ``MILVUS_TOOLKIT_RECORD_DB`` (any async
-    SQLAlchemy URL, e.g. ``postgresql+psycopg://user@host/db``), by default SQLite in
-    ``.local``."""
-    url = os.environ.get("MILVUS_TOOLKIT_RECORD_DB")
-    if url:
-        return url.replace("sqlite:///", "sqlite+aiosqlite:///", 1) if url.startswith("sqlite:///") else url
-    path = REPO_ROOT / ".local" / "record_manager.db"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite+aiosqlite:///{path}"
-
-
-def namespace_for(database: str, collection: str) -> str:
-    """Records are kept per physical collection: a rebuild starts with an empty namespace."""
-    return f"milvus/{database}/{collection}"
-
-
-async def open_record_manager(namespace: str):
-    from langchain_classic.indexes import SQLRecordManager
-
-    url = record_db_url()
-    manager = SQLRecordManager(
-        namespace,
-        db_url=url,
-        async_mode=True,
-        # Mapped tasks in several processes share one SQLite file: wait for its lock.
-        engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None,
-    )
-    await manager.acreate_schema()
-    return manager
-
-
-async def close_record_manager(manager) -> None:
-    await manager.engine.dispose()
+    if raw.get("strategy") == "rollback":  # a rollback needs only the serving name
+        raw = {"source": "-", **raw}
+    return parse_model(ReindexParams, {k: v for k, v in raw.items() if k != "mode"}, "reindex")
 
 
 @dataclass
@@ -106,36 +58,30 @@ class Plan:
     alias: str
     strategy: str
     target: str  # physical collection written and validated
-    previous: str | None  # what the alias served before (full: kept for rollback)
-    plain_collection: bool  # the serving name is a real collection, not an alias yet
-    namespace: str
-    started_at: float  # record manager clock at the start of the run
+    serving: str | None  # what the serving name pointed to when the run started
     build: bool  # writing into a new collection (full, or first run)
+    run_key: str  # marks this run's build, so a retry recognises it
 
     def to_xcom(self) -> dict:
         return dict(self.__dict__)
 
 
-async def make_plan(params: ReindexParams, hook, run_stamp: str) -> Plan:
+def make_plan(params: ReindexParams, hook, run_key: str, stamp: str) -> Plan:
     """Resolve the serving name and choose the physical collection to write."""
     alias = params.collection
     pointed = hook.describe_alias(alias)
-    plain = pointed is None and hook.has_collection(alias)
-    current = pointed or (alias if plain else None)
+    current = pointed or (alias if hook.has_collection(alias) else None)
     build = params.strategy == "full" or current is None
+    target = (params.build_collection or f"{alias}{BUILD_SEPARATOR}{stamp}") if build else current
     if build:
-        target = params.build_collection or f"{alias}{BUILD_SEPARATOR}{run_stamp}"
         if target in (current, alias):
             raise ParamsError(f"param 'build_collection': {target!r} is the collection being served; choose a new name")
-    else:
-        target = current
-    namespace = namespace_for(hook.config.db_name, target)
-    manager = await open_record_manager(namespace)
-    try:
-        started = await manager.aget_time()
-    finally:
-        await close_record_manager(manager)
-    plan = Plan(alias, params.strategy, target, current, plain, namespace, started, build)
+        if hook.has_collection(target) and not is_build_of(hook.collection_properties(target), alias, run_key):
+            raise ParamsError(
+                f"param 'build_collection': collection {target!r} already exists and is not a build this run "
+                f"made; it was left untouched. Choose a new name (or leave build_collection empty)."
+            )
+    plan = Plan(alias, params.strategy, target, current, build, run_key)
     log.info(
         "Reindex '%s' (%s): writing '%s'%s; serving '%s' until then",
         alias, "full rebuild" if build else "incremental", target,
@@ -144,116 +90,113 @@ async def make_plan(params: ReindexParams, hook, run_stamp: str) -> Plan:
     return plan
 
 
-class UpsertingStore(VectorStore):
-    """Hands ``aindex`` a store whose "add" is Milvus's upsert.
-
-    ``aindex`` writes with ``aadd_documents`` and records the keys afterwards. In Milvus an
-    add is an insert, which never checks ids: a task that dies between the two steps would
-    insert the same rows again on retry. Keys here are our deterministic chunk ids, so an
-    upsert by id makes the retry harmless.
-    """
-
-    def __init__(self, store) -> None:
-        self.store = store
-
-    async def aadd_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
-        ids = kwargs["ids"]
-        await self.store.aupsert(ids=ids, documents=documents)
-        return ids
-
-    async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
-        return await self.store.adelete(ids=ids)
-
-    def add_texts(self, *args, **kwargs):  # pragma: no cover - aindex is async only here
-        raise NotImplementedError("UpsertingStore is for aindex (async) only")
-
-    def similarity_search(self, *args, **kwargs):  # pragma: no cover
-        raise NotImplementedError("search the Milvus store itself")
-
-    @classmethod
-    def from_texts(cls, *args, **kwargs):  # pragma: no cover
-        raise NotImplementedError
+def is_build_of(props: dict, alias: str, run_key: str | None = None) -> bool:
+    return props.get(marks.BUILD_OF) == alias and (run_key is None or props.get(marks.BUILD_RUN) == run_key)
 
 
-async def index_batch(params: ReindexParams, hook, plan: dict, batch: dict) -> dict:
-    """``aindex`` one staged batch into the plan's target; counts what it did and how many
-    texts it embedded."""
-    chunks = read_batch_file(batch["path"])
-    embedding = embedding_for(params)
-    counting = CountingEmbeddings(embedding.embeddings)
-    manager = await open_record_manager(plan["namespace"])
-    try:
-        async with hook.avector_store(collection_spec(params, embedding.dim, plan["target"]), counting) as store:
-            result = await aindex(
-                chunks,
-                manager,
-                UpsertingStore(store),
-                batch_size=256,
-                cleanup=None,  # done once for the whole run, after every batch succeeded
-                source_id_key="source",
-                force_update=params.force_reembed,
-                key_encoder=lambda doc: doc.id,  # our deterministic chunk id (source + content)
-            )
-    finally:
-        await close_record_manager(manager)
-    counts = {**dict(result), "embedded": counting.texts, "batch": batch["index"]}
-    log.info("%s: %s", batch["label"], counts)
-    return counts
+def build_marks(plan: dict) -> dict | None:
+    return {marks.BUILD_OF: plan["alias"], marks.BUILD_RUN: plan["run_key"]} if plan["build"] else None
 
 
-async def cleanup_stale(params: ReindexParams, hook, plan: dict, batch_size: int = 1000) -> int:
-    """Delete what no batch of this run refreshed (chunks of changed or deleted files),
-    first from Milvus, then from the record manager: ``aindex``'s "full" cleanup."""
-    embedding = embedding_for(params)
-    manager = await open_record_manager(plan["namespace"])
-    deleted = 0
-    try:
-        async with hook.avector_store(collection_spec(params, embedding.dim, plan["target"]), embedding.embeddings) as store:
-            while keys := await manager.alist_keys(before=plan["started_at"], limit=batch_size):
-                if not await store.adelete(ids=keys):
-                    raise RuntimeError(f"deleting {len(keys)} stale chunks from '{plan['target']}' failed")
-                await manager.adelete_keys(keys)
-                deleted += len(keys)
-    finally:
-        await close_record_manager(manager)
-    log.info("Deleted %d stale chunks from '%s'", deleted, plan["target"])
-    return deleted
+def check_unreadable_kept(hook, plan: dict, failed_sources: list[str]) -> None:
+    """A new build holds only what was read: refuse to serve it while the collection it
+    replaces still holds rows of sources that could not be read this time."""
+    serving = plan["serving"]
+    if not (plan["build"] and serving and failed_sources):
+        return
+    from milvus_toolkit.ingest.validation import ValidationFailed
+
+    counts = hook.count_by_source(serving)
+    lost = {source: counts[source] for source in failed_sources if counts.get(source)}
+    if lost:
+        listed = ", ".join(f"{source} ({rows} rows)" for source, rows in sorted(lost.items())[:20])
+        raise ValidationFailed(
+            f"the new build '{plan['target']}' lacks {len(lost)} source(s) that could not be read this run but are "
+            f"served now: {listed}. The alias was not moved (their rows would stop being served). Fix or remove "
+            f"those files, then run again."
+        )
 
 
-def swap_alias(hook, plan: dict) -> dict:
-    """Point the serving name at the validated build; keep the previous collection for one
-    rollback and drop older builds (and failed builds left by earlier runs).
+def swap_alias(hook, plan: dict, keep_builds: int = 1) -> dict:
+    """Point the serving name at the validated build. Safe to retry at any step: the state
+    is read back from Milvus each time.
 
-    A plain collection that carries the serving name is first renamed to
-    ``<name>__legacy_<stamp>`` (the rollback copy), so that the name can become an alias.
-    """
-    alias, target, previous = plan["alias"], plan["target"], plan["previous"]
+    The collection the alias really left is recorded on the new build (the rollback target).
+    A plain collection carrying the serving name is first marked and renamed to
+    ``<name>__legacy_<stamp>``; if the alias cannot be created then, the rename is undone."""
+    alias, target = plan["alias"], plan["target"]
     if not plan["build"]:
-        return {"alias": alias, "serving": target, "swapped": False, "previous": previous, "dropped": []}
-    if plan["plain_collection"]:
-        previous = f"{alias}{BUILD_SEPARATOR}legacy_{target.rsplit(BUILD_SEPARATOR, 1)[-1]}"
-        hook.get_conn().rename_collection(alias, previous)
-        log.info("Renamed plain collection '%s' to '%s' (kept for rollback)", alias, previous)
-    hook.point_alias(alias, target)
-    log.info("Alias '%s' now serves '%s' (previously '%s')", alias, target, previous)
-    keep = {target, previous}
-    dropped = sorted(
-        name for name in hook.list_collections()
-        if name.startswith(alias + BUILD_SEPARATOR) and name not in keep
-    )
-    for name in dropped:
-        hook.drop_collection(name)
+        return {"alias": alias, "serving": target, "swapped": False, "previous": plan["serving"], "dropped": []}
+    current = hook.describe_alias(alias)
+    if current == target:  # a retry after the alias moved
+        previous = hook.collection_properties(target).get(marks.PREVIOUS)
+    elif current is not None:
+        previous = current
+        hook.set_collection_properties(target, {marks.PREVIOUS: previous})
+        hook.alter_alias(alias, target)
+    else:
+        previous = _retire_plain_collection(hook, alias, target)
+        if previous:
+            hook.set_collection_properties(target, {marks.PREVIOUS: previous})
+        try:
+            hook.create_alias(alias, target)
+        except Exception:
+            if previous and not hook.has_collection(alias):
+                hook.rename_collection(previous, alias)  # serve the old data under its name again
+                log.error("Creating alias '%s' failed; renamed '%s' back to '%s'", alias, previous, alias)
+            raise
+    log.info("Alias '%s' now serves '%s' (rollback copy: '%s')", alias, target, previous)
+    dropped = drop_old_builds(hook, alias, serving=target, previous=previous, keep_builds=keep_builds)
     return {"alias": alias, "serving": target, "swapped": True, "previous": previous, "dropped": dropped}
 
 
-async def drop_namespaces(collections: list[str], database: str) -> None:
-    for name in collections:
-        manager = await open_record_manager(namespace_for(database, name))
-        try:
-            while keys := await manager.alist_keys(limit=1000):
-                await manager.adelete_keys(keys)
-        finally:
-            await close_record_manager(manager)
+def _retire_plain_collection(hook, alias: str, target: str) -> str | None:
+    """Free the serving name for the alias: rename a plain collection of that name (marked
+    first, so a retry after the rename finds it). Returns its new name, if any."""
+    if hook.has_collection(alias):
+        legacy = f"{alias}{BUILD_SEPARATOR}legacy_{target.rsplit(BUILD_SEPARATOR, 1)[-1]}"
+        hook.set_collection_properties(alias, {marks.LEGACY_OF: alias})
+        hook.rename_collection(alias, legacy)
+        log.info("Renamed plain collection '%s' to '%s' (kept for rollback, never dropped)", alias, legacy)
+        return legacy
+    legacies = [name for name in hook.list_collections() if hook.collection_properties(name).get(marks.LEGACY_OF) == alias]
+    return max(legacies) if legacies else None
+
+
+def drop_old_builds(hook, alias: str, *, serving: str, previous: str | None, keep_builds: int) -> list[str]:
+    """Drop this alias's own builds (marked ``build_of``) beyond the ``keep_builds`` rollback
+    copies (the previous collection first, then the newest). Unmarked collections and
+    legacy copies are never dropped."""
+    builds = []
+    for name in hook.list_collections():
+        if name in (serving, previous):
+            continue
+        info = hook.describe_collection(name)
+        if is_build_of(dict(info.get("properties") or {}), alias):
+            builds.append((info.get("created_timestamp", 0), name))
+    spare = keep_builds - (1 if previous else 0)
+    dropped = [name for _, name in sorted(builds, reverse=True)[max(spare, 0):]]
+    for name in dropped:
+        hook.drop_collection(name)
+        log.info("Dropped old build '%s' of '%s'", name, alias)
+    return dropped
+
+
+def rollback(hook, alias: str) -> dict:
+    """Point the alias back at the collection it left when it last moved."""
+    current = hook.describe_alias(alias)
+    if current is None:
+        raise ParamsError(f"param 'collection': {alias!r} is not an alias; there is nothing to roll back")
+    previous = hook.collection_properties(current).get(marks.PREVIOUS)
+    if not previous or not hook.has_collection(previous):
+        raise ParamsError(f"'{alias}' serves '{current}', which records no earlier collection that still exists; nothing was changed")
+    props = hook.collection_properties(previous)
+    if not (is_build_of(props, alias) or props.get(marks.LEGACY_OF) == alias):
+        raise ParamsError(f"'{previous}' is not a build of '{alias}'; nothing was changed")
+    hook.set_collection_properties(previous, {marks.PREVIOUS: current})
+    hook.alter_alias(alias, previous)
+    log.info("Rolled back: alias '%s' now serves '%s' again (was '%s')", alias, previous, current)
+    return {"alias": alias, "serving": previous, "rolled_back_from": current}
 
 
 def run_stamp(when: datetime) -> str:
@@ -269,7 +212,8 @@ class ReindexSummary:
 def summarize(params: ReindexParams, plan: dict, manifest: dict, indexed: list[dict], deleted: int,
               validation: dict, swap: dict) -> ReindexSummary:
     """What the run did, for people (text) and for the Asset event (figures)."""
-    total = {key: sum(r.get(key, 0) for r in indexed) for key in ("num_added", "num_updated", "num_skipped", "embedded")}
+    total = {key: sum(r.get(key, 0) for r in indexed) for key in ("new", "rewritten", "refreshed", "unchanged", "written")}
+    bad = read_json(manifest["bad_files_path"]) if manifest.get("bad_files_path") else []
     figures = {
         "collection": params.collection,
         "strategy": "full" if plan["build"] else "incremental",
@@ -278,17 +222,18 @@ def summarize(params: ReindexParams, plan: dict, manifest: dict, indexed: list[d
         "files": manifest["files_loaded"],
         "files_skipped": manifest["bad_files"],
         "chunks": manifest["chunks"],
-        "added": total["num_added"],
-        "updated": total["num_updated"],
-        "skipped": total["num_skipped"],
+        "added": total["new"],
+        "updated": total["rewritten"] + total["refreshed"],
+        "skipped": total["unchanged"],
         "deleted": deleted,
-        "embedded": total["embedded"],
+        "embedded": total["written"],
         "validation": "passed" if validation.get("success") else "FAILED",
         "dropped": swap.get("dropped", []),
     }
     lines = [
         f"Reindex of '{params.collection}' ({figures['strategy']}) into '{plan['target']}'",
         f"  corpus   : {figures['files']} files ({figures['files_skipped']} skipped), {figures['chunks']} chunks",
+        *(f"             skipped {b['source']} (its rows are kept): {b['reason']}" for b in bad[:20]),
         f"  changes  : {figures['added']} added, {figures['updated']} updated, {figures['skipped']} skipped, {deleted} deleted",
         f"  embedded : {figures['embedded']} texts",
         f"  validate : {figures['validation']} ({validation.get('rows_for_these_sources', '?')} rows, {validation.get('sources', '?')} sources)",

@@ -21,8 +21,22 @@ def test_no_import_errors(dagbag):
 
 
 def test_expected_dags_are_there(dagbag):
-    assert {"milvus_ingest"} <= set(dagbag.dag_ids)
-    assert len(dagbag.dag_ids) == len(list(DAGS.glob("*.py"))), "one DAG per file"
+    from milvus_toolkit.declared import load_declarations
+
+    declared = {index.dag_id for index in load_declarations()}
+    assert declared == {"milvus_reindex__sample_corpus"}, "the repository declares the sample corpus"
+    assert set(dagbag.dag_ids) == {"milvus_ingest", "milvus_reindex", "milvus_benchmark"} | declared
+
+
+def test_generic_dags_have_no_schedule_and_no_source_or_collection_default(dagbag):
+    """A run acts only on what it is given: nothing scheduled falls back to the sample corpus."""
+    for dag_id in ("milvus_ingest", "milvus_reindex"):
+        dag = dagbag.dags[dag_id]
+        assert type(dag.timetable).__name__ in ("NullTimetable", "AssetTriggeredTimetable"), dag_id
+        assert dag.params["source"] is None and dag.params["collection"] is None, dag_id
+    declared = dagbag.dags["milvus_reindex__sample_corpus"]
+    assert declared.max_active_runs == 1 and "source" not in declared.params
+    assert declared.timetable.description or declared.timetable.summary == "0 2 * * *"
 
 
 def test_conventions(dagbag):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import pytest
@@ -76,6 +77,134 @@ def test_decoding_utf8_bom_cp1252_fallback_and_undecodable():
     text, encoding = decode_text(legacy.encode("cp1252"))
     assert text == legacy and encoding
     assert decode_text(NOISE)[0] is None
+
+
+LEGACY_TEXTS = {
+    "ru": (
+        "cp1251",
+        "Вчера вечером мы проверили робота на складе. Аккумулятор держал заряд почти шесть часов, "
+        "а датчики работали без ошибок. Инженеры предлагают заменить колёса перед зимним сезоном, "
+        "чтобы машина не скользила на льду. Отчёт будет готов к пятнице.",
+    ),
+    "el": (
+        "cp1253",
+        "Χθες το απόγευμα δοκιμάσαμε το ρομπότ στην αποθήκη. Η μπαταρία κράτησε σχεδόν έξι ώρες "
+        "και οι αισθητήρες λειτούργησαν χωρίς σφάλματα. Οι μηχανικοί προτείνουν να αλλάξουμε τους "
+        "τροχούς πριν από τον χειμώνα, ώστε το μηχάνημα να μη γλιστράει στον πάγο.",
+    ),
+    "pl": (
+        "iso-8859-2",
+        "Wczoraj wieczorem sprawdziliśmy robota w magazynie. Akumulator trzymał ładunek prawie sześć "
+        "godzin, a czujniki działały bez błędów. Inżynierowie proponują wymienić koła przed zimą, "
+        "żeby maszyna nie ślizgała się na lodzie. Źródłowy raport będzie gotowy w piątek.",
+    ),
+    "pl-windows": (
+        "cp1250",
+        "Wczoraj wieczorem sprawdziliśmy robota w magazynie. Akumulator trzymał ładunek prawie sześć "
+        "godzin, a czujniki działały bez błędów. Źródłowy raport będzie gotowy w piątek.",
+    ),
+    "fr-de": (
+        "cp1252",
+        "Le robot a travaillé toute la journée près du café. « C’est très efficace », a déclaré "
+        "l’équipe ; le coût s’élève à 1 200 € par mois. Die Prüfung im Außenlager verlief ohne "
+        "Störungen: Der Akku hielt fünf Stunden, und die Sensoren meldeten „keine Fehler“.",
+    ),
+    "es": (
+        "cp1252",
+        "El robot trabajó durante toda la mañana en el almacén. La batería duró casi seis horas y "
+        "los sensores funcionaron sin errores. ¿El informe estará listo el viernes? ¡Sí!",
+    ),
+    "short-western": ("cp1252", "Café crème à 3 € — “très bon”"),
+}
+
+
+@pytest.mark.parametrize("language", LEGACY_TEXTS)
+def test_legacy_encodings_decode_to_the_original_text(language):
+    encoding, original = LEGACY_TEXTS[language]
+    text, _ = decode_text(original.encode(encoding))
+    assert text == original
+
+
+def test_nul_bytes_anywhere_mean_binary():
+    result = read_document("dump.txt", b"plain text line\n" * 1000 + b"\x00\x01\x02" + b"more\n")
+    assert isinstance(result, BadFile) and result.reason == "binary file (NUL bytes), not text"
+
+
+def test_files_over_the_size_limit_are_reported_without_being_read(tmp_path, monkeypatch):
+    (tmp_path / "small.txt").write_text("small")
+    (tmp_path / "huge.txt").write_bytes(b"x" * (2**20 + 1))
+    corpus = discover(str(tmp_path))
+    read = []
+    cls = type(corpus.files[0])
+    original = cls.read_bytes
+    monkeypatch.setattr(cls, "read_bytes", lambda self: read.append(self.name) or original(self))
+    results = {r.source: r for r in load(corpus, max_file_bytes=2**20)}
+    assert results["huge.txt"] == BadFile("huge.txt", "larger than the 1 MB limit (max_file_mb): 1048577 bytes")
+    assert results["small.txt"].pages[0][1] == "small"
+    assert read == ["small.txt"]
+    from milvus_toolkit.ingest.documents import DEFAULT_MAX_FILE_MB
+
+    assert DEFAULT_MAX_FILE_MB == 100
+    assert len(list(load(corpus))) == 2, "no limit by default"
+
+
+@pytest.fixture
+def locked_folder(tmp_path, monkeypatch):
+    """``tmp_path/sub/locked`` (holding a file) cannot be listed. Tests run as root, where
+    chmod 000 does not stop a read, so the refusal is simulated in ``os.scandir``."""
+    locked = tmp_path / "sub" / "locked"
+    locked.mkdir(parents=True)
+    (locked / "kept.md").write_text("# kept")
+    (tmp_path / "sub" / "open.md").write_text("# open")
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if os.path.abspath(os.fspath(path)) == str(locked):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    return tmp_path
+
+
+@pytest.mark.parametrize("pattern", ["", "/**/*.md", "/sub/*/*.md"])
+def test_an_unlistable_folder_stops_discovery(locked_folder, pattern):
+    with pytest.raises(SourceError, match=r"cannot list folder '.*sub/locked': Permission denied; "
+                       r"the listing would be incomplete, nothing was changed"):
+        discover(f"{locked_folder}{pattern}")
+
+
+def test_an_unlistable_folder_the_glob_does_not_reach_is_fine(locked_folder):
+    assert [p.name for p in discover(f"{locked_folder}/sub/*.md").files] == ["open.md"]
+
+
+def test_source_names_are_relative_to_the_source_root(tmp_path):
+    guide = tmp_path / "docs" / "guide"
+    guide.mkdir(parents=True)
+    (guide / "intro.md").write_text("# Intro")
+    (guide / "setup.txt").write_text("setup")
+    docs = str(tmp_path / "docs")
+    for source in (str(guide), f"{guide}/*.md", str(guide / "intro.md")):
+        corpus = discover(source, root=docs)
+        assert str(corpus.root) == docs
+        assert corpus.relative(corpus.files[0]) == "guide/intro.md"
+        assert [d.source for d in load(corpus)][0] == "guide/intro.md"
+    assert [discover(str(guide)).relative(f) for f in discover(str(guide)).files] == ["intro.md", "setup.txt"]
+    assert [d.source for d in load(discover(docs, root=docs))] == ["guide/intro.md", "guide/setup.txt"]
+    with pytest.raises(SourceError, match=r"param 'source': .* is not inside source_root"):
+        discover(str(guide), root=str(tmp_path / "other"))
+
+
+def test_remote_listing_still_works():
+    from upath import UPath
+
+    root = UPath("memory://corpus-test/docs")
+    (root / "a.md").write_text("# A")
+    (root / "sub" / "b.txt").write_text("b")
+    (root / ".git" / "config").write_text("x")
+    corpus = discover("memory://corpus-test/docs")
+    assert [corpus.relative(f) for f in corpus.files] == ["a.md", "sub/b.txt"]
+    assert [d.source for d in load(discover("memory://corpus-test/docs/sub", root="memory://corpus-test/docs"))] == ["sub/b.txt"]
 
 
 @pytest.mark.parametrize(

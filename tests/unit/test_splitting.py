@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+from milvus_provider.config import CollectionSpec
 from milvus_toolkit.ingest.documents import discover, load, read_document
 from milvus_toolkit.ingest.params import SAMPLE_CORPUS
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
@@ -68,3 +70,28 @@ def test_pdf_pages_code_and_rst_are_split_with_their_structure():
 def test_token_splitter_counts_model_tokens():
     chunks = chunks_of("long.txt", "robot " * 400, SplitSettings("token", 64, 0))
     assert len(chunks) >= 6
+
+
+MILVUS_TEXT_BYTES = CollectionSpec.max_text_length  # VARCHAR limit of the text field
+
+
+@pytest.mark.parametrize(
+    ("splitter", "chunk_size", "run"),
+    [
+        # A 100,000-character run is one [UNK] token to the tokenizer: a "chunk" of 64 tokens.
+        ("token", 64, "x" * 100_000),
+        ("token", 64, "é" * 100_000),  # 2 bytes per character
+        ("recursive", 100_000, "x" * 100_000),
+        ("recursive", 30_000, "漢" * 100_000),  # 3 bytes per character
+    ],
+)
+def test_no_chunk_is_larger_than_the_milvus_text_field(splitter, chunk_size, run):
+    text = f"A base64 blob follows. {run} That was the blob."
+    settings = SplitSettings(splitter, chunk_size, 0)
+    chunks = chunks_of("run.txt", text, settings)
+    assert max(len(c.page_content.encode("utf-8")) for c in chunks) <= MILVUS_TEXT_BYTES
+    assert "".join(c.page_content for c in chunks).replace(" ", "") == text.replace(" ", ""), "nothing lost or doubled"
+    assert [c.metadata["chunk_index"] for c in chunks] == list(range(len(chunks)))
+    assert all(c.metadata["source"] == "run.txt" and c.metadata["doc_hash"] for c in chunks)
+    assert [c.id for c in chunks] == [c.id for c in chunks_of("run.txt", text, settings)]
+    assert len({c.id for c in chunks}) == len(chunks)

@@ -10,10 +10,13 @@ import codecs
 import glob
 import hashlib
 import io
+import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import PurePath, PurePosixPath
 
+from fsspec.utils import glob_translate
 from upath import UPath
 
 MARKDOWN = {".md", ".markdown"}
@@ -30,6 +33,8 @@ CODE_LANGUAGES = {
     ".ps1": "powershell", ".proto": "proto", ".sol": "sol", ".r": "r", ".tex": "latex",
 }
 GLOB_CHARS = set("*?[")
+LOCAL_PROTOCOLS = ("", "file", "local")
+DEFAULT_MAX_FILE_MB = 100
 
 
 class SourceError(ValueError):
@@ -56,7 +61,8 @@ class BadFile:
 
 @dataclass
 class Corpus:
-    """Where a corpus lives and which files belong to it."""
+    """Where a corpus lives and which files belong to it. ``root`` is what source names
+    are relative to."""
 
     root: UPath
     files: list[UPath] = field(default_factory=list)
@@ -67,28 +73,82 @@ class Corpus:
         ).as_posix()
 
 
-def discover(source: str) -> Corpus:
+def discover(source: str, root: str | None = None) -> Corpus:
     """The files named by ``source``: a folder (recursively), a single file, or a glob.
-    Hidden files and folders (``.git``, ``.DS_Store``) are left out."""
+    Hidden files and folders (``.git``, ``.DS_Store``) are left out.
+
+    Names are relative to ``root`` when given (``source`` must be inside it), else to the
+    folder, the single file's parent, or the glob's folder. A local folder that cannot be
+    listed raises ``SourceError``: an incomplete listing would look like deleted files.
+    """
+    pattern = None
     if any(c in source for c in GLOB_CHARS):
-        root_text, pattern = _split_glob(source)
-        root = UPath(root_text)
-        if not root.exists():
-            raise SourceError(f"param 'source': folder {root_text!r} of the glob {source!r} does not exist")
-        files = [p for p in root.glob(pattern) if p.is_file()]
+        folder_text, pattern = _split_glob(source)
+        folder = _upath(folder_text)
+        if not folder.exists():
+            raise SourceError(f"param 'source': folder {folder_text!r} of the glob {source!r} does not exist")
     else:
-        root = UPath(source)
-        if not root.exists():
+        folder = _upath(source)
+        if not folder.exists():
             raise SourceError(f"param 'source': {source!r} does not exist")
-        if root.is_file():
-            return Corpus(root=root.parent, files=[root])
-        files = [p for p in root.rglob("*") if p.is_file()]
-    corpus = Corpus(root=root)
-    corpus.files = sorted(
-        (p for p in files if not any(part.startswith(".") for part in corpus.relative(p).split("/"))),
-        key=corpus.relative,
-    )
+    if pattern is None and folder.is_file():
+        corpus, files = Corpus(root=folder.parent), [folder]
+    else:
+        corpus = Corpus(root=folder)
+        files = [folder.joinpath(name) for name in _list(folder, pattern)]
+    if root is not None:
+        corpus.root = _upath(root)
+        if not _is_inside(folder, corpus.root):
+            raise SourceError(f"param 'source': {source!r} is not inside source_root {root!r}")
+    corpus.files = sorted(files, key=corpus.relative)
     return corpus
+
+
+def _upath(text: str) -> UPath:
+    path = UPath(text)
+    return UPath(os.path.abspath(text)) if path.protocol == "" else path
+
+
+def _is_inside(path: UPath, root: UPath) -> bool:
+    both_local = path.protocol in LOCAL_PROTOCOLS and root.protocol in LOCAL_PROTOCOLS
+    if not both_local and path.protocol != root.protocol:
+        return False
+    return PurePosixPath(path.path).is_relative_to(PurePosixPath(root.path))
+
+
+def _list(folder: UPath, pattern: str | None) -> list[str]:
+    """POSIX paths, relative to ``folder``, of its non-hidden files matching ``pattern``."""
+    if folder.protocol in LOCAL_PROTOCOLS:
+        depth = None if pattern is None or "**" in pattern else pattern.count("/") + 1
+        names = _walk_local(folder.path, depth)
+    else:
+        base = PurePosixPath(folder.path)
+        found = folder.glob(pattern) if pattern else folder.rglob("*")
+        names = [PurePosixPath(p.path).relative_to(base).as_posix() for p in found if p.is_file()]
+    if pattern:
+        # fsspec's translation of a glob to a regex: the same "**" semantics as a remote glob.
+        regex = re.compile(glob_translate(pattern))
+        names = [name for name in names if regex.fullmatch(name)]
+    return [name for name in names if not any(part.startswith(".") for part in name.split("/"))]
+
+
+def _walk_local(top: str, depth: int | None) -> list[str]:
+    """Every file under ``top`` (down to ``depth`` levels), skipping hidden folders. Unlike
+    ``Path.rglob`` in Python 3.11, a folder that cannot be listed is an error, not skipped."""
+
+    def fail(exc: OSError) -> None:
+        raise SourceError(
+            f"cannot list folder {exc.filename!r}: {exc.strerror or exc}; "
+            "the listing would be incomplete, nothing was changed"
+        ) from exc
+
+    names = []
+    for folder, dirs, files in os.walk(top, onerror=fail):
+        relative = PurePath(os.path.relpath(folder, top))
+        deep_enough = depth is not None and len(relative.parts) + 1 >= depth
+        dirs[:] = [] if deep_enough else [d for d in dirs if not d.startswith(".")]
+        names += [(relative / f).as_posix() for f in files if os.path.isfile(os.path.join(folder, f))]
+    return names
 
 
 def _split_glob(source: str) -> tuple[str, str]:
@@ -118,11 +178,16 @@ def kind_of(name: str) -> tuple[str, str | None]:
     return "text", None
 
 
-def load(corpus: Corpus) -> Iterator[LoadedDocument | BadFile]:
-    """Read every file; yield a ``LoadedDocument`` or a ``BadFile`` saying why not."""
+def load(corpus: Corpus, max_file_bytes: int | None = None) -> Iterator[LoadedDocument | BadFile]:
+    """Read every file; yield a ``LoadedDocument`` or a ``BadFile`` saying why not. A file
+    over ``max_file_bytes`` is a ``BadFile`` and is not read at all."""
     for path in corpus.files:
         relative = corpus.relative(path)
         try:
+            if max_file_bytes is not None and (size := path.stat().st_size) > max_file_bytes:
+                mb = f"{max_file_bytes / 2**20:g}"
+                yield BadFile(relative, f"larger than the {mb} MB limit (max_file_mb): {size} bytes")
+                continue
             data = path.read_bytes()
         except OSError as exc:
             yield BadFile(relative, f"unreadable: {exc.strerror or exc}")
@@ -140,7 +205,7 @@ def read_document(source: str, data: bytes) -> LoadedDocument | BadFile:
         return _read_pdf(source, data, doc_hash)
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         text, encoding = _decode_utf16(data)
-    elif b"\x00" in data[:8192]:
+    elif b"\x00" in data:
         return BadFile(source, "binary file (NUL bytes), not text")
     else:
         text, encoding = decode_text(data)
@@ -154,20 +219,30 @@ def read_document(source: str, data: bytes) -> LoadedDocument | BadFile:
 
 
 def decode_text(data: bytes) -> tuple[str | None, str]:
-    """UTF-8 (with or without BOM) first; then Windows-1252, the usual legacy encoding of
-    Western text, when it decodes cleanly (statistical detection mistakes it for its
-    Central-European cousins on short texts); then whatever charset-normalizer finds most
-    plausible (Shift-JIS, GB18030, ...); ``None`` when nothing fits."""
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return data.decode(encoding), encoding.removesuffix("-sig")
-        except UnicodeDecodeError:
-            pass
+    """UTF-8 (with or without BOM) first; then what charset-normalizer finds most plausible
+    (cp1251, cp1253, iso-8859-2, Shift-JIS, GB18030, ...); ``None`` when nothing fits.
+
+    On short Western text the detector often ties Windows-1252 with its Central-European
+    cousins (cp1250, iso-8859-x) and picks one of those: any candidate that decodes as
+    cp1252 with no more chaos and no less language coherence than the best wins.
+    """
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
+    matches = from_bytes(data)
+    best = matches.best()
     if best is None or best.encoding is None:
         return None, ""
+    for match in matches:
+        if (
+            "cp1252" in match.could_be_from_charset
+            and match.chaos <= best.chaos
+            and match.coherence >= best.coherence
+        ):
+            return data.decode("cp1252"), "cp1252"
     return str(best), best.encoding
 
 

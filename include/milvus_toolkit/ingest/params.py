@@ -18,6 +18,9 @@ DEFAULT_CHUNK_OVERLAP = 150
 # task overhead than in writing; 10,000 costs ~75 MB more per task and ran 1.8x faster.
 DEFAULT_BATCH_SIZE = 10_000
 DEFAULT_CONCURRENCY = 8
+DEFAULT_MAX_FILE_MB = 100
+# One run may delete at most this share of the collection's rows unless told otherwise.
+DEFAULT_MAX_DELETE_PERCENT = 10.0
 
 
 class ParamsError(ValueError):
@@ -30,8 +33,11 @@ class IngestParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    # No defaults for what a run acts on: a scheduled or triggered run that was not told
+    # which corpus and which collection fails before touching anything.
     source: str = Field(min_length=1)
-    collection: str = DEFAULT_COLLECTION
+    collection: str
+    source_root: str | None = Field(None, description="stable root that source names are relative to")
     mode: Literal["upsert", "add"] = "upsert"
     splitter: Literal["auto", "recursive", "markdown", "html", "token", "code"] = "auto"
     chunk_size: int = Field(DEFAULT_CHUNK_SIZE, ge=50, le=8000)
@@ -41,6 +47,8 @@ class IngestParams(BaseModel):
     batch_size: int = Field(DEFAULT_BATCH_SIZE, ge=1, le=100_000)
     concurrency: int = Field(DEFAULT_CONCURRENCY, ge=1, le=256)
     on_bad_file: Literal["skip", "fail"] = "skip"
+    max_file_mb: int = Field(DEFAULT_MAX_FILE_MB, ge=1, le=100_000)
+    max_delete_percent: float = Field(DEFAULT_MAX_DELETE_PERCENT, ge=0, le=100)
     milvus_conn_id: str = Field("milvus_default", min_length=1)
 
     @field_validator("collection")
@@ -64,13 +72,21 @@ class IngestParams(BaseModel):
 
 def parse_params(raw: dict) -> IngestParams:
     """Validate raw DAG params; raise ``ParamsError`` listing every bad param by name."""
+    return parse_model(IngestParams, raw, "ingest")
+
+
+def parse_model(model: type[BaseModel], raw: dict, what: str):
+    """Validate raw params into ``model``. An empty param (``None``) counts as not given, so
+    a required one fails with "is required" instead of falling back to anything."""
     try:
-        return IngestParams(**raw)
+        return model(**{key: value for key, value in raw.items() if value is not None})
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
             where = ".".join(str(p) for p in error["loc"]) or "params"
             message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "missing":
+                message = "is required (a run acts only on what it is given; there is no default)"
             problems.append(f"param '{where}': {message}" if where != "params" else message)
-        raise ParamsError("invalid ingest parameters: " + "; ".join(problems)) from None
+        raise ParamsError(f"invalid {what} parameters: " + "; ".join(problems)) from None
 

@@ -3,18 +3,25 @@ call them directly. Milvus is reached through a ``MilvusHook``-like object passe
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from upath import UPath
+
+from milvus_toolkit import marks, sync
 from milvus_toolkit.embeddings import EmbeddingChoice, get_embeddings
-from milvus_toolkit.ingest.documents import BadFile, LoadedDocument, SourceError, discover, load
+from milvus_toolkit.ingest.documents import GLOB_CHARS, BadFile, LoadedDocument, SourceError, discover, load
 from milvus_toolkit.ingest.params import IngestParams
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
-from milvus_toolkit.ingest.staging import BatchWriter, SplitManifest, read_batch_file, read_json, write_json
+from milvus_toolkit.ingest.staging import BatchWriter, SplitManifest, read_batch_file, read_json, remove_run_folder, write_json
 from milvus_toolkit.ingest.validation import ValidationFailed, ValidationReport, gather, smoke_search, validate
-from milvus_toolkit.ingest.writing import RetryLog, WriteResult, retrying, write_batch
+from milvus_toolkit.ingest.writing import RetryLog, WriteResult, peak_rss_mb, retrying, write_batch
+from milvus_toolkit.sync import Scope, stamp
 
 log = logging.getLogger(__name__)
 
@@ -34,55 +41,99 @@ def embedding_for(params: IngestParams) -> EmbeddingChoice:
     return get_embeddings(params.embedding, dim=params.embedding_dim)
 
 
-def check_inputs(params: IngestParams, hook, collection: str | None = None) -> dict:
-    """Everything that can be checked before reading the corpus: the source exists, the
-    embedding can be built, Milvus answers, and an existing collection has the embedding's
-    dimension. Writes nothing."""
-    corpus = discover(params.source)
-    if not corpus.files:
-        raise CorpusError(f"param 'source': {params.source!r} holds no files")
+def list_corpus(params: IngestParams, hook, collection: str):
+    """The run's files, named relative to a stable root: ``source_root`` if given, else the
+    root recorded on the collection when it holds this run's source, else the source folder.
+    A run whose names would not match the recorded root is refused: the same file under two
+    names would get two sets of rows."""
+    recorded = hook.collection_properties(collection).get(marks.SOURCE_ROOT) if hook.has_collection(collection) else None
+    root = params.source_root or (recorded if recorded and _inside(params.source, recorded) else None)
+    corpus = discover(params.source, root=root)
+    if recorded and normal_root(corpus.root) != recorded:
+        raise CorpusError(
+            f"param 'source_root': collection '{collection}' names its sources relative to {recorded!r}, "
+            f"but this run would name them relative to {normal_root(corpus.root)!r} (the same file would get a "
+            f"second set of rows). Pass source_root={recorded!r} with a source inside it, or write into "
+            f"another collection."
+        )
+    return corpus
+
+
+def normal_root(path) -> str:
+    text = str(path)
+    return text.rstrip("/") if "://" in text else os.path.abspath(text)
+
+
+def _inside(source: str, root: str) -> bool:
+    source = normal_root(source)
+    return source == root or source.startswith(root.rstrip("/") + "/")
+
+
+def check_inputs(params: IngestParams, hook, collection: str | None = None, *, rewrites_all: bool = False) -> dict:
+    """Everything that can be checked before reading the corpus: the source can be listed
+    completely, the embedding can be built, Milvus answers, and an existing collection has
+    the embedding's dimension and model. Writes nothing."""
+    name = collection or params.collection
     embedding = embedding_for(params)
     health = hook.health_check()
-    name = collection or params.collection
     existing = hook.has_collection(name)
+    corpus = list_corpus(params, hook, params.collection)  # names follow the serving collection's root
+    if not corpus.files:
+        raise CorpusError(f"param 'source': {params.source!r} holds no files")
     if existing:
         hook.check_collection(collection_spec(params, embedding.dim, name))
+        marks.check_embedding(hook, name, marks.embedding_identity(embedding), rewrites_all=rewrites_all)
     log.info(
-        "Source %s: %d files. Embedding %s (%d dims). Milvus %s at %s; collection '%s' %s.",
-        params.source, len(corpus.files), embedding.model, embedding.dim, health["server_version"],
-        health["uri"], name, "exists (dimension checked)" if existing else "will be created",
+        "Source %s: %d files (names relative to %s). Embedding %s (%d dims). Milvus %s at %s; collection '%s' %s.",
+        params.source, len(corpus.files), corpus.root, embedding.model, embedding.dim, health["server_version"],
+        health["uri"], name, "exists (dimension and model checked)" if existing else "will be created",
     )
     return {"files": len(corpus.files), "dim": embedding.dim, "model": embedding.model, "collection_existed": existing}
 
 
-def split_corpus(params: IngestParams, run_folder) -> SplitManifest:
+def split_corpus(params: IngestParams, hook, run_folder, *, deletes_unlisted: bool = False) -> SplitManifest:
     """Read, split and stage the corpus in batches. Raises ``CorpusError`` (before any write)
-    on an empty corpus, or on the first bad file when ``on_bad_file=fail``."""
+    on an empty corpus, or on the first bad file when ``on_bad_file=fail``.
+
+    ``deletes_unlisted`` (reindex): a complete listing of a folder also answers for the
+    sources under it that are no longer there."""
+    try:
+        return _split_corpus(params, hook, run_folder, deletes_unlisted)
+    except BaseException:
+        remove_run_folder(run_folder)  # staged chunk text never outlives a failed split
+        raise
+
+
+def _split_corpus(params: IngestParams, hook, run_folder, deletes_unlisted: bool) -> SplitManifest:
     started = time.perf_counter()
-    corpus = discover(params.source)
+    run_stamp = time.time()
+    corpus = list_corpus(params, hook, params.collection)
     settings = SplitSettings(params.splitter, params.chunk_size, params.chunk_overlap)
     writer = BatchWriter(run_folder, params.batch_size)
     bad: list[BadFile] = []
+    new_ids: dict[str, list[str]] = defaultdict(list)
     loaded = 0
     smoke = None
 
     def good_documents() -> Iterator[LoadedDocument]:
         nonlocal loaded
-        for item in load(corpus):
+        for item in load(corpus, max_file_bytes=params.max_file_mb * 1024 * 1024):
             if isinstance(item, BadFile):
                 if params.on_bad_file == "fail":
                     raise CorpusError(f"bad file {item.source!r} in {params.source!r}: {item.reason} (on_bad_file=fail)")
-                log.warning("Skipping %s: %s", item.source, item.reason)
+                log.warning("Skipping %s (its rows in Milvus, if any, are kept): %s", item.source, item.reason)
                 bad.append(item)
                 continue
             loaded += 1
             yield item
 
     for doc in good_documents():
+        new_ids[doc.source]  # a loaded source, even one that splits into nothing
         for chunk in split_document(doc, settings):
             if smoke is None:
                 smoke = {"id": chunk.id, "text": chunk.page_content}
-            writer.add(chunk)
+            new_ids[doc.source].append(chunk.id)
+            writer.add(stamp(chunk, run_stamp))
         if loaded % 100 == 0:
             log.info("split %d of %d files, %d chunks so far", loaded, len(corpus.files), writer.total)
     writer.flush()
@@ -90,6 +141,8 @@ def split_corpus(params: IngestParams, run_folder) -> SplitManifest:
     if writer.total == 0:
         reasons = "; ".join(f"{b.source}: {b.reason}" for b in bad[:10]) or "no files"
         raise CorpusError(f"param 'source': {params.source!r} yields no text to index ({reasons})")
+    scope = Scope(loaded=sorted(new_ids), failed=sorted(b.source for b in bad),
+                  listed_prefix=_listed_prefix(params.source, corpus) if deletes_unlisted else None)
     manifest = SplitManifest(
         run_folder=str(run_folder),
         batches=[{"index": b.index, "path": b.path, "chunks": b.chunks, "label": b.label} for b in writer.batches],
@@ -101,6 +154,10 @@ def split_corpus(params: IngestParams, run_folder) -> SplitManifest:
         bad_files_path=write_json(run_folder / "bad_files.json", [{"source": b.source, "reason": b.reason} for b in bad]),
         smoke_chunk_path=write_json(run_folder / "smoke_chunk.json", smoke),
         seconds=round(time.perf_counter() - started, 3),
+        run_stamp=run_stamp,
+        source_root=normal_root(corpus.root),
+        scope=scope.to_xcom(),
+        new_ids_path=write_json(run_folder / "new_ids.json", new_ids),
     )
     log.info(
         "Split %d files into %d chunks in %d batches (%d files skipped) in %.1f s",
@@ -109,32 +166,85 @@ def split_corpus(params: IngestParams, run_folder) -> SplitManifest:
     return manifest
 
 
-def ensure_collection(params: IngestParams, hook, collection: str | None = None) -> bool:
-    """Create the collection (explicit schema) unless it exists; check it if it does."""
-    return hook.ensure_collection(collection_spec(params, embedding_for(params).dim, collection))
+def _listed_prefix(source: str, corpus) -> str | None:
+    """The folder a listing covers completely, relative to the root; ``None`` for a glob or a
+    single file (whose listing says nothing about other files)."""
+    if any(c in source for c in GLOB_CHARS) or not UPath(source).is_dir():
+        return None
+    relative = corpus.relative(UPath(source))
+    return "" if relative in (".", "") else relative
 
 
-async def write_staged_batch(params: IngestParams, hook, batch: dict, collection: str | None = None) -> WriteResult:
-    """Embed and write one staged batch, ``params.concurrency`` calls in flight."""
+def _new_ids(manifest: dict) -> dict[str, set[str]]:
+    return {source: set(ids) for source, ids in read_json(manifest["new_ids_path"]).items()}
+
+
+def plan_deletes(params: IngestParams, hook, manifest: dict, collection: str | None = None) -> list[str]:
+    """Before any write: what this run will delete (within ``max_delete_percent``)."""
+    return sync.plan_deletes(hook, collection or params.collection, _new_ids(manifest), Scope(**manifest["scope"]),
+                             manifest["run_stamp"], params.max_delete_percent)
+
+
+def delete_obsolete(params: IngestParams, hook, manifest: dict, planned: list[str], collection: str | None = None) -> int:
+    """After every batch was written: delete the planned rows that are still obsolete."""
+    return sync.delete_planned(hook, collection or params.collection, planned, _new_ids(manifest),
+                               Scope(**manifest["scope"]), manifest["run_stamp"])
+
+
+def ensure_collection(params: IngestParams, hook, manifest: dict, collection: str | None = None,
+                      *, marks_to_set: dict | None = None) -> bool:
+    """Create the collection (explicit schema) unless it exists, check it if it does, and
+    record what made its rows: the embedding model and the source root."""
+    embedding = embedding_for(params)
+    spec = collection_spec(params, embedding.dim, collection)
+    created = hook.ensure_collection(spec)
+    recorded = hook.collection_properties(spec.name)
+    wanted = {marks.EMBEDDING: marks.embedding_identity(embedding), marks.SOURCE_ROOT: manifest["source_root"],
+              **(marks_to_set or {})}
+    missing = {key: value for key, value in wanted.items() if key not in recorded}
+    if missing:
+        hook.set_collection_properties(spec.name, missing)
+    return created
+
+
+async def write_staged_batch(params: IngestParams, hook, batch: dict, collection: str | None = None,
+                             *, mode: str | None = None) -> dict:
+    """Embed and write one staged batch, ``params.concurrency`` calls in flight.
+
+    ``upsert`` embeds and rewrites every chunk; ``add`` embeds only the chunks the collection
+    lacks, and rewrites chunks whose metadata changed with their stored vectors."""
+    mode = mode or params.mode
     chunks = read_batch_file(batch["path"])
     embedding = embedding_for(params)
     spec = collection_spec(params, embedding.dim, collection)
+    stored = await asyncio.to_thread(sync.stored_meta_hashes, hook, spec.name, [c.id for c in chunks])
+    changes = sync.classify(chunks, stored)
+    to_write, stale = (chunks, []) if mode == "upsert" else (changes.new, changes.stale_metadata)
+    refreshed = await asyncio.to_thread(sync.refresh_metadata, hook, spec, stale)
     # Opening the store talks to Milvus too (check + load): retry it like the writes, so a
     # server restart between two batches heals inside the task.
     reopened = RetryLog(f"{batch['label']}: opening the collection")
+    result = WriteResult(batch["index"], 0, 0, 0, 0, 0, 0.0, peak_rss_mb())
     async for attempt in retrying(reopened):
         with attempt:
-            async with hook.avector_store(spec, embedding.embeddings) as store:
-                result = await write_batch(
-                    store, chunks, mode=params.mode, concurrency=params.concurrency, batch_index=batch["index"]
-                )
-    result.retries += reopened.count
+            if to_write:
+                async with hook.avector_store(spec, embedding.embeddings) as store:
+                    result = await write_batch(
+                        store, to_write, mode=mode, concurrency=params.concurrency, batch_index=batch["index"]
+                    )
+    counts = {
+        "batch": batch["index"], "chunks": len(chunks), "new": len(changes.new),
+        "rewritten": len(to_write) - len(changes.new) if mode == "upsert" else 0,
+        "written": result.written, "refreshed": refreshed, "unchanged": len(chunks) - result.written - refreshed,
+        "calls": result.calls, "retries": result.retries + reopened.count, "seconds": result.seconds,
+        "peak_rss_mb": result.peak_rss_mb,
+    }
     log.info(
-        "%s: wrote %d, skipped %d already present, %d calls, %d retries, %.1f s (%.0f chunks/s), peak RSS %.0f MB",
-        batch["label"], result.written, result.skipped_existing, result.calls, result.retries,
-        result.seconds, result.chunks / max(result.seconds, 1e-9), result.peak_rss_mb,
+        "%s: wrote %d (embedded), refreshed metadata of %d, %d unchanged, %d calls, %d retries, %.1f s, peak RSS %.0f MB",
+        batch["label"], counts["written"], refreshed, counts["unchanged"], result.calls, counts["retries"],
+        result.seconds, result.peak_rss_mb,
     )
-    return result
+    return counts
 
 
 def validate_collection(
@@ -145,7 +255,12 @@ def validate_collection(
     name = collection or params.collection
     embedding = embedding_for(params)
     expected = read_json(manifest["expected_counts_path"])
-    report = validate(gather(hook, name, expected, dim=embedding.dim), strict=strict)
+    scope = Scope(**manifest["scope"])
+    failed = set(scope.failed)  # unreadable this run: their rows are kept, not checked
+    report = validate(gather(hook, name, expected, dim=embedding.dim,
+                             answers_for=lambda source: source not in failed and scope.is_gone(source)), strict=strict)
+    if failed:
+        report.facts["kept_unreadable_sources"] = len(failed)
     smoke = read_json(manifest["smoke_chunk_path"]) if manifest.get("smoke_chunk_path") else None
     if smoke:
         store = hook.get_vector_store(collection_spec(params, embedding.dim, name), embedding.embeddings)
@@ -167,11 +282,13 @@ class Summary:
     figures: dict
 
 
-def summarize(params: IngestParams, manifest: dict, results: list[dict], validation: dict, total_seconds: float) -> Summary:
+def summarize(params: IngestParams, manifest: dict, results: list[dict], deleted: int, validation: dict,
+              total_seconds: float) -> Summary:
     """A summary a person reads at a glance, and its figures (small, JSON-safe)."""
     bad = read_json(manifest["bad_files_path"]) if manifest.get("bad_files_path") else []
     written = sum(r["written"] for r in results)
-    skipped = sum(r["skipped_existing"] for r in results)
+    skipped = sum(r["unchanged"] for r in results)
+    refreshed = sum(r["refreshed"] for r in results)
     write_seconds = max((r["seconds"] for r in results), default=0.0)
     sum_write_seconds = sum(r["seconds"] for r in results)
     figures = {
@@ -184,6 +301,8 @@ def summarize(params: IngestParams, manifest: dict, results: list[dict], validat
         "batches": len(results),
         "rows_written": written,
         "rows_already_present": skipped,
+        "rows_metadata_refreshed": refreshed,
+        "rows_deleted": deleted,
         "retries": sum(r["retries"] for r in results),
         "split_seconds": manifest["seconds"],
         "split_chunks_per_s": round(manifest["chunks"] / max(manifest["seconds"], 1e-9), 1),
@@ -197,12 +316,13 @@ def summarize(params: IngestParams, manifest: dict, results: list[dict], validat
         f"Ingest into '{params.collection}' ({params.mode}, {params.embedding} embeddings, {params.splitter} splitter)",
         f"  files    : {figures['files_seen']} seen, {figures['files_indexed']} indexed, {figures['files_skipped']} skipped",
     ]
-    lines += [f"             skipped {b['source']}: {b['reason']}" for b in bad[:20]]
+    lines += [f"             skipped {b['source']} (its rows are kept): {b['reason']}" for b in bad[:20]]
     if len(bad) > 20:
         lines.append(f"             ... and {len(bad) - 20} more (see {manifest['bad_files_path']})")
     lines += [
         f"  chunks   : {figures['chunks']} in {figures['batches']} batches",
-        f"  rows     : {written} written, {skipped} already present, {figures['retries']} retried calls",
+        f"  rows     : {written} written, {skipped} already present, {refreshed} metadata refreshed, "
+        f"{deleted} obsolete deleted, {figures['retries']} retried calls",
         f"  split    : {figures['split_seconds']:.1f} s ({figures['split_chunks_per_s']:.0f} chunks/s)",
         f"  write    : {figures['write_chunks_per_s_per_task']:.0f} chunks/s per task (embed + write), slowest batch {write_seconds:.1f} s",
         f"  memory   : peak {figures['peak_rss_mb_per_task']:.0f} MB per write task",
@@ -215,5 +335,5 @@ def summarize(params: IngestParams, manifest: dict, results: list[dict], validat
 
 __all__ = [
     "CorpusError", "SourceError", "ValidationFailed", "check_inputs", "split_corpus", "ensure_collection",
-    "write_staged_batch", "validate_collection", "summarize",
+    "plan_deletes", "write_staged_batch", "delete_obsolete", "validate_collection", "summarize",
 ]

@@ -24,6 +24,9 @@ from milvus_toolkit.ingest.documents import LoadedDocument
 CHUNK_ID_NAMESPACE = uuid.UUID("6f1c2a4e-5b0d-4c55-9a51-3d0e7f2b9c11")
 HEADERS = (("#", "h1"), ("##", "h2"), ("###", "h3"))
 HTML_HEADERS = (("h1", "h1"), ("h2", "h2"), ("h3", "h3"))
+# The text field is VARCHAR(65535) (CollectionSpec.max_text_length); one longer chunk makes
+# Milvus reject the whole write call. Counted in UTF-8 bytes, the strictest reading.
+MAX_CHUNK_BYTES = 65535
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ def split_document(doc: LoadedDocument, settings: SplitSettings) -> list[Documen
             section.metadata = {**base, **section.metadata}
             pieces.append(section)
     chunks = _chunker(strategy, doc.language, settings.chunk_size, settings.chunk_overlap).split_documents(pieces)
+    chunks = _within_max_bytes(chunks)
 
     seen: Counter[str] = Counter()
     result: list[Document] = []
@@ -77,6 +81,22 @@ def split_document(doc: LoadedDocument, settings: SplitSettings) -> list[Documen
         }
         result.append(Document(page_content=text, metadata=metadata, id=chunk_id(doc.source, text_hash, occurrence)))
     return result
+
+
+def _utf8_len(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def _within_max_bytes(chunks: list[Document]) -> list[Document]:
+    """Re-split any chunk over ``MAX_CHUNK_BYTES`` (a token splitter counts a 100,000-character
+    run as one unknown token; a large ``chunk_size`` of multi-byte text), keeping metadata.
+    The splitter's last separator ("") cuts between characters when nothing else fits."""
+    bounded = RecursiveCharacterTextSplitter(chunk_size=MAX_CHUNK_BYTES, chunk_overlap=0, length_function=_utf8_len)
+    return [
+        piece
+        for chunk in chunks
+        for piece in (bounded.split_documents([chunk]) if _utf8_len(chunk.page_content) > MAX_CHUNK_BYTES else [chunk])
+    ]
 
 
 def _strategy(doc: LoadedDocument, splitter: str) -> str:

@@ -1,12 +1,18 @@
 """Chunks travel between tasks by reference: one JSON-lines file per batch in a run-scoped
 folder (local disk, or object storage shared by all workers). XCom carries only the small
-manifests this module returns."""
+manifests this module returns.
+
+Staged files hold chunk text: on local disk run folders are private (0700) and files 0600.
+A run folder is always strictly inside the staging root, and nothing else can be removed.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import shutil
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -24,9 +30,39 @@ def staging_root() -> UPath:
     return UPath(os.environ.get("MILVUS_TOOLKIT_STAGING") or REPO_ROOT / ".local" / "staging")
 
 
+def safe_name(value: str) -> str:
+    """A folder name made from any string: readable part (no dots, so never ``.`` or ``..``)
+    plus a hash of the whole value, so two values that clean up alike stay apart."""
+    readable = re.sub(r"[^A-Za-z0-9_-]+", "_", value)[:60] or "_"
+    return f"{readable}-{hashlib.sha256(value.encode('utf-8')).hexdigest()[:16]}"
+
+
 def run_folder(dag_id: str, run_id: str) -> UPath:
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
-    return staging_root() / dag_id / safe
+    """``<staging root>/<dag>/<run>`` (both names from ``safe_name``); ValueError if the
+    result were not strictly inside the dag's folder."""
+    dag_folder = staging_root() / safe_name(dag_id)
+    folder = dag_folder / safe_name(run_id)
+    if not _strictly_inside(folder, dag_folder):
+        raise ValueError(f"run folder {str(folder)!r} would be outside {str(dag_folder)!r}")
+    return folder
+
+
+def _local(path: UPath) -> Path | None:
+    """The local filesystem path behind ``path``, or None for remote storage."""
+    if isinstance(path, Path):
+        return path
+    return Path(path.path) if path.protocol in ("file", "local") else None
+
+
+def _strictly_inside(path: UPath, parent: UPath) -> bool:
+    local, local_parent = _local(path), _local(parent)
+    if local is not None and local_parent is not None:
+        return local_parent.resolve() in local.resolve().parents  # follows symlinks and ".."
+    if local is not None or local_parent is not None or path.protocol != parent.protocol:
+        return False
+    if ".." in path.parts or ".." in parent.parts:
+        return False
+    return path.path.rstrip("/").startswith(parent.path.rstrip("/") + "/")
 
 
 @dataclass
@@ -59,6 +95,10 @@ class SplitManifest:
     bad_files_path: str = ""
     smoke_chunk_path: str = ""  # one chunk's id and text (a file: no chunk text in XCom)
     seconds: float = 0.0
+    run_stamp: float = 0.0  # when this run's split started: rows it writes carry it
+    source_root: str = ""  # what source names are relative to
+    scope: dict = field(default_factory=dict)  # milvus_toolkit.sync.Scope: sources this run answers for
+    new_ids_path: str = ""  # source -> ids its text splits into now (a file: it grows with the corpus)
 
     def to_xcom(self) -> dict:
         return asdict(self)
@@ -74,7 +114,7 @@ class BatchWriter:
         self.batches: list[BatchRef] = []
         self.counts: Counter[str] = Counter()
         self._pending: list[Document] = []
-        folder.mkdir(parents=True, exist_ok=True)
+        make_private_folder(folder)
 
     def add(self, chunk: Document) -> None:
         self._pending.append(chunk)
@@ -104,12 +144,30 @@ class BatchWriter:
         return sum(self.counts.values())
 
 
+def make_private_folder(folder: UPath) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    if (local := _local(folder)) is not None:
+        local.chmod(0o700)  # mkdir's mode is cut by the umask, chmod is not
+
+
+def write_private_text(path: UPath, text: str) -> None:
+    """Write a file readable by its owner only (on local disk)."""
+    local = _local(path)
+    if local is None:
+        path.write_text(text, encoding="utf-8")
+        return
+    fd = os.open(local, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # before any content: the umask, or an older file, may have widened it
+    with open(fd, "w", encoding="utf-8") as file:
+        file.write(text)
+
+
 def write_batch_file(path: UPath, chunks: Iterable[Document]) -> None:
     lines = (
         json.dumps({"id": c.id, "text": c.page_content, "metadata": c.metadata}, ensure_ascii=False)
         for c in chunks
     )
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_private_text(path, "\n".join(lines) + "\n")
 
 
 def read_batch_file(path: str | UPath) -> list[Document]:
@@ -122,7 +180,7 @@ def _to_document(row: dict) -> Document:
 
 
 def write_json(path: UPath, data) -> str:
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    write_private_text(path, json.dumps(data, ensure_ascii=False, indent=1))
     return str(path)
 
 
@@ -131,13 +189,14 @@ def read_json(path: str | UPath):
 
 
 def remove_run_folder(folder: str | UPath) -> None:
-    """Delete a run's staged files (after a successful run)."""
+    """Delete a run's staged files (after a successful run). Refuses (ValueError) anything
+    that is not strictly inside the staging root: never the root, a parent, or elsewhere."""
     path = UPath(folder)
+    if not _strictly_inside(path, staging_root()):
+        raise ValueError(f"refusing to remove {str(path)!r}: not inside the staging root {str(staging_root())!r}")
     if not path.exists():
         return
-    if isinstance(path, Path):  # local: shutil is simplest and handles nesting
-        import shutil
-
-        shutil.rmtree(path, ignore_errors=True)
+    if (local := _local(path)) is not None:
+        shutil.rmtree(local, ignore_errors=True)
     else:
         path.fs.rm(path.path, recursive=True)

@@ -1,10 +1,16 @@
 """Write one staged batch into Milvus with many langchain-milvus calls in flight.
 
-Every write is keyed by the chunk's deterministic id, so whatever is retried (a call by
-tenacity, a whole task by Airflow) can never duplicate rows:
+Every write is an upsert keyed by the chunk's deterministic id, so whatever is retried (a
+call by tenacity, a whole task by Airflow) or runs twice at once can never duplicate rows:
 - ``upsert``: ``aupsert`` replaces a row with the same id (Milvus's native upsert);
-- ``add``: ``aadd_documents`` inserts only the chunks whose ids are not in the collection
-  yet (checked with Strong consistency before each attempt), and never re-embeds them.
+- ``add``: only the chunks whose ids are not in the collection yet (checked with Strong
+  consistency before each attempt) are written, so present ones are never re-embedded.
+  They are written with ``aupsert`` too: an insert after the check would duplicate a row
+  that a concurrent run wrote in between.
+
+Transient errors are retried with backoff. Any other error is permanent: the batch's other
+calls are cancelled and ``ChunksRejected`` is raised, naming the chunks but never quoting
+their text (langchain-milvus's own error log of the failing row is silenced too).
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ import asyncio
 import logging
 import math
 import resource
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import grpc
@@ -38,6 +46,27 @@ TRANSIENT_GRPC_CODES = {
 }
 TRANSIENT_WORDS = ("unavailable", "timeout", "timed out", "deadline", "connect", "rate limit", "not ready", "channel closed", "socket closed")
 MIN_CALL_SIZE, MAX_CALL_SIZE = 16, 256
+REASON_CHARS = 300
+QUOTE_CHARS = 40  # a run of this many characters of a chunk's text in a message counts as a quote
+
+
+class PermanentWriteError(Exception):
+    """A write that no retry can fix: fail the task at once."""
+
+
+class ChunksRejected(PermanentWriteError, ValueError):
+    """Milvus (or the embedding) refused a call's chunks. The message names their sources,
+    ids and the cleaned reason, never their text; the original error is not chained."""
+
+    def __init__(self, chunks: Sequence[Document], reason: str, batch: str = "") -> None:
+        self.sources = sorted({str(c.metadata.get("source", "?")) for c in chunks})
+        self.ids = [str(c.id) for c in chunks]
+        self.reason = reason
+        where = f"{batch}: " if batch else ""
+        super().__init__(
+            f"{where}{len(self.ids)} chunks rejected; sources: {', '.join(self.sources)}; "
+            f"chunk ids: {', '.join(self.ids)}; reason: {reason}"
+        )
 
 
 @dataclass
@@ -75,6 +104,58 @@ def is_transient(exc: BaseException) -> bool:
         if name in {"RateLimitError", "APITimeoutError", "APIConnectionError", "InternalServerError"}:
             return True  # openai's transient errors (its client retried already)
     return False
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Milvus refused the input (whatever the message says), or the error is not transient."""
+    from pymilvus.exceptions import DataNotMatchException, ParamError
+
+    for err in _chain(exc):
+        if isinstance(err, (ParamError, DataNotMatchException)) or getattr(err, "is_input_error", False):
+            return True
+    return not is_transient(exc)
+
+
+def clean_reason(exc: BaseException, chunks: Sequence[Document]) -> str:
+    """The error's message on one line, at most ``REASON_CHARS``, withheld entirely if it
+    quotes any of ``chunks``' text (pymilvus messages can hold the row data)."""
+    reason = _short(exc)
+    texts = [" ".join(c.page_content.split()) for c in chunks]
+    windows = [reason[i : i + QUOTE_CHARS] for i in range(max(len(reason) - QUOTE_CHARS, 0) + 1)]
+    for text in texts:
+        prefix = text[:QUOTE_CHARS]
+        if (prefix and prefix in reason) or any(window in text for window in windows):
+            return f"{type(exc).__name__} (message withheld: it quotes chunk text)"
+    return reason
+
+
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_quiet_levels: dict[str, int] = {}
+
+
+@contextmanager
+def quiet_langchain_milvus() -> Iterator[None]:
+    """Raise the ``langchain_milvus`` loggers to CRITICAL: on a failed insert or upsert they
+    log the first row, chunk text included, at ERROR. Counted, so that concurrent users do
+    not restore the levels while another call is still in flight."""
+    global _quiet_depth
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            names = ["langchain_milvus", *(n for n in logging.root.manager.loggerDict if n.startswith("langchain_milvus."))]
+            for name in names:
+                _quiet_levels[name] = logging.getLogger(name).level
+                logging.getLogger(name).setLevel(logging.CRITICAL)
+        _quiet_depth += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0:
+                for name, level in _quiet_levels.items():
+                    logging.getLogger(name).setLevel(level)
+                _quiet_levels.clear()
 
 
 def _chain(exc: BaseException):
@@ -161,16 +242,21 @@ async def write_batch(
                     if mode == "add":
                         present = await existing_ids(store, [c.id for c in group])
                         todo = [c for c in group if c.id not in present]
-                    if not todo:
-                        return
-                    ids = [c.id for c in todo]
-                    if mode == "upsert":
-                        await store.aupsert(ids=ids, documents=todo)
-                    else:
-                        await store.aadd_documents(todo, ids=ids)
-                    written += len(todo)
+                    if todo:
+                        await _upsert(store, todo, f"batch {batch_index + 1}")
+                        written += len(todo)
 
-    await asyncio.gather(*(write_group(g) for g in groups))
+    # A TaskGroup, unlike gather, cancels the other calls as soon as one fails for good.
+    failure: BaseException | None = None
+    with quiet_langchain_milvus():
+        try:
+            async with asyncio.TaskGroup() as calls:
+                for group in groups:
+                    calls.create_task(write_group(group))
+        except BaseExceptionGroup as errors:
+            failure = _first(errors)
+    if failure is not None:
+        raise failure  # raised outside the except block: no context holding other errors
     return WriteResult(
         batch=batch_index,
         chunks=len(chunks),
@@ -181,6 +267,28 @@ async def write_batch(
         seconds=round(time.perf_counter() - started, 3),
         peak_rss_mb=peak_rss_mb(),
     )
+
+
+async def _upsert(store, chunks: list[Document], what: str) -> None:
+    """One store call; a permanent failure becomes ``ChunksRejected`` without chunk text."""
+    try:
+        await store.aupsert(ids=[c.id for c in chunks], documents=chunks)
+        return
+    except Exception as exc:
+        if not is_permanent(exc):
+            raise
+        rejected = ChunksRejected(chunks, clean_reason(exc, chunks), what)
+    raise rejected from None  # outside the except block: the original is not even __context__
+
+
+def _first(errors: BaseExceptionGroup) -> BaseException:
+    """The error to report from a failed TaskGroup: a rejection if there is one."""
+    leaves = []
+    stack = [errors]
+    while stack:
+        for err in stack.pop().exceptions:
+            (stack if isinstance(err, BaseExceptionGroup) else leaves).append(err)
+    return next((e for e in leaves if isinstance(e, ChunksRejected)), leaves[0])
 
 
 def peak_rss_mb() -> float:

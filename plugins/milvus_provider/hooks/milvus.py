@@ -243,6 +243,46 @@ class MilvusHook(BaseHook):
     def drop_collection(self, name: str) -> None:
         self._guard(lambda: self.get_conn().drop_collection(name), f"drop collection '{name}'")
 
+    def rename_collection(self, old_name: str, new_name: str) -> None:
+        self._guard(lambda: self.get_conn().rename_collection(old_name, new_name), f"rename collection '{old_name}' to '{new_name}'")
+
+    def collection_properties(self, name: str) -> dict[str, str]:
+        """The collection's properties (key/value strings kept by the server, renames included)."""
+        return dict(self.describe_collection(name).get("properties") or {})
+
+    def set_collection_properties(self, name: str, properties: dict[str, str]) -> None:
+        """Add or overwrite properties of an existing collection (other keys are kept)."""
+        props = {key: str(value) for key, value in properties.items()}
+        self._guard(lambda: self.get_conn().alter_collection_properties(name, properties=props), f"set properties of '{name}'")
+
+    def get_rows(self, name: str, ids: list[str], output_fields: list[str], *, batch_size: int = 1000) -> list[dict[str, Any]]:
+        """The rows with these primary keys (Strong consistency); missing ids are simply absent."""
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(ids), batch_size):
+            part = ids[start : start + batch_size]
+            rows.extend(self._read(
+                name,
+                lambda part=part: self.get_conn().query(
+                    name, ids=part, output_fields=output_fields, consistency_level="Strong"
+                ),
+                f"read {len(part)} rows of '{name}'",
+            ))
+        return rows
+
+    def upsert(self, name: str, rows: list[dict[str, Any]]) -> int:
+        """Insert or replace rows by primary key; returns how many were written."""
+        result = self._guard(lambda: self.get_conn().upsert(name, data=rows), f"upsert {len(rows)} rows into '{name}'")
+        return int(result.get("upsert_count", len(rows))) if isinstance(result, dict) else len(rows)
+
+    def delete(self, name: str, ids: list[str], *, batch_size: int = 1000) -> int:
+        """Delete rows by primary key (never by filter: only what the caller named)."""
+        deleted = 0
+        for start in range(0, len(ids), batch_size):
+            part = ids[start : start + batch_size]
+            self._guard(lambda part=part: self.get_conn().delete(name, ids=part), f"delete {len(part)} rows from '{name}'")
+            deleted += len(part)
+        return deleted
+
     # ---- counting --------------------------------------------------------------------------
 
     def count(self, name: str, filter: str = "") -> int:

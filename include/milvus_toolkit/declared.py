@@ -1,0 +1,122 @@
+"""Declared indexes: the corpora the toolkit keeps equal to a Milvus collection on a
+schedule, read from a YAML file (``MILVUS_TOOLKIT_INDEXES``, by default ``indexes.yaml``
+beside this package). A scheduled run acts only on what is declared here: there is no
+fallback corpus or collection."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from milvus_toolkit.ingest.params import ParamsError
+
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "indexes.yaml"
+ENV_VAR = "MILVUS_TOOLKIT_INDEXES"
+# What defines an index's data: fixed by the declaration, never overridden by a run's conf
+# (a run of an index's DAG with another source would delete the declared corpus's rows).
+IDENTITY_FIELDS = ("source", "source_root", "collection", "embedding", "embedding_dim",
+                   "splitter", "chunk_size", "chunk_overlap", "on_bad_file", "max_file_mb")
+
+
+class DeclarationError(ValueError):
+    """The declaration file is unreadable or an index in it is invalid."""
+
+
+class IndexDeclaration(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_]+$", max_length=100)
+    source: str = Field(min_length=1)
+    source_root: str | None = None
+    collection: str
+    embedding: Literal["local", "openai", "deterministic"] = "local"
+    embedding_dim: int | None = None
+    splitter: Literal["auto", "recursive", "markdown", "html", "token", "code"] = "auto"
+    chunk_size: int = 1000
+    chunk_overlap: int = 150
+    schedule: str | None = None
+    on_bad_file: Literal["skip", "fail"] = "skip"
+    max_delete_percent: float = 10.0
+    max_file_mb: int = 100
+    keep_builds: int = 1
+
+    @property
+    def dag_id(self) -> str:
+        return f"milvus_reindex__{self.name}"
+
+    def run_params(self) -> dict:
+        """The reindex params this index's runs use (the run's conf may add operational
+        params such as strategy or max_delete_percent, never the identity fields)."""
+        return self.model_dump(exclude={"name", "schedule"}, exclude_none=True)
+
+    def identity(self) -> dict:
+        return {key: value for key, value in self.run_params().items() if key in IDENTITY_FIELDS}
+
+
+def declarations_path() -> Path:
+    return Path(os.environ.get(ENV_VAR) or DEFAULT_PATH)
+
+
+def load_declarations(path: Path | None = None) -> list[IndexDeclaration]:
+    """Every declared index, validated as reindex params too. Raises ``DeclarationError``
+    naming the file, the index and the field; the default file may be absent (no indexes)."""
+    import yaml
+
+    from milvus_toolkit.reindex import parse_reindex_params
+
+    path = path or declarations_path()
+    if not path.exists():
+        if path == DEFAULT_PATH and not os.environ.get(ENV_VAR):
+            return []
+        raise DeclarationError(f"{path}: declared-index file not found ({ENV_VAR})")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise DeclarationError(f"{path}: cannot be read as YAML: {exc}") from None
+    entries = data.get("indexes") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise DeclarationError(f"{path}: expected a top-level 'indexes:' list")
+    indexes: list[IndexDeclaration] = []
+    for position, entry in enumerate(entries, start=1):
+        label = entry.get("name", f"#{position}") if isinstance(entry, dict) else f"#{position}"
+        where = f"{path}: index '{label}'"
+        try:
+            index = IndexDeclaration(**entry) if isinstance(entry, dict) else None
+        except ValidationError as exc:
+            problems = "; ".join(f"field '{'.'.join(map(str, e['loc']))}': {e['msg']}" for e in exc.errors())
+            raise DeclarationError(f"{where}: {problems}") from None
+        if index is None:
+            raise DeclarationError(f"{where}: expected a mapping of fields")
+        index = _resolved(index, path.parent)
+        try:
+            parse_reindex_params(index.run_params())
+        except ParamsError as exc:
+            raise DeclarationError(f"{where}: {str(exc).replace('param ', 'field ')}") from None
+        indexes.append(index)
+    for field in ("name", "collection"):
+        seen = [getattr(index, field) for index in indexes]
+        twice = sorted({value for value in seen if seen.count(value) > 1})
+        if twice:
+            raise DeclarationError(f"{path}: field '{field}': {twice} declared by more than one index")
+    return indexes
+
+
+def _resolved(index: IndexDeclaration, base: Path) -> IndexDeclaration:
+    """Relative local paths are relative to the declaration file."""
+    def absolute(value: str | None) -> str | None:
+        if value is None or "://" in value or os.path.isabs(value):
+            return value
+        return str((base / value).resolve())
+
+    return index.model_copy(update={"source": absolute(index.source), "source_root": absolute(index.source_root)})
+
+
+def owner_of(collection: str, indexes: list[IndexDeclaration] | None = None) -> IndexDeclaration | None:
+    """The declared index that keeps ``collection`` (its serving name), if any."""
+    for index in load_declarations() if indexes is None else indexes:
+        if index.collection == collection:
+            return index
+    return None

@@ -1,0 +1,174 @@
+"""What a run writes and deletes, decided from the collection it changes.
+
+One source of truth: Milvus itself. Chunk ids are deterministic (source + content hash +
+occurrence), so comparing the ids a source has in the collection with the ids its current
+text splits into tells exactly what is new, what is unchanged and what is gone. Nothing else
+(no record database per worker, no namespace to keep in step) can disagree with the
+collection: every worker reads the same server, and a dropped and re-created collection
+starts with no rows, hence with nothing "unchanged".
+
+Rows carry two bookkeeping fields (Milvus dynamic fields, beside the chunk's metadata):
+- ``meta_hash``: a hash of the chunk's metadata, so an unchanged chunk whose metadata moved
+  (a heading renamed, a page shifted) gets fresh metadata without being re-embedded;
+- ``run_stamp``: when the run that last wrote it started. A run deletes only rows stamped no
+  later than its own start, so a run never deletes what a run that started after it wrote.
+
+Deletes are of ids, never of filters, and only of:
+- rows of a source that was read successfully this run and no longer splits into them;
+- with a complete listing of a folder, rows of sources under that folder that are no longer
+  listed. A source that is listed but could not be read keeps its rows.
+A deletion budget stops a run that would delete more than a share of the collection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+
+from langchain_core.documents import Document
+
+log = logging.getLogger(__name__)
+
+STAMP = "run_stamp"
+META_HASH = "meta_hash"
+BOOKKEEPING = (STAMP, META_HASH)
+
+
+class DeletionBudgetExceeded(ValueError):
+    """A run would delete more of the collection than it was allowed to."""
+
+
+def meta_hash(metadata: dict) -> str:
+    payload = {key: value for key, value in metadata.items() if key not in BOOKKEEPING}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[:32]
+
+
+def stamp(chunk: Document, run_stamp: float) -> Document:
+    """Add the bookkeeping fields to a chunk about to be staged."""
+    chunk.metadata[META_HASH] = meta_hash(chunk.metadata)
+    chunk.metadata[STAMP] = run_stamp
+    return chunk
+
+
+@dataclass
+class Scope:
+    """Which sources a run answers for (small and JSON-safe: it goes through XCom)."""
+
+    loaded: list[str] = field(default_factory=list)  # read fine: their chunk sets are replaced
+    failed: list[str] = field(default_factory=list)  # listed, not readable now: rows kept
+    # A complete listing of this folder ("" is the root): a source under it that was not
+    # listed is gone. ``None``: never delete unlisted sources (ingest, glob listings).
+    listed_prefix: str | None = None
+
+    def is_gone(self, source: str) -> bool:
+        if self.listed_prefix is None or source in self._listed:
+            return False
+        return not self.listed_prefix or source.startswith(self.listed_prefix.rstrip("/") + "/")
+
+    @property
+    def _listed(self) -> set[str]:
+        return set(self.loaded) | set(self.failed)
+
+    def to_xcom(self) -> dict:
+        return asdict(self)
+
+
+def obsolete_ids(rows: Iterable[dict], new_ids: dict[str, set[str]], scope: Scope, run_stamp: float) -> list[str]:
+    """The ids among ``rows`` (each with ``pk``, ``source`` and maybe ``run_stamp``) that this
+    run may delete. ``new_ids``: the ids each successfully read source splits into now."""
+    loaded = set(scope.loaded)
+    listed = loaded | set(scope.failed)
+    gone = []
+    for row in rows:
+        if float(row.get(STAMP) or 0) > run_stamp:
+            continue  # written by a run that started after this one
+        source = row["source"]
+        if source in loaded:
+            if row["pk"] not in new_ids.get(source, ()):
+                gone.append(row["pk"])
+        elif source not in listed and scope.is_gone(source):
+            gone.append(row["pk"])
+    return gone
+
+
+def check_budget(collection: str, to_delete: int, total: int, max_percent: float) -> None:
+    if to_delete == 0 or to_delete <= total * max_percent / 100:
+        return
+    share = 100 * to_delete / max(total, 1)
+    raise DeletionBudgetExceeded(
+        f"this run would delete {to_delete} of the {total} rows of '{collection}' ({share:.1f} %), more "
+        f"than max_delete_percent={max_percent:g} allows. Nothing was written or deleted. If that many "
+        f"chunks really are gone (check the files listed and skipped above), run again with "
+        f"max_delete_percent={math.ceil(share)} or higher."
+    )
+
+
+def plan_deletes(hook, collection: str, new_ids: dict[str, set[str]], scope: Scope, run_stamp: float,
+                 max_percent: float) -> list[str]:
+    """Before anything is written: what this run will delete, within the budget."""
+    if not hook.has_collection(collection):
+        return []
+    rows = [row for batch in hook.iter_rows(collection, ["pk", "source", STAMP]) for row in batch]
+    ids = obsolete_ids(rows, new_ids, scope, run_stamp)
+    check_budget(collection, len(ids), len(rows), max_percent)
+    if scope.failed:
+        log.warning("Keeping the rows of %d source(s) that could not be read this run: %s",
+                    len(scope.failed), ", ".join(scope.failed[:20]))
+    log.info("Planned deletes in '%s': %d of %d rows", collection, len(ids), len(rows))
+    return ids
+
+
+def delete_planned(hook, collection: str, planned: list[str], new_ids: dict[str, set[str]], scope: Scope,
+                   run_stamp: float) -> int:
+    """After every write succeeded: delete the planned rows that are still obsolete now.
+    They are read again first: a run that started later may have rewritten them since."""
+    if not planned:
+        return 0
+    rows = hook.get_rows(collection, planned, ["pk", "source", STAMP])
+    ids = obsolete_ids(rows, new_ids, scope, run_stamp)
+    deleted = hook.delete(collection, ids)
+    log.info("Deleted %d obsolete rows from '%s' (%d planned)", deleted, collection, len(planned))
+    return deleted
+
+
+@dataclass
+class BatchChanges:
+    """How one staged batch meets the collection."""
+
+    new: list[Document]  # not in the collection: embed and write
+    stale_metadata: list[Document]  # same text, other metadata: rewrite with the stored vector
+    unchanged: int
+
+
+def classify(chunks: list[Document], stored_meta_hash: dict[str, str | None]) -> BatchChanges:
+    """``stored_meta_hash``: id -> ``meta_hash`` of the rows already in the collection."""
+    new, stale, unchanged = [], [], 0
+    for chunk in chunks:
+        if chunk.id not in stored_meta_hash:
+            new.append(chunk)
+        elif stored_meta_hash[chunk.id] != chunk.metadata[META_HASH]:
+            stale.append(chunk)
+        else:
+            unchanged += 1
+    return BatchChanges(new, stale, unchanged)
+
+
+def stored_meta_hashes(hook, collection: str, ids: list[str]) -> dict[str, str | None]:
+    return {row["pk"]: row.get(META_HASH) for row in hook.get_rows(collection, ids, ["pk", META_HASH])}
+
+
+def refresh_metadata(hook, spec, chunks: list[Document]) -> int:
+    """Rewrite rows with fresh metadata and their stored vectors (no embedding)."""
+    if not chunks:
+        return 0
+    vectors = {row[spec.primary_field]: row[spec.vector_field]
+               for row in hook.get_rows(spec.name, [c.id for c in chunks], [spec.primary_field, spec.vector_field])}
+    rows = [
+        {**chunk.metadata, spec.primary_field: chunk.id, spec.text_field: chunk.page_content, spec.vector_field: vectors[chunk.id]}
+        for chunk in chunks if chunk.id in vectors
+    ]
+    return hook.upsert(spec.name, rows) if rows else 0
