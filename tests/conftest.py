@@ -88,8 +88,6 @@ def airflow_env(milvus_conn_uri):
         AIRFLOW__CORE__UNIT_TEST_MODE="False",
         AIRFLOW_CONN_MILVUS_DEFAULT=milvus_conn_uri,
         MILVUS_TOOLKIT_STAGING=str(home / "staging"),
-        MILVUS_TOOLKIT_RECORD_DB=f"sqlite:///{home}/records.db",
-        MILVUS_REINDEX_SCHEDULE="none",
         MILVUS_TOOLKIT_EMBEDDING="deterministic",
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",

@@ -42,7 +42,7 @@ def latest_run_xcoms(env: dict) -> list[tuple]:
 
 
 def test_ingest_sample_corpus_twice_exact_counts_same_rows_small_xcom(airflow_env, hook, collection_name):
-    conf = {"collection": collection_name, "embedding": "deterministic", "batch_size": 25, "concurrency": 4}
+    conf = {"source": str(SAMPLE_CORPUS), "collection": collection_name, "embedding": "deterministic", "batch_size": 25, "concurrency": 4}
     first = dags_test(airflow_env, conf)
     assert first.returncode == 0, first.output[-5000:]
     expected = expected_counts(SAMPLE_CORPUS)
@@ -71,7 +71,7 @@ def test_ingest_sample_corpus_twice_exact_counts_same_rows_small_xcom(airflow_en
 
 
 def test_bad_params_fail_before_anything_is_written(airflow_env, hook, collection_name):
-    result = dags_test(airflow_env, {"collection": collection_name, "embedding": "deterministic", "chunk_size": 400, "chunk_overlap": 400})
+    result = dags_test(airflow_env, {"source": str(SAMPLE_CORPUS), "collection": collection_name, "embedding": "deterministic", "chunk_size": 400, "chunk_overlap": 400})
     assert result.returncode != 0
     assert "chunk_overlap (400) must be smaller than chunk_size (400)" in result.output
     assert not hook.has_collection(collection_name)
@@ -97,9 +97,9 @@ def test_bad_files_skipped_and_listed_or_failing_the_run(airflow_env, hook, coll
     skipped = dags_test(airflow_env, conf)
     assert skipped.returncode == 0, skipped.output[-5000:]
     assert "files    : 4 seen, 1 indexed, 3 skipped" in skipped.output
-    assert "skipped empty.txt: empty file" in skipped.output
-    assert "skipped blob.bin: binary file (NUL bytes), not text" in skipped.output
-    assert "skipped scan.pdf: unreadable PDF" in skipped.output
+    assert "skipped empty.txt (its rows are kept): empty file" in skipped.output
+    assert "skipped blob.bin (its rows are kept): binary file (NUL bytes), not text" in skipped.output
+    assert "skipped scan.pdf (its rows are kept): unreadable PDF" in skipped.output
     assert hook.count_by_source(collection_name) == {"notes.md": 1}
 
 
@@ -107,11 +107,12 @@ def test_a_failed_validation_fails_the_run_with_a_table(airflow_env, hook, colle
     source = SAMPLE_CORPUS / "grower-faq.txt"
     spec = CollectionSpec(name=collection_name, dim=384)
     store = hook.get_vector_store(spec, get_embeddings("deterministic").embeddings)
-    # A chunk of an earlier version of the same file is still in the collection.
-    store.add_documents([Document("an outdated answer", metadata={"source": "grower-faq.txt"})], ids=["outdated-1"])
+    # A row of the same source that a run started later wrote (far-future run_stamp): this
+    # run must not delete it, and validation must notice that the counts differ.
+    store.add_documents([Document("a newer answer", metadata={"source": "grower-faq.txt", "run_stamp": 1e12})], ids=["newer-1"])
     expected = expected_counts(source)["grower-faq.txt"]
     result = dags_test(airflow_env, {"collection": collection_name, "embedding": "deterministic", "source": str(source)})
     assert result.returncode != 0
     assert "ValidationFailed" in result.output
     assert "| grower-faq.txt |" in result.output and f"{expected + 1}" in result.output
-    assert hook.count(collection_name) == expected + 1, "validation reports, it never deletes"
+    assert hook.count(collection_name) == expected + 1, "validation reports; a newer run's row is never deleted"

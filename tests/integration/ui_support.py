@@ -61,10 +61,8 @@ def ui_stack(milvus_conn_uri: str) -> tuple[LocalAirflow, Path]:
             "AIRFLOW_CONN_MILVUS_DEFAULT": milvus_conn_uri,
             "MILVUS_TOOLKIT_EMBEDDING": "deterministic",
             "MILVUS_TOOLKIT_STAGING": str(home / "staging"),
-            "MILVUS_TOOLKIT_RECORD_DB": f"sqlite:///{home}/records.db",
             "MILVUS_BENCHMARK_RESULTS": str(home / "benchmarks"),
             "MILVUS_BENCHMARK_SCHEDULE": "none",
-            "MILVUS_REINDEX_SCHEDULE": "none",
         },
     )
     return stack, home

@@ -13,9 +13,11 @@ _rng = random.Random(1)
 NOISE = bytes(_rng.randrange(128, 256) for _ in range(3000))  # no NUL byte, yet no text encoding fits
 
 
-def test_defaults_point_at_the_sample_corpus():
-    params = parse_params({"source": str(SAMPLE_CORPUS)})
-    assert (params.collection, params.mode, params.splitter, params.embedding) == ("documents", "upsert", "auto", "local")
+def test_defaults_and_a_required_collection():
+    params = parse_params({"source": str(SAMPLE_CORPUS), "collection": "documents"})
+    assert (params.mode, params.splitter, params.embedding) == ("upsert", "auto", "local")
+    with pytest.raises(ParamsError, match="param 'collection': is required"):
+        parse_params({"source": str(SAMPLE_CORPUS)})
 
 
 @pytest.mark.parametrize(
@@ -36,7 +38,7 @@ def test_defaults_point_at_the_sample_corpus():
 )
 def test_bad_params_are_named(raw, message):
     with pytest.raises(ParamsError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        parse_params({"source": "/tmp", **raw})
+        parse_params({"source": "/tmp", "collection": "documents", **raw})
 
 
 def test_all_bad_params_are_reported_at_once():

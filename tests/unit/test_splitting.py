@@ -81,8 +81,9 @@ MILVUS_TEXT_BYTES = CollectionSpec.max_text_length  # VARCHAR limit of the text 
         # A 100,000-character run is one [UNK] token to the tokenizer: a "chunk" of 64 tokens.
         ("token", 64, "x" * 100_000),
         ("token", 64, "é" * 100_000),  # 2 bytes per character
-        ("recursive", 100_000, "x" * 100_000),
-        ("recursive", 30_000, "漢" * 100_000),  # 3 bytes per character
+        # A chunk_size above the run: the splitter keeps the run whole, with its neighbours.
+        ("recursive", 200_000, "x" * 100_000),
+        ("recursive", 200_000, "漢" * 100_000),  # 3 bytes per character
     ],
 )
 def test_no_chunk_is_larger_than_the_milvus_text_field(splitter, chunk_size, run):

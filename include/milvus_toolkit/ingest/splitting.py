@@ -89,14 +89,31 @@ def _utf8_len(text: str) -> int:
 
 def _within_max_bytes(chunks: list[Document]) -> list[Document]:
     """Re-split any chunk over ``MAX_CHUNK_BYTES`` (a token splitter counts a 100,000-character
-    run as one unknown token; a large ``chunk_size`` of multi-byte text), keeping metadata.
-    The splitter's last separator ("") cuts between characters when nothing else fits."""
-    bounded = RecursiveCharacterTextSplitter(chunk_size=MAX_CHUNK_BYTES, chunk_overlap=0, length_function=_utf8_len)
-    return [
-        piece
-        for chunk in chunks
-        for piece in (bounded.split_documents([chunk]) if _utf8_len(chunk.page_content) > MAX_CHUNK_BYTES else [chunk])
-    ]
+    run as one unknown token; a large ``chunk_size`` of multi-byte text), keeping metadata:
+    at whitespace where possible, else by a hard cut between characters. (Not with the
+    splitter's "" separator: its merging is quadratic in the number of pieces.)"""
+    at_whitespace = RecursiveCharacterTextSplitter(
+        chunk_size=MAX_CHUNK_BYTES, chunk_overlap=0, length_function=_utf8_len, separators=["\n\n", "\n", " "]
+    )
+    result: list[Document] = []
+    for chunk in chunks:
+        if _utf8_len(chunk.page_content) <= MAX_CHUNK_BYTES:
+            result.append(chunk)
+            continue
+        for piece in at_whitespace.split_documents([chunk]):
+            result += [Document(page_content=text, metadata=piece.metadata) for text in _hard_cut(piece.page_content)]
+    return result
+
+
+def _hard_cut(text: str) -> list[str]:
+    """``text`` in pieces of at most ``MAX_CHUNK_BYTES`` UTF-8 bytes, cut between characters."""
+    data, pieces = text.encode("utf-8"), []
+    while data:
+        # A character cut in half at the end is dropped here and starts the next piece.
+        piece = data[:MAX_CHUNK_BYTES].decode("utf-8", errors="ignore")
+        pieces.append(piece)
+        data = data[len(piece.encode("utf-8")) :]
+    return pieces
 
 
 def _strategy(doc: LoadedDocument, splitter: str) -> str:

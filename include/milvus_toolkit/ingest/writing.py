@@ -142,7 +142,7 @@ def quiet_langchain_milvus() -> Iterator[None]:
     global _quiet_depth
     with _quiet_lock:
         if _quiet_depth == 0:
-            names = ["langchain_milvus", *(n for n in logging.root.manager.loggerDict if n.startswith("langchain_milvus."))]
+            names = ["langchain_milvus", *(n for n in list(logging.root.manager.loggerDict) if n.startswith("langchain_milvus."))]
             for name in names:
                 _quiet_levels[name] = logging.getLogger(name).level
                 logging.getLogger(name).setLevel(logging.CRITICAL)
@@ -297,4 +297,4 @@ def peak_rss_mb() -> float:
 
 
 def _short(exc: BaseException | None) -> str:
-    return " ".join(f"{type(exc).__name__}: {exc}".split())[:300] if exc else "?"
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:REASON_CHARS] if exc else "?"
