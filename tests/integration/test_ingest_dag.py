@@ -61,8 +61,8 @@ def test_ingest_sample_corpus_twice_exact_counts_same_rows_small_xcom(airflow_en
     chunk_starts = {c.page_content[:40] for d in load(discover(str(SAMPLE_CORPUS))) for c in split_document(d, SplitSettings("auto", 1000, 150))}
     leaked = [start for start in chunk_starts if start in blob]
     assert not leaked, f"chunk text in XCom: {leaked[:3]} ... {blob[blob.find(leaked[0]) - 300:][:600] if leaked else ''}"
-    staging = Path(airflow_env["MILVUS_TOOLKIT_STAGING"]) / "milvus_ingest"
-    assert not any(staging.glob("*/batch-*.jsonl")), "staged batches removed after success"
+    staging = Path(airflow_env["MILVUS_TOOLKIT_STAGING"])
+    assert not any(staging.glob("milvus_ingest-*/*/batch-*.jsonl")), "staged batches removed after success"
 
     second = dags_test(airflow_env, conf)
     assert second.returncode == 0, second.output[-5000:]

@@ -11,32 +11,45 @@ from milvus_toolkit.ingest.params import SAMPLE_CORPUS, parse_params
 from milvus_toolkit.ingest.pipeline import (
     CorpusError,
     check_inputs,
+    delete_obsolete,
     ensure_collection,
+    plan_deletes,
     split_corpus,
     validate_collection,
     write_staged_batch,
 )
-from milvus_toolkit.ingest.staging import read_batch_file, read_json
+from milvus_toolkit.ingest.staging import read_batch_file, read_json, run_folder
 from milvus_toolkit.ingest.validation import ValidationFailed
 from milvus_provider.config import CollectionSpec
 from milvus_provider.hooks.milvus import DimensionMismatchError
-from upath import UPath
 
 pytestmark = pytest.mark.integration
 
 
-def ingest(hook, params, run_folder):
+@pytest.fixture(autouse=True)
+def staging(tmp_path, monkeypatch):
+    monkeypatch.setenv("MILVUS_TOOLKIT_STAGING", str(tmp_path / "staging"))
+
+
+def folder(name: str):
+    return run_folder("test", name)
+
+
+def ingest(hook, params, run_name, *, deletes_unlisted=False, validate=True):
     """The DAG's steps in order, in one process."""
     check_inputs(params, hook)
-    manifest = split_corpus(params, UPath(run_folder)).to_xcom()
-    ensure_collection(params, hook)
+    manifest = split_corpus(params, hook, folder(run_name), deletes_unlisted=deletes_unlisted).to_xcom()
+    planned = plan_deletes(params, hook, manifest)
+    ensure_collection(params, hook, manifest)
 
     async def write_all():
         return [await write_staged_batch(params, hook, batch) for batch in manifest["batches"]]
 
     results = asyncio.run(write_all())
-    validate_collection(params, hook, manifest)
-    return manifest, results
+    deleted = delete_obsolete(params, hook, manifest, planned)
+    if validate:
+        validate_collection(params, hook, manifest)
+    return manifest, results, deleted
 
 
 def all_ids(hook, collection):
@@ -45,15 +58,15 @@ def all_ids(hook, collection):
 
 def test_sample_corpus_exact_counts_per_source_then_identical_rows_on_rerun(hook, collection_name, tmp_path):
     params = parse_params({"source": str(SAMPLE_CORPUS), "collection": collection_name, "embedding": "deterministic", "batch_size": 40, "concurrency": 4})
-    manifest, results = ingest(hook, params, tmp_path / "run1")
+    manifest, results, _ = ingest(hook, params, "run1")
     expected = read_json(manifest["expected_counts_path"])
     assert len(expected) == 10 and manifest["bad_files"] == 0
     assert hook.count_by_source(collection_name) == expected
-    assert hook.count(collection_name) == manifest["chunks"] == sum(r.written for r in results)
+    assert hook.count(collection_name) == manifest["chunks"] == sum(r["written"] for r in results)
     assert len(manifest["batches"]) == -(-manifest["chunks"] // 40)
     first_ids = all_ids(hook, collection_name)
 
-    ingest(hook, params, tmp_path / "run2")
+    ingest(hook, params, "run2")
     assert all_ids(hook, collection_name) == first_ids, "same ids, no duplicates"
     assert hook.count(collection_name) == manifest["chunks"]
 
@@ -63,15 +76,15 @@ def test_add_inserts_only_new_chunks_while_upsert_rewrites(hook, collection_name
     corpus.mkdir()
     (corpus / "a.md").write_text("# A\n\nFirst paragraph about tractors.\n\nSecond paragraph about seeds.\n")
     base = {"source": str(corpus), "collection": collection_name, "embedding": "deterministic", "chunk_size": 60, "chunk_overlap": 0}
-    _, results = ingest(hook, parse_params({**base, "mode": "add"}), tmp_path / "r1")
+    _, results, _ = ingest(hook, parse_params({**base, "mode": "add"}), "r1")
     rows = hook.count(collection_name)
-    assert sum(r.written for r in results) == rows > 1
+    assert sum(r["written"] for r in results) == rows > 1
 
-    _, results = ingest(hook, parse_params({**base, "mode": "add"}), tmp_path / "r2")
-    assert sum(r.written for r in results) == 0 and sum(r.skipped_existing for r in results) == rows
+    _, results, _ = ingest(hook, parse_params({**base, "mode": "add"}), "r2")
+    assert sum(r["written"] for r in results) == 0 and sum(r["unchanged"] for r in results) == rows
 
-    _, results = ingest(hook, parse_params({**base, "mode": "upsert"}), tmp_path / "r3")
-    assert sum(r.written for r in results) == rows and hook.count(collection_name) == rows
+    _, results, _ = ingest(hook, parse_params({**base, "mode": "upsert"}), "r3")
+    assert sum(r["written"] for r in results) == rows and hook.count(collection_name) == rows
 
 
 def test_bad_files_are_skipped_and_listed_or_fail_before_writing(hook, collection_name, tmp_path):
@@ -82,7 +95,7 @@ def test_bad_files_are_skipped_and_listed_or_fail_before_writing(hook, collectio
     (corpus / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(500))
     (corpus / "legacy.txt").write_bytes("Température: 5 °C près du café.".encode("cp1252"))
     params = parse_params({"source": str(corpus), "collection": collection_name, "embedding": "deterministic"})
-    manifest, _ = ingest(hook, params, tmp_path / "run")
+    manifest, _, _ = ingest(hook, params, "run")
     bad = {b["source"]: b["reason"] for b in read_json(manifest["bad_files_path"])}
     assert bad == {"empty.md": "empty file", "photo.jpg": "binary file (NUL bytes), not text"}
     assert hook.count_by_source(collection_name) == {"good.txt": 1, "legacy.txt": 1}
@@ -92,7 +105,7 @@ def test_bad_files_are_skipped_and_listed_or_fail_before_writing(hook, collectio
     hook.drop_collection(collection_name)
     strict = parse_params({**params.model_dump(), "on_bad_file": "fail"})
     with pytest.raises(CorpusError, match="bad file 'empty.md'.*empty file.*on_bad_file=fail"):
-        split_corpus(strict, UPath(tmp_path / "run-fail"))
+        split_corpus(strict, hook, folder("run-fail"))
     assert not hook.has_collection(collection_name)
 
 
@@ -101,7 +114,7 @@ def test_empty_corpus_and_missing_source_fail_before_anything_is_written(hook, c
     (tmp_path / "empty" / "blank.txt").write_text("   ")
     params = parse_params({"source": str(tmp_path / "empty"), "collection": collection_name, "embedding": "deterministic"})
     with pytest.raises(CorpusError, match="yields no text to index.*blank.txt: empty file"):
-        split_corpus(params, UPath(tmp_path / "run"))
+        split_corpus(params, hook, folder("run"))
     missing = parse_params({"source": str(tmp_path / "nowhere"), "collection": collection_name, "embedding": "deterministic"})
     with pytest.raises(ValueError, match="param 'source'.*does not exist"):
         check_inputs(missing, hook)
@@ -121,9 +134,10 @@ def test_wrong_dimension_collection_fails_clearly_and_is_left_untouched(hook, co
 
 def test_validation_fails_with_a_table_when_milvus_holds_more_than_was_split(hook, collection_name, tmp_path):
     params = parse_params({"source": str(SAMPLE_CORPUS / "release-notes.md"), "collection": collection_name, "embedding": "deterministic"})
-    manifest, _ = ingest(hook, params, tmp_path / "run")
-    # A stale chunk of the same file, left by an earlier version of it:
+    manifest, _, _ = ingest(hook, params, "run")
+    # A row of the same file written by a run that started later (sync never deletes it):
     stale = read_batch_file(manifest["batches"][0]["path"])[0]
+    stale.metadata["run_stamp"] = 1e12
     from milvus_toolkit.embeddings import get_embeddings
 
     store = hook.get_vector_store(CollectionSpec(name=collection_name, dim=384), get_embeddings("deterministic").embeddings)
@@ -172,10 +186,10 @@ def test_a_milvus_restart_mid_write_ends_with_exact_counts(own_milvus, tmp_path)
     params = parse_params({"source": str(SAMPLE_CORPUS), "collection": "restart_test", "embedding": "deterministic",
                            "batch_size": 10, "concurrency": 2, "milvus_conn_id": "milvus_restart"})
     check_inputs(params, hook)
-    manifest = split_corpus(params, UPath(tmp_path / "run")).to_xcom()
+    manifest = split_corpus(params, hook, folder("run")).to_xcom()
     batches = manifest["batches"]
     assert len(batches) >= 6
-    ensure_collection(params, hook)
+    ensure_collection(params, hook, manifest)
     hook.close()
     restart_errors: list[BaseException] = []
 
@@ -200,8 +214,8 @@ def test_a_milvus_restart_mid_write_ends_with_exact_counts(own_milvus, tmp_path)
     results = asyncio.run(write_all())
     restarter.join()
     assert not restart_errors, restart_errors
-    assert results[3].retries > 0, "the batch after the stop should have waited for the server"
-    assert sum(r.written for r in results) == manifest["chunks"]
+    assert results[3]["retries"] > 0, "the batch after the stop should have waited for the server"
+    assert sum(r["written"] for r in results) == manifest["chunks"]
     hook.close()
     assert hook.count("restart_test") == manifest["chunks"]
     assert hook.count_by_source("restart_test") == read_json(manifest["expected_counts_path"])

@@ -217,16 +217,16 @@ async def write_staged_batch(params: IngestParams, hook, batch: dict, collection
     chunks = read_batch_file(batch["path"])
     embedding = embedding_for(params)
     spec = collection_spec(params, embedding.dim, collection)
-    stored = await asyncio.to_thread(sync.stored_meta_hashes, hook, spec.name, [c.id for c in chunks])
-    changes = sync.classify(chunks, stored)
-    to_write, stale = (chunks, []) if mode == "upsert" else (changes.new, changes.stale_metadata)
-    refreshed = await asyncio.to_thread(sync.refresh_metadata, hook, spec, stale)
-    # Opening the store talks to Milvus too (check + load): retry it like the writes, so a
-    # server restart between two batches heals inside the task.
-    reopened = RetryLog(f"{batch['label']}: opening the collection")
+    # Reading what the collection holds and opening the store talk to Milvus too: retry
+    # them like the writes, so a server restart between two batches heals inside the task.
+    reopened = RetryLog(f"{batch['label']}: reading the collection")
     result = WriteResult(batch["index"], 0, 0, 0, 0, 0, 0.0, peak_rss_mb())
     async for attempt in retrying(reopened):
         with attempt:
+            stored = await asyncio.to_thread(sync.stored_meta_hashes, hook, spec.name, [c.id for c in chunks])
+            changes = sync.classify(chunks, stored)
+            to_write, stale = (chunks, []) if mode == "upsert" else (changes.new, changes.stale_metadata)
+            refreshed = await asyncio.to_thread(sync.refresh_metadata, hook, spec, stale)
             if to_write:
                 async with hook.avector_store(spec, embedding.embeddings) as store:
                     result = await write_batch(
