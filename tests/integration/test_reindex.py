@@ -79,12 +79,14 @@ def test_incremental_run_after_edit_delete_add_then_a_run_that_does_nothing(airf
     old_ids = set().union(*before.values())
     new_ids = set().union(*after.values())
 
-    second = reindex(airflow_env, {"source": str(corpus), "collection": alias})
+    second = reindex(airflow_env, {"source": str(corpus), "collection": alias, "max_delete_percent": 50})
     got = changes(second)
+    guide_kept = before["maintenance-guide.md"] & after["maintenance-guide.md"]
     assert got == {
         "added": len(new_ids - old_ids),
-        "updated": 0,
-        "skipped": len(new_ids & old_ids),
+        # the edited file's unchanged chunks get fresh metadata (its doc_hash), not new vectors
+        "updated": len(guide_kept),
+        "skipped": len(new_ids & old_ids) - len(guide_kept),
         "deleted": len(old_ids - new_ids),
         "embedded": len(new_ids - old_ids),  # unchanged chunks were not embedded again
     }
@@ -117,18 +119,19 @@ def test_full_rebuild_swaps_the_alias_keeps_one_rollback_and_drops_older(airflow
     assert hook.count(alias) == changes(first)["added"]
 
 
-def test_a_full_run_that_fails_validation_leaves_the_alias_and_data_as_they_were(airflow_env, hook, corpus, alias):
+def test_a_build_collection_that_already_exists_is_refused_and_left_untouched(airflow_env, hook, corpus, alias):
     reindex(airflow_env, {"source": str(corpus), "collection": alias, "build_collection": f"{alias}__good"})
     served_ids = ids_in(hook, alias)
-    # A leftover collection with a stray row takes the build's name: the build must not pass.
-    bad = f"{alias}__bad"
-    store = hook.get_vector_store(CollectionSpec(name=bad, dim=384), get_embeddings("deterministic").embeddings)
-    store.add_documents([Document("stray row", metadata={"source": "release-notes.md"})], ids=["stray-1"])
+    # A user's collection happens to have the name asked for the build: it is not ours.
+    theirs = f"{alias}__theirs"
+    store = hook.get_vector_store(CollectionSpec(name=theirs, dim=384), get_embeddings("deterministic").embeddings)
+    store.add_documents([Document("their row", metadata={"source": "release-notes.md"})], ids=["theirs-1"])
 
-    failed = reindex(airflow_env, {"source": str(corpus), "collection": alias, "strategy": "full", "build_collection": bad}, check=False)
-    assert failed.returncode != 0 and "ValidationFailed" in failed.output
+    refused = reindex(airflow_env, {"source": str(corpus), "collection": alias, "strategy": "full", "build_collection": theirs}, check=False)
+    assert refused.returncode != 0 and f"collection '{theirs}' already exists and is not a build this run made" in refused.output
     assert hook.describe_alias(alias) == f"{alias}__good"
     assert ids_in(hook, alias) == served_ids
+    assert ids_in(hook, theirs) == ["theirs-1"]
 
 
 def test_a_plain_collection_migrates_to_the_alias_scheme_without_losing_data(airflow_env, hook, corpus, alias):
