@@ -47,7 +47,7 @@ class ReindexParams(IngestParams):
 
 def parse_reindex_params(raw: dict) -> ReindexParams:
     if raw.get("strategy") == "rollback":  # a rollback needs only the serving name
-        raw = {"source": "-", **raw}
+        raw = {**raw, "source": raw.get("source") or "-"}
     return parse_model(ReindexParams, {k: v for k, v in raw.items() if k != "mode"}, "reindex")
 
 

@@ -121,7 +121,8 @@ def test_runs_without_conf_fail_before_touching_anything(airflow_env, hook, coll
 
 
 @pytest.mark.airflow
-def test_a_declared_index_dag_runs_its_declaration_and_nothing_else(airflow_env, hook, collection_name, corpus, tmp_path):
+def test_a_declared_index_dag_runs_its_declaration_and_nothing_else(airflow_env, hook, alias, corpus, tmp_path):
+    collection_name = alias
     declarations = tmp_path / "indexes.yaml"
     declarations.write_text(
         "indexes:\n"
