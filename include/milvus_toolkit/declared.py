@@ -94,7 +94,8 @@ def load_declarations(path: Path | None = None) -> list[IndexDeclaration]:
         try:
             parse_reindex_params(index.run_params())
         except ParamsError as exc:
-            raise DeclarationError(f"{where}: {str(exc).replace('param ', 'field ')}") from None
+            problems = str(exc).removeprefix("invalid reindex parameters: ").replace("param '", "field '")
+            raise DeclarationError(f"{where}: {problems}") from None
         indexes.append(index)
     for field in ("name", "collection"):
         seen = [getattr(index, field) for index in indexes]

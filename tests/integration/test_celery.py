@@ -137,8 +137,21 @@ def celery_stack(milvus_conn_uri):
 
 
 @pytest.mark.timeout(600)
-def test_milvus_ingest_on_celery_spreads_mapped_tasks_over_two_workers(celery_stack, hook, collection_name):
+def run_to_end(api, dag_id: str, conf: dict, timeout: float = 300) -> str:
+    run = api("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
+    run_id, state = run["dag_run_id"], run["state"]
+    deadline = time.monotonic() + timeout
+    while state not in ("success", "failed") and time.monotonic() < deadline:
+        time.sleep(3)
+        state = api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
+    assert state == "success", f"run {run_id} ended {state!r}:\n{api.failure_report(dag_id, run_id)}"
+    return run_id
+
+
+def test_milvus_ingest_on_celery_spreads_mapped_tasks_over_two_workers(celery_stack, hook, collection_name, tmp_path):
     stack = celery_stack
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SAMPLE_CORPUS, corpus)
     started = time.monotonic()
 
     # The stack is what it claims: two workers answering through Redis, nothing beyond loopback.
@@ -151,17 +164,9 @@ def test_milvus_ingest_on_celery_spreads_mapped_tasks_over_two_workers(celery_st
     api = Api(stack)
     api.wait_for_dag("milvus_ingest", timeout=120)
     api("PATCH", "/api/v2/dags/milvus_ingest", {"is_paused": False})
-    conf = {"collection": collection_name, "embedding": "deterministic", "batch_size": BATCH_SIZE, "concurrency": 2}
-    run = api("POST", "/api/v2/dags/milvus_ingest/dagRuns", {"logical_date": None, "conf": conf})
-    run_id = run["dag_run_id"]
-
-    deadline = time.monotonic() + 300
-    state = run["state"]
-    while state not in ("success", "failed") and time.monotonic() < deadline:
-        time.sleep(3)
-        state = api("GET", f"/api/v2/dags/milvus_ingest/dagRuns/{run_id}")["state"]
+    conf = {"source": str(corpus), "collection": collection_name, "embedding": "deterministic", "batch_size": BATCH_SIZE, "concurrency": 2}
+    run_id = run_to_end(api, "milvus_ingest", conf)
     run_seconds = time.monotonic() - started
-    assert state == "success", f"run {run_id} ended {state!r}:\n{api.failure_report('milvus_ingest', run_id)}"
 
     expected = expected_counts()
     total = sum(expected.values())
@@ -178,6 +183,19 @@ def test_milvus_ingest_on_celery_spreads_mapped_tasks_over_two_workers(celery_st
     # Exact counts in Milvus (Strong consistency), per source file and in total.
     assert hook.count(collection_name) == total
     assert hook.count_by_source(collection_name) == expected
+
+    # The state that decides deletes is the collection itself, so it agrees on every worker:
+    # a reindex whose mapped tasks run on both workers deletes exactly what is gone.
+    api.wait_for_dag("milvus_reindex", timeout=60)
+    api("PATCH", "/api/v2/dags/milvus_reindex", {"is_paused": False})
+    (corpus / "grower-faq.txt").unlink()
+    guide = corpus / "maintenance-guide.md"
+    guide.write_text(guide.read_text().replace("field technicians", "service engineers", 1))
+    reindex_id = run_to_end(api, "milvus_reindex", {**conf, "max_delete_percent": 50})
+    indexed = [ti for ti in api.task_instances("milvus_reindex", reindex_id) if ti["task_id"] == "index_batch"]
+    assert {ti["hostname"] for ti in indexed} == set(stack.worker_names), "reindex batches ran on both workers"
+    now = {doc.source: len(split_document(doc, SplitSettings("auto", 1000, 150))) for doc in load(discover(str(corpus)))}
+    assert hook.count_by_source(collection_name) == now and hook.count(collection_name) == sum(now.values())
 
     # Idempotent: up on a running stack only checks it; down twice stops all, then nothing.
     again = time.monotonic()

@@ -206,10 +206,14 @@ def test_ingest_from_the_trigger_form(ui, airflow_ui, hook, collection_name):
             assert title and description, f"param {name} has a title and a description in the DAG"
             expect(dialog.locator("label", has_text=title).first).to_be_visible()
             expect(dialog.get_by_text(description, exact=True)).to_be_visible()
-        expect(dialog.locator("input[name='element_collection']")).to_have_value(params["collection"]["value"])
+        # No default for what a run acts on: the form starts with source and collection empty.
+        assert params["source"]["value"] is None and params["collection"]["value"] is None
+        expect(dialog.locator("input[name='element_collection']")).to_have_value("")
         expect(dialog.get_by_role("spinbutton", name="Chunk size")).to_have_value(str(params["chunk_size"]["value"]))
 
-    with step(page, "change collection and chunk size"):
+    with step(page, "fill source and collection, change the chunk size"):
+        source = dialog.locator("input[name='element_source']")
+        source.fill(str(SAMPLE_CORPUS))
         collection = dialog.locator("input[name='element_collection']")
         collection.fill(collection_name)
         size = dialog.get_by_role("spinbutton", name="Chunk size")
@@ -223,6 +227,7 @@ def test_ingest_from_the_trigger_form(ui, airflow_ui, hook, collection_name):
         run = trigger_from_dialog(page, dialog, "milvus_ingest")
         run_id = run["dag_run_id"]
         assert run["conf"]["collection"] == collection_name
+        assert run["conf"]["source"] == str(SAMPLE_CORPUS)
         assert run["conf"]["chunk_size"] == chunk_size
         assert run["conf"]["embedding"] == "deterministic"
 
@@ -258,7 +263,7 @@ def test_ingest_through_the_rest_api(airflow_ui, hook, collection_name):
     api = Api(stack)  # POST /auth/token with that password
 
     chunk_size = 600
-    conf = {"collection": collection_name, "chunk_size": chunk_size, "embedding": "deterministic"}
+    conf = {"source": str(SAMPLE_CORPUS), "collection": collection_name, "chunk_size": chunk_size, "embedding": "deterministic"}
     run = api("POST", "/api/v2/dags/milvus_ingest/dagRuns", {"logical_date": None, "conf": conf})
     run_id = run["dag_run_id"]
     assert run["conf"]["collection"] == collection_name
