@@ -2,11 +2,11 @@
 """What each reindex strategy costs: an unchanged corpus reindexed incrementally, against a
 full (blue/green) rebuild of the same corpus. Both through ``airflow dags test
 milvus_reindex``, back to back, against the same Milvus, with ``deterministic`` embeddings
-(so the figures are about orchestration, hashing, the record manager and Milvus, not a model).
+(so the figures are about orchestration, hashing, the diff read from Milvus and Milvus itself, not a model).
 
 1. full: builds ``<collection>__<stamp>`` from scratch, validates, points the alias at it;
-2. incremental on the unchanged corpus: every chunk is looked up in the record manager and
-   skipped; nothing is embedded or written; the count suite still runs.
+2. incremental on the unchanged corpus: every chunk's id and metadata hash is looked up in the
+   collection and skipped; nothing is embedded or written; the count suite still runs.
 
 Prints a table and writes .local/benchmarks/reindex-<ts>.json. Expects ``source
 scripts/dev-env.sh`` (``make bench-reindex`` does it). The corpus generator is the ingest
@@ -21,7 +21,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -64,8 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(os.environ.get("LOCAL_HOME", ".local")) / "benchmarks"
     out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
-    records = Path(tempfile.mkdtemp(prefix="reindex-records-")) / "records.db"
-    env = {**os.environ, "MILVUS_TOOLKIT_RECORD_DB": f"sqlite:///{records}"}
+    env = dict(os.environ)
     conf = {"source": str(corpus.folder), "collection": args.collection, "embedding": "deterministic",
             "batch_size": args.batch_size}
     hook = MilvusHook()
