@@ -32,7 +32,8 @@ RUN cd /opt/milvus-toolkit \
     && rm /tmp/requirements-image.txt /tmp/constraints-image.txt
 
 # The code, in the repository's layout (the package finds its sample corpus relative to it),
-# installed editable so that /opt/milvus-toolkit stays the one place the code lives.
+# installed editable so that /opt/milvus-toolkit stays the one place the code lives. The
+# developer tools (dev/, package milvus_toolkit_dev) are never copied (.dockerignore).
 COPY --chown=airflow:0 pyproject.toml /opt/milvus-toolkit/
 COPY --chown=airflow:0 include /opt/milvus-toolkit/include
 COPY --chown=airflow:0 plugins /opt/milvus-toolkit/plugins

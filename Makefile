@@ -28,13 +28,15 @@ help:
 	@echo "make clean       stop servers, remove .venv and .local"
 
 # The venv is rebuilt when any requirement file changes. torch goes first and alone so pip
-# takes the CPU wheel instead of pulling several GB of CUDA packages.
-$(STAMP): requirements.txt requirements-dev.txt requirements.lock pyproject.toml plugins/pyproject.toml
+# takes the CPU wheel instead of pulling several GB of CUDA packages. Three editable packages:
+# the runtime package (include/milvus_toolkit, also in the worker image), the provider
+# (plugins/) and the developer tools (dev/milvus_toolkit_dev: local servers; never in an image).
+$(STAMP): requirements.txt requirements-dev.txt requirements.lock pyproject.toml plugins/pyproject.toml dev/pyproject.toml
 	@test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip==26.3 setuptools==84.2.1 wheel==0.45.1
 	$(PIP) install --quiet "torch==$$(sed -n 's/^torch==//p' requirements.txt)"
 	$(PIP) install --quiet -r requirements.txt -r requirements-dev.txt -c requirements.lock
-	$(PIP) install --quiet --no-deps --no-build-isolation -e . -e plugins
+	$(PIP) install --quiet --no-deps --no-build-isolation -e . -e plugins -e dev
 	@touch $@
 
 venv: $(STAMP)
@@ -43,13 +45,13 @@ lock: $(STAMP)
 	$(PIP) freeze --exclude-editable | grep -v '^-e ' > requirements.lock
 
 milvus-up: venv
-	$(PY) -m milvus_toolkit.local_milvus up
+	$(PY) -m milvus_toolkit_dev.local_milvus up
 
 milvus-down:
-	@if [ -x $(PY) ]; then $(PY) -m milvus_toolkit.local_milvus down; else echo "no venv: nothing to stop"; fi
+	@if [ -x $(PY) ]; then $(PY) -m milvus_toolkit_dev.local_milvus down; else echo "no venv: nothing to stop"; fi
 
 milvus-status: venv
-	$(PY) -m milvus_toolkit.local_milvus status
+	$(PY) -m milvus_toolkit_dev.local_milvus status
 
 airflow-init: venv
 	@$(DEV_ENV) && scripts/airflow-init.sh
@@ -86,13 +88,13 @@ system-deps:
 # A local Airflow: api-server, scheduler, dag-processor, triggerer (+ 2 Celery workers with
 # EXECUTOR=celery) on the machine's PostgreSQL and Redis, loopback only. Idempotent.
 airflow-up: venv
-	@$(DEV_ENV) && $(PY) -m milvus_toolkit.local_airflow up --executor $(if $(EXECUTOR),$(EXECUTOR),local)
+	@$(DEV_ENV) && $(PY) -m milvus_toolkit_dev.local_airflow up --executor $(if $(EXECUTOR),$(EXECUTOR),local)
 
 airflow-down:
-	@if [ -x $(PY) ]; then $(PY) -m milvus_toolkit.local_airflow down; else echo "no venv: nothing to stop"; fi
+	@if [ -x $(PY) ]; then $(PY) -m milvus_toolkit_dev.local_airflow down; else echo "no venv: nothing to stop"; fi
 
 airflow-status: venv
-	@$(PY) -m milvus_toolkit.local_airflow status
+	@$(PY) -m milvus_toolkit_dev.local_airflow status
 
 test: venv system-deps
 	$(PY) -m pytest --durations=12

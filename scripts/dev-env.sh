@@ -28,7 +28,7 @@ mkdir -p "$AIRFLOW_HOME"
 # The local Milvus connection (secret from .local/milvus-credentials.json, 0600). Set only
 # if the user has not pointed milvus_default elsewhere already.
 if [ -z "${AIRFLOW_CONN_MILVUS_DEFAULT:-}" ]; then
-    AIRFLOW_CONN_MILVUS_DEFAULT="$(python -m milvus_toolkit.local_milvus conn-uri)"
+    AIRFLOW_CONN_MILVUS_DEFAULT="$(python -m milvus_toolkit_dev.local_milvus conn-uri)"
     export AIRFLOW_CONN_MILVUS_DEFAULT
 fi
 unset _repo

@@ -26,7 +26,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def milvus_server():
     """A real Milvus standalone server (package `milvus` 2.3.5), auth on, fresh data."""
-    from milvus_toolkit.local_milvus import LocalMilvus
+    from milvus_toolkit_dev.local_milvus import LocalMilvus
 
     home = TEST_HOME / f"milvus-{os.getpid()}"  # concurrent sessions never share a server
     server = LocalMilvus(home=home, port=_free_port(), name="milvus")

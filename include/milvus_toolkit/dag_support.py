@@ -16,17 +16,9 @@ def permanent_errors() -> tuple[type[BaseException], ...]:
     a failed validation."""
     from milvus_provider.hooks.milvus import DimensionMismatchError, SchemaMismatchError
 
-    from milvus_toolkit.embeddings import EmbeddingConfigError
-    from milvus_toolkit.ingest.documents import SourceError
-    from milvus_toolkit.ingest.params import ParamsError
-    from milvus_toolkit.ingest.pipeline import CorpusError
-    from milvus_toolkit.ingest.validation import ValidationFailed
-    from milvus_toolkit.ingest.writing import ChunksRejected
-    from milvus_toolkit.marks import EmbeddingMismatchError
-    from milvus_toolkit.sync import DeletionBudgetExceeded
+    from milvus_toolkit.rules import PermanentError
 
-    return (ParamsError, SourceError, CorpusError, EmbeddingConfigError, DimensionMismatchError,
-            SchemaMismatchError, ValidationFailed, EmbeddingMismatchError, DeletionBudgetExceeded, ChunksRejected)
+    return (PermanentError, DimensionMismatchError, SchemaMismatchError)
 
 
 @contextmanager
@@ -79,54 +71,6 @@ def log_report(text: str, logger: str = "milvus_toolkit.report") -> None:
         log.info("%s", line)
 
 
-def source_and_split_params(collection_description: str = "Milvus collection to write to (created if missing).") -> dict:
-    """The params form fields that ingest and reindex share (titles, descriptions, bounds).
-    Source and collection have no default: a run acts only on what it is given."""
-    import os
-
-    from airflow.sdk import Param
-
-    from milvus_toolkit.dag_defaults import MILVUS_CONN_ID
-    from milvus_toolkit.ingest import params as p
-
-    return {
-        "source": Param(None, type=["null", "string"], minLength=1, title="Source",
-                        description="Required. Folder, single file or glob (e.g. /data/docs/**/*.md); also any object-storage URL (s3://bucket/docs)."),
-        "collection": Param(None, type=["null", "string"], pattern="^[A-Za-z_][A-Za-z0-9_]*$", title="Collection",
-                            description="Required. " + collection_description),
-        "source_root": Param(None, type=["null", "string"], title="Source root",
-                             description="Stable root that source names are relative to (default: the root recorded on the collection, else the source folder). Ingesting a sub-folder keeps names like guide/intro.md."),
-        "splitter": Param("auto", enum=list(p.SPLITTERS), title="Splitter",
-                          description="auto picks by file type (Markdown/HTML headers, code by language, recursive otherwise)."),
-        "chunk_size": Param(p.DEFAULT_CHUNK_SIZE, type="integer", minimum=50, maximum=8000, title="Chunk size",
-                            description="Characters per chunk (tokens for the token splitter)."),
-        "chunk_overlap": Param(p.DEFAULT_CHUNK_OVERLAP, type="integer", minimum=0, maximum=4000, title="Chunk overlap",
-                               description="Characters shared by neighbouring chunks; must be below the chunk size."),
-        "embedding": Param(os.environ.get("MILVUS_TOOLKIT_EMBEDDING", "local"), enum=["local", "openai", "deterministic"], title="Embedding",
-                           description="local: all-MiniLM-L6-v2 (384 dims, offline). openai: OpenAI API (connection openai_default). deterministic: no model."),
-        "embedding_dim": Param(None, type=["null", "integer"], minimum=1, maximum=32768, title="Embedding dimension",
-                               description="Only for deterministic (default 384) or OpenAI text-embedding-3 (shortened vectors)."),
-        "milvus_conn_id": Param(MILVUS_CONN_ID, type="string", title="Milvus connection", description="Airflow connection of type Milvus."),
-        **safety_params(),
-    }
-
-
-def safety_params(max_delete_percent: float | None = None) -> dict:
-    from airflow.sdk import Param
-
-    from milvus_toolkit.ingest import params as p
-
-    return {
-        "on_bad_file": Param("skip", enum=["skip", "fail"], title="On a bad file",
-                             description="skip: list unreadable, empty, binary or undecodable files, keep their rows, go on. fail: stop before writing anything."),
-        "max_file_mb": Param(p.DEFAULT_MAX_FILE_MB, type="integer", minimum=1, maximum=100000, title="Largest file (MB)",
-                             description="Bigger files are skipped (and keep their rows)."),
-        "max_delete_percent": Param(max_delete_percent if max_delete_percent is not None else p.DEFAULT_MAX_DELETE_PERCENT,
-                                    type="number", minimum=0, maximum=100, title="Deletion budget (%)",
-                                    description="A run that would delete more than this share of the collection stops before writing anything."),
-    }
-
-
 def refuse_declared(collection: str, dag_id: str) -> None:
     """A declared index's collection is written only by its own DAG (one writer, one run at
     a time): a generic run into it could delete or mix what the index keeps."""
@@ -158,3 +102,24 @@ def triggering_event_params() -> dict:
                 named["collection"] = os.environ["MILVUS_INGEST_TRIGGER_COLLECTION"]
             return {**named, **{k: v for k, v in extra.items() if isinstance(v, (str, int, float, bool))}}
     return {}
+
+
+def staging_teardown(manifest):
+    """The teardown task of a pipeline whose ``manifest`` task staged batches: removes the
+    run's staging folder whether the run succeeded or failed (call it inside the DAG)."""
+    from airflow.sdk import task
+
+    @task(task_id="remove_staging")
+    def remove_staging(manifest: dict) -> None:
+        """Staged chunk text never outlives the run, whether it succeeded or failed."""
+        from milvus_toolkit.ingest.staging import remove_run_folder
+
+        remove_run_folder(manifest["run_folder"])
+
+    return remove_staging(manifest).as_teardown(setups=manifest)
+
+
+def params_and_hook(parse: Callable[[dict], T], fixed: dict | None = None):
+    """A task's validated params and a ``MilvusHook`` on their connection."""
+    params = current_params(parse, fixed)
+    return params, hook_for(params)

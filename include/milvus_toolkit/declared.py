@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from milvus_toolkit.ingest.params import ParamsError
+from milvus_toolkit.rules import PermanentError, describe_validation_errors
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "indexes.yaml"
 ENV_VAR = "MILVUS_TOOLKIT_INDEXES"
@@ -21,7 +22,7 @@ IDENTITY_FIELDS = ("source", "source_root", "collection", "embedding", "embeddin
                    "splitter", "chunk_size", "chunk_overlap", "on_bad_file", "max_file_mb")
 
 
-class DeclarationError(ValueError):
+class DeclarationError(PermanentError, ValueError):
     """The declaration file is unreadable or an index in it is invalid."""
 
 
@@ -51,6 +52,9 @@ class IndexDeclaration(BaseModel):
         """The reindex params this index's runs use (the run's conf may add operational
         params such as strategy or max_delete_percent, never the identity fields)."""
         return self.model_dump(exclude={"name", "schedule"}, exclude_none=True)
+
+    def doc(self) -> str:
+        return f"### {self.dag_id}\n\nKeeps `{self.collection}` equal to `{self.source}` (declared index `{self.name}`).\n\n"
 
     def identity(self) -> dict:
         return {key: value for key, value in self.run_params().items() if key in IDENTITY_FIELDS}
@@ -86,7 +90,7 @@ def load_declarations(path: Path | None = None) -> list[IndexDeclaration]:
         try:
             index = IndexDeclaration(**entry) if isinstance(entry, dict) else None
         except ValidationError as exc:
-            problems = "; ".join(f"field '{'.'.join(map(str, e['loc']))}': {e['msg']}" for e in exc.errors())
+            problems = "; ".join(describe_validation_errors(exc, "field"))
             raise DeclarationError(f"{where}: {problems}") from None
         if index is None:
             raise DeclarationError(f"{where}: expected a mapping of fields")

@@ -15,11 +15,14 @@ The default is ``local``, unless ``MILVUS_TOOLKIT_EMBEDDING`` names another.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
+
+from milvus_toolkit.rules import PermanentError
 
 EmbeddingName = Literal["local", "openai", "deterministic"]
 EMBEDDING_NAMES: tuple[str, ...] = ("local", "openai", "deterministic")
@@ -30,18 +33,24 @@ OPENAI_DEFAULT_MODEL = "text-embedding-3-small"
 OPENAI_NATIVE_DIMS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
 
 
-class EmbeddingConfigError(ValueError):
+class EmbeddingConfigError(PermanentError, ValueError):
     """The embedding cannot be built as asked (unknown name, missing key, bad dimension)."""
 
 
 @dataclass(frozen=True)
 class EmbeddingChoice:
-    """An ``Embeddings`` with what the pipelines need to know about it."""
+    """An ``Embeddings`` with what the pipelines need to know about it. The model itself is
+    built on first use of ``embeddings``: a task that only needs the name or dimension
+    (checking inputs, creating the collection) never loads it."""
 
     name: str
     model: str
     dim: int
-    embeddings: Embeddings
+    load: Callable[[], Embeddings] = field(repr=False, compare=False)
+
+    @property
+    def embeddings(self) -> Embeddings:
+        return self.load()
 
 
 class CountingEmbeddings(Embeddings):
@@ -90,12 +99,13 @@ def get_embeddings(
     if name == "local":
         if dim not in (None, LOCAL_DIM):
             raise EmbeddingConfigError(f"the local model {LOCAL_MODEL} produces {LOCAL_DIM}-dim vectors, not {dim}")
-        return EmbeddingChoice("local", LOCAL_MODEL, LOCAL_DIM, _local_model())
+        return EmbeddingChoice("local", LOCAL_MODEL, LOCAL_DIM, _local_model)
     if name == "deterministic":
         size = dim or DETERMINISTIC_DEFAULT_DIM
         if size < 1:
             raise EmbeddingConfigError(f"dimension must be positive, got {size}")
-        return EmbeddingChoice("deterministic", f"deterministic-{size}", size, DeterministicFakeEmbedding(size=size))
+        fake = DeterministicFakeEmbedding(size=size)
+        return EmbeddingChoice("deterministic", f"deterministic-{size}", size, lambda: fake)
     if name == "openai":
         return _openai(dim=dim, conn_id=openai_conn_id, model=openai_model)
     raise EmbeddingConfigError(f"unknown embedding {name!r}; choose one of {', '.join(EMBEDDING_NAMES)}")
@@ -144,7 +154,7 @@ def _openai(*, dim: int | None, conn_id: str, model: str | None) -> EmbeddingCho
         # token-length check (tiktoken, which downloads its tables at run time) is not needed.
         check_embedding_ctx_length=False,
     )
-    return EmbeddingChoice("openai", model, size, embeddings)
+    return EmbeddingChoice("openai", model, size, lambda: embeddings)
 
 
 def _openai_credentials(conn_id: str) -> tuple[str | None, str | None]:

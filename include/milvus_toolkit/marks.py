@@ -14,6 +14,8 @@ a drop), so every worker reads the same truth and a re-created collection starts
 
 from __future__ import annotations
 
+from milvus_toolkit.rules import PermanentError
+
 PREFIX = "milvus_toolkit."
 EMBEDDING = PREFIX + "embedding"
 BUILD_OF = PREFIX + "build_of"
@@ -23,7 +25,7 @@ PREVIOUS = PREFIX + "previous"
 SOURCE_ROOT = PREFIX + "source_root"
 
 
-class EmbeddingMismatchError(ValueError):
+class EmbeddingMismatchError(PermanentError, ValueError):
     """The collection's vectors were made by another embedding model than the run's."""
 
 

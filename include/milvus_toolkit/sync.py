@@ -31,6 +31,8 @@ from dataclasses import asdict, dataclass, field
 
 from langchain_core.documents import Document
 
+from milvus_toolkit.rules import PermanentError
+
 log = logging.getLogger(__name__)
 
 STAMP = "run_stamp"
@@ -38,7 +40,7 @@ META_HASH = "meta_hash"
 BOOKKEEPING = (STAMP, META_HASH)
 
 
-class DeletionBudgetExceeded(ValueError):
+class DeletionBudgetExceeded(PermanentError, ValueError):
     """A run would delete more of the collection than it was allowed to."""
 
 

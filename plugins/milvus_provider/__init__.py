@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 CONNECTION_TYPE = "milvus"
 
@@ -17,8 +17,8 @@ def get_provider_info() -> dict:
     return {
         "package-name": "airflow-provider-milvus",
         "name": "Milvus",
-        "description": "Milvus vector database: hook with sync and async clients, "
-        "a langchain-milvus vector store, collection and alias operations.",
+        "description": "Milvus vector database: a hook with sync and async clients, operators to "
+        "create, fill, search and drop collections and point aliases, and a deferrable sensor.",
         "versions": [__version__],
         "integrations": [
             {
@@ -27,10 +27,28 @@ def get_provider_info() -> dict:
                 "tags": ["software"],
             }
         ],
+        "operators": [
+            {
+                "integration-name": "Milvus",
+                "python-modules": ["milvus_provider.operators.milvus"],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "Milvus",
+                "python-modules": ["milvus_provider.sensors.milvus"],
+            }
+        ],
         "hooks": [
             {
                 "integration-name": "Milvus",
                 "python-modules": ["milvus_provider.hooks.milvus"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Milvus",
+                "python-modules": ["milvus_provider.triggers.milvus"],
             }
         ],
         "connection-types": [

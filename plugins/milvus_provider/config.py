@@ -56,9 +56,16 @@ class MilvusConnectionConfig(BaseModel):
         return timeout
 
     @classmethod
-    def from_connection(cls, conn: Any, *, timeout: float | None = None) -> MilvusConnectionConfig:
-        """Build from an Airflow ``Connection`` (any object with the same attributes)."""
-        raw_extra = conn.extra_dejson or {}
+    def from_connection(
+        cls, conn: Any, *, timeout: float | None = None, extra: dict[str, Any] | None = None
+    ) -> MilvusConnectionConfig:
+        """Build from an Airflow ``Connection`` (any object with the same attributes).
+
+        ``extra``: the connection's extras, already parsed. Async callers pass the result of
+        ``await conn.aextra_dejson()``: the sync ``extra_dejson`` registers secrets with the
+        supervisor by a blocking call, which must not run on a triggerer's event loop.
+        """
+        raw_extra = (extra if extra is not None else conn.extra_dejson) or {}
         # The Airflow 3.2+ form stores extras flat ("token"); older forms prefixed them.
         extra = {k.removeprefix("extra__milvus__"): v for k, v in raw_extra.items()}
         host = (conn.host or "").strip()

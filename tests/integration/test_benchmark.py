@@ -146,7 +146,8 @@ class BreaksAfter(Embeddings):
 
 def test_collections_are_dropped_when_a_run_fails_mid_measurement(hook, spy):
     before = bench_collections(hook)
-    broken = EmbeddingChoice("deterministic", "breaks-after-4", DIM, BreaksAfter(ok_calls=4))
+    breaking = BreaksAfter(ok_calls=4)
+    broken = EmbeddingChoice("deterministic", "breaks-after-4", DIM, lambda: breaking)
     with pytest.raises(RuntimeError, match="embedding service went away"):
         run_benchmark(hook, {"counts": [10], "dim": DIM, "operations": ["add"], "concurrency": ["all"]}, embedding=broken)
     assert spy, "collections were created before the failure"
@@ -193,7 +194,8 @@ def test_bad_input_fails_before_any_collection_is_created(hook, spy, params, mes
 
 
 def test_an_embedding_of_another_dimension_is_refused_before_creating_anything(hook, spy):
-    wrong = EmbeddingChoice("deterministic", "deterministic-16", 16, DeterministicFakeEmbedding(size=16))
+    fake16 = DeterministicFakeEmbedding(size=16)
+    wrong = EmbeddingChoice("deterministic", "deterministic-16", 16, lambda: fake16)
     with pytest.raises(BenchmarkParamsError, match="dim 8 does not fit embedding"):
         run_benchmark(hook, {"counts": [5], "dim": DIM}, embedding=wrong)
     assert spy == []

@@ -26,7 +26,7 @@ import pytest
 from milvus_toolkit.ingest.documents import discover, load
 from milvus_toolkit.ingest.params import SAMPLE_CORPUS
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
-from milvus_toolkit.local_airflow import LocalAirflow, listening_sockets
+from milvus_toolkit_dev.local_airflow import LocalAirflow, listening_sockets
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
@@ -219,7 +219,7 @@ def test_local_airflow_cli_is_idempotent_loopback_only_and_leaves_nothing(milvus
     env.pop("EXECUTOR", None)
 
     def cli(*args: str) -> subprocess.CompletedProcess:
-        result = subprocess.run([sys.executable, "-m", "milvus_toolkit.local_airflow", *args], env=env,
+        result = subprocess.run([sys.executable, "-m", "milvus_toolkit_dev.local_airflow", *args], env=env,
                                 capture_output=True, text=True, timeout=360)
         assert result.returncode == 0, result.stdout + result.stderr
         return result

@@ -158,7 +158,7 @@ def own_milvus(monkeypatch):
     import shutil as sh
 
     from milvus_provider.hooks.milvus import MilvusHook
-    from milvus_toolkit.local_milvus import LocalMilvus
+    from milvus_toolkit_dev.local_milvus import LocalMilvus
 
     from tests.conftest import TEST_HOME, _free_port
 

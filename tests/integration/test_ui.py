@@ -3,7 +3,7 @@ the REST API.
 
 One local Airflow for the whole module (LocalExecutor, api-server on a free loopback port,
 its own AIRFLOW_HOME and PostgreSQL database under .local/test/), started through
-``milvus_toolkit.local_airflow`` like ``make airflow-up`` does, against the test session's
+``milvus_toolkit_dev.local_airflow`` like ``make airflow-up`` does, against the test session's
 Milvus, with deterministic embeddings so that runs take seconds. Debian's Chromium
 (``make system-deps``) is driven headless by Playwright for Python.
 

@@ -17,7 +17,7 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from milvus_toolkit.local_airflow import LocalAirflow
+from milvus_toolkit_dev.local_airflow import LocalAirflow
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_HOME = REPO / ".local" / "test"

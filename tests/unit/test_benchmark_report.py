@@ -215,7 +215,12 @@ def test_results_folder_comes_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("LOCAL_HOME", str(tmp_path))
     assert results_dir() == tmp_path / "benchmarks"
     monkeypatch.delenv("LOCAL_HOME")
-    assert results_dir().parts[-2:] == (".local", "benchmarks")
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "airflow"))
+    assert results_dir() == tmp_path / "airflow" / "milvus_toolkit" / "benchmarks"  # never beside the code
+    monkeypatch.delenv("AIRFLOW_HOME")
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert results_dir() == tmp_path / "home" / ".local" / "share" / "milvus_toolkit" / "benchmarks"
 
 
 def test_records_round_trip_as_json(tmp_path):

@@ -67,7 +67,7 @@ def write(tmp_path, text):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("indexes:\n  - name: docs\n    source: /data\n", "index 'docs': field 'collection': Field required"),
+        ("indexes:\n  - name: docs\n    source: /data\n", "index 'docs': field 'collection': is required"),
         ("indexes:\n  - name: docs\n    source: /data\n    collection: d\n    chunk_size: 10\n", "index 'docs': field 'chunk_size'"),
         ("indexes:\n  - name: docs\n    source: /data\n    collection: d\n    chunk_size: 100\n    chunk_overlap: 100\n",
          "index 'docs': chunk_overlap"),

@@ -35,6 +35,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from milvus_toolkit.rules import MAX_VECTOR_DIM, PermanentError
+
 Operation = Literal["add", "upsert", "search", "delete"]
 Mode = Literal["sync", "async"]
 Layer = Literal["langchain", "raw"]
@@ -55,7 +57,7 @@ DEFAULT_DIM = 768  # as in the seeds (LlamaIndex tutorial, precomputed 768-dim v
 MAX_COUNT = 100_000
 
 
-class BenchmarkParamsError(ValueError):
+class BenchmarkParamsError(PermanentError, ValueError):
     """The benchmark parameters are not valid; the message lists every problem."""
 
 
@@ -129,8 +131,8 @@ class BenchmarkParams(BaseModel):
     @field_validator("dim")
     @classmethod
     def _dim(cls, value: int) -> int:
-        if not 1 <= value <= 32768:
-            raise ValueError(f"the vector dimension must be between 1 and 32768, got {value}")
+        if not 1 <= value <= MAX_VECTOR_DIM:
+            raise ValueError(f"the vector dimension must be between 1 and {MAX_VECTOR_DIM}, got {value}")
         return value
 
     @field_validator("repeats")

@@ -1,7 +1,8 @@
 """Figures, tables, chart, history and the regression check of benchmark runs.
 
-Where results go: one folder (``MILVUS_BENCHMARK_RESULTS``, default
-``$LOCAL_HOME/benchmarks`` = ``<repo>/.local/benchmarks``):
+Where results go: one folder (``MILVUS_BENCHMARK_RESULTS``, else ``$LOCAL_HOME/benchmarks``
+(``make`` sets ``LOCAL_HOME`` to the repository's ``.local``), else
+``$AIRFLOW_HOME/milvus_toolkit/benchmarks`` or ``~/.local/share/milvus_toolkit/benchmarks``):
 
 - ``runs/<run_id>.json``  every figure of the run: environment, parameters, per-cell
   summaries and every measurement with its per-call latencies (ms);
@@ -28,6 +29,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from milvus_toolkit.paths import data_home
+
 SCHEMA_VERSION = 1
 HISTORY_FIELDS = [
     "run_id", "started_at", "milvus_uri", "milvus_server_version", "embedding", "dim", "key",
@@ -44,14 +47,15 @@ OPERATION_ORDER = {"add": 0, "upsert": 1, "search": 2, "delete": 3}
 
 
 def results_dir() -> Path:
-    """``MILVUS_BENCHMARK_RESULTS``, else ``$LOCAL_HOME/benchmarks``, else ``<repo>/.local/benchmarks``."""
+    """``MILVUS_BENCHMARK_RESULTS``, else ``$LOCAL_HOME/benchmarks``, else ``benchmarks`` in
+    ``milvus_toolkit.paths.data_home()``: from the environment, never beside the code."""
     explicit = os.environ.get("MILVUS_BENCHMARK_RESULTS")
     if explicit:
         return Path(explicit).expanduser()
     local_home = os.environ.get("LOCAL_HOME")
     if local_home:
         return Path(local_home).expanduser() / "benchmarks"
-    return Path(__file__).resolve().parents[3] / ".local" / "benchmarks"
+    return data_home() / "benchmarks"
 
 
 # ---- statistics ---------------------------------------------------------------------------------

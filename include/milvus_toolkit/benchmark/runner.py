@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from milvus_toolkit.rules import PermanentError
 from milvus_toolkit.benchmark.plan import (
     COLLECTION_PREFIX,
     BenchmarkParams,
@@ -79,7 +80,7 @@ class MilvusUnavailableError(BenchmarkError):
     """Milvus cannot be reached or answered with an error; nothing was created."""
 
 
-class VerificationError(BenchmarkError):
+class VerificationError(PermanentError, BenchmarkError):
     """A cell did not do the real work it claims (rows, hits or call results differ)."""
 
 

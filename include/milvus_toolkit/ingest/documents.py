@@ -19,6 +19,8 @@ from pathlib import PurePath, PurePosixPath
 from fsspec.utils import glob_translate
 from upath import UPath
 
+from milvus_toolkit.rules import PermanentError
+
 MARKDOWN = {".md", ".markdown"}
 HTML = {".html", ".htm"}
 PDF = {".pdf"}
@@ -37,7 +39,7 @@ LOCAL_PROTOCOLS = ("", "file", "local")
 DEFAULT_MAX_FILE_MB = 100
 
 
-class SourceError(ValueError):
+class SourceError(PermanentError, ValueError):
     """The ``source`` param does not point at anything readable."""
 
 

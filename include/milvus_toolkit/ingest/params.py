@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from milvus_toolkit.local_milvus import REPO_ROOT
+from milvus_toolkit.rules import MAX_VECTOR_DIM, PermanentError, check_collection_name, describe_validation_errors
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-SAMPLE_CORPUS = REPO_ROOT / "include" / "sample_corpus"
+# Data shipped beside the package (include/sample_corpus), for the tests and the demo.
+SAMPLE_CORPUS = Path(__file__).resolve().parents[2] / "sample_corpus"
 SPLITTERS = ("auto", "recursive", "markdown", "html", "token", "code")
 MODES = ("upsert", "add")
 
@@ -23,7 +25,7 @@ DEFAULT_MAX_FILE_MB = 100
 DEFAULT_MAX_DELETE_PERCENT = 10.0
 
 
-class ParamsError(ValueError):
+class ParamsError(PermanentError, ValueError):
     """Bad parameters; the message names each offending param."""
 
 
@@ -43,7 +45,7 @@ class IngestParams(BaseModel):
     chunk_size: int = Field(DEFAULT_CHUNK_SIZE, ge=50, le=8000)
     chunk_overlap: int = Field(DEFAULT_CHUNK_OVERLAP, ge=0, le=4000)
     embedding: Literal["local", "openai", "deterministic"] = "local"
-    embedding_dim: int | None = Field(None, ge=1, le=32768)
+    embedding_dim: int | None = Field(None, ge=1, le=MAX_VECTOR_DIM)
     batch_size: int = Field(DEFAULT_BATCH_SIZE, ge=1, le=100_000)
     concurrency: int = Field(DEFAULT_CONCURRENCY, ge=1, le=256)
     on_bad_file: Literal["skip", "fail"] = "skip"
@@ -54,12 +56,7 @@ class IngestParams(BaseModel):
     @field_validator("collection")
     @classmethod
     def _collection_name(cls, value: str) -> str:
-        if not value or not value.replace("_", "a").isalnum() or value[0].isdigit() or len(value) > 200:
-            raise ValueError(
-                "must start with a letter or underscore and hold only letters, digits and "
-                "underscores (a Milvus collection name)"
-            )
-        return value
+        return check_collection_name(value)
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> IngestParams:
@@ -81,12 +78,5 @@ def parse_model(model: type[BaseModel], raw: dict, what: str):
     try:
         return model(**{key: value for key, value in raw.items() if value is not None})
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            where = ".".join(str(p) for p in error["loc"]) or "params"
-            message = error["msg"].removeprefix("Value error, ")
-            if error["type"] == "missing":
-                message = "is required (a run acts only on what it is given; there is no default)"
-            problems.append(f"param '{where}': {message}" if where != "params" else message)
-        raise ParamsError(f"invalid {what} parameters: " + "; ".join(problems)) from None
+        raise ParamsError(f"invalid {what} parameters: " + "; ".join(describe_validation_errors(exc))) from None
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from upath import UPath
 
 from milvus_toolkit import marks, sync
+from milvus_toolkit.rules import PermanentError
 from milvus_toolkit.embeddings import EmbeddingChoice, get_embeddings
 from milvus_toolkit.ingest.documents import GLOB_CHARS, BadFile, LoadedDocument, SourceError, discover, load
 from milvus_toolkit.ingest.params import IngestParams
@@ -26,7 +27,10 @@ from milvus_toolkit.sync import Scope, stamp
 log = logging.getLogger(__name__)
 
 
-class CorpusError(ValueError):
+PLANNED_DELETES = "planned_deletes.json"
+
+
+class CorpusError(PermanentError, ValueError):
     """The corpus cannot be ingested as asked (nothing to index, or a bad file with
     ``on_bad_file=fail``). Raised before anything is written to Milvus."""
 
@@ -179,16 +183,29 @@ def _new_ids(manifest: dict) -> dict[str, set[str]]:
     return {source: set(ids) for source, ids in read_json(manifest["new_ids_path"]).items()}
 
 
-def plan_deletes(params: IngestParams, hook, manifest: dict, collection: str | None = None) -> list[str]:
-    """Before any write: what this run will delete (within ``max_delete_percent``)."""
-    return sync.plan_deletes(hook, collection or params.collection, _new_ids(manifest), Scope(**manifest["scope"]),
-                             manifest["run_stamp"], params.max_delete_percent)
+def plan_deletes(params: IngestParams, hook, manifest: dict, collection: str | None = None) -> int:
+    """Before any write: what this run will delete (within ``max_delete_percent``), kept in
+    the run's staging folder (it can be many ids: not for XCom). Returns how many."""
+    planned = sync.plan_deletes(hook, collection or params.collection, _new_ids(manifest), Scope(**manifest["scope"]),
+                                manifest["run_stamp"], params.max_delete_percent)
+    write_json(UPath(manifest["run_folder"]) / PLANNED_DELETES, planned)
+    return len(planned)
 
 
-def delete_obsolete(params: IngestParams, hook, manifest: dict, planned: list[str], collection: str | None = None) -> int:
+def delete_obsolete(params: IngestParams, hook, manifest: dict, collection: str | None = None) -> int:
     """After every batch was written: delete the planned rows that are still obsolete."""
+    planned = read_json(UPath(manifest["run_folder"]) / PLANNED_DELETES)
     return sync.delete_planned(hook, collection or params.collection, planned, _new_ids(manifest),
                                Scope(**manifest["scope"]), manifest["run_stamp"])
+
+
+def prepare(params: IngestParams, hook, manifest: dict, collection: str | None = None,
+            *, marks_to_set: dict | None = None) -> list[dict]:
+    """Everything between the split and the fan-out: plan the deletes (the budget stops the
+    run here, before any write), then create or check the collection. Returns the batches."""
+    plan_deletes(params, hook, manifest, collection)
+    ensure_collection(params, hook, manifest, collection, marks_to_set=marks_to_set)
+    return manifest["batches"]
 
 
 def ensure_collection(params: IngestParams, hook, manifest: dict, collection: str | None = None,

@@ -19,6 +19,7 @@ from langchain_text_splitters import (
 )
 
 from milvus_toolkit.ingest.documents import LoadedDocument
+from milvus_toolkit.rules import MAX_TEXT_BYTES
 
 # Namespace of chunk ids (uuid5): ids are the same on every machine and every run.
 CHUNK_ID_NAMESPACE = uuid.UUID("6f1c2a4e-5b0d-4c55-9a51-3d0e7f2b9c11")
@@ -26,7 +27,7 @@ HEADERS = (("#", "h1"), ("##", "h2"), ("###", "h3"))
 HTML_HEADERS = (("h1", "h1"), ("h2", "h2"), ("h3", "h3"))
 # The text field is VARCHAR(65535) (CollectionSpec.max_text_length); one longer chunk makes
 # Milvus reject the whole write call. Counted in UTF-8 bytes, the strictest reading.
-MAX_CHUNK_BYTES = 65535
+MAX_CHUNK_BYTES = MAX_TEXT_BYTES
 
 
 @dataclass(frozen=True)

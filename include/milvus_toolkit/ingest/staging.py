@@ -21,13 +21,15 @@ from pathlib import Path
 from langchain_core.documents import Document
 from upath import UPath
 
-from milvus_toolkit.local_milvus import REPO_ROOT
+from milvus_toolkit.paths import data_home
 
 
 def staging_root() -> UPath:
     """``MILVUS_TOOLKIT_STAGING`` (a path or URL such as ``s3://bucket/staging``); by default
-    ``.local/staging`` in the repository. With several worker machines it must be shared."""
-    return UPath(os.environ.get("MILVUS_TOOLKIT_STAGING") or REPO_ROOT / ".local" / "staging")
+    ``$AIRFLOW_HOME/milvus_toolkit/staging``, else ``~/.local/share/milvus_toolkit/staging``
+    (``milvus_toolkit.paths``; never beside the code). With several worker machines it must be
+    shared."""
+    return UPath(os.environ.get("MILVUS_TOOLKIT_STAGING") or data_home() / "staging")
 
 
 def safe_name(value: str) -> str:

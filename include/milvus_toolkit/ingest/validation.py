@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from milvus_toolkit.rules import PermanentError
+
 log = logging.getLogger(__name__)
 SAMPLE_ROWS = 1000
 
@@ -27,7 +29,7 @@ class MilvusReader(Protocol):
     def get_conn(self): ...
 
 
-class ValidationFailed(AssertionError):
+class ValidationFailed(PermanentError, AssertionError):
     """What Milvus holds differs from what was split."""
 
 

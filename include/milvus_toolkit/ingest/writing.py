@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass
 
 import grpc
 from langchain_core.documents import Document
+
+from milvus_toolkit.rules import PermanentError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -50,7 +52,7 @@ REASON_CHARS = 300
 QUOTE_CHARS = 40  # a run of this many characters of a chunk's text in a message counts as a quote
 
 
-class PermanentWriteError(Exception):
+class PermanentWriteError(PermanentError):
     """A write that no retry can fix: fail the task at once."""
 
 

@@ -1,4 +1,10 @@
-"""MilvusHook: one place that turns an Airflow connection into Milvus clients and stores."""
+"""MilvusHook: one place that turns an Airflow connection into Milvus clients and stores.
+
+The generic data methods mirror pymilvus ``MilvusClient`` (``collection_name``, ``data``,
+``filter``, ``limit``, ``output_fields``), each with an async twin (``a``-prefixed) that runs
+on pymilvus's ``AsyncMilvusClient``. Results are plain JSON-safe Python values, so any task
+can return them to XCom.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import logging
 import socket
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -79,6 +85,26 @@ class MilvusHook(BaseHook):
 
     get_client = get_conn
 
+    async def aget_config(self) -> MilvusConnectionConfig:
+        """:attr:`config`, resolved without blocking the event loop (triggers, async tasks).
+
+        Reads the connection with ``aget_connection`` and registers its secrets with
+        ``amask_secret``; the result is cached on the hook like :attr:`config`.
+        """
+        if "config" in self.__dict__:
+            return self.__dict__["config"]
+        aget_connection = getattr(self, "aget_connection", None)
+        if aget_connection is not None:
+            conn = await aget_connection(self.milvus_conn_id)
+        else:  # pragma: no cover - Airflow < 3.1 has no async connection lookup
+            conn = await asyncio.to_thread(self.get_connection, self.milvus_conn_id)
+        aextra = getattr(conn, "aextra_dejson", None)
+        extra = await aextra() if aextra is not None else await asyncio.to_thread(lambda: conn.extra_dejson)
+        config = MilvusConnectionConfig.from_connection(conn, timeout=self._timeout_override, extra=extra)
+        await _amask(config.secrets())
+        self.__dict__["config"] = config
+        return config
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
@@ -95,7 +121,8 @@ class MilvusHook(BaseHook):
         from pymilvus import AsyncMilvusClient
 
         asyncio.get_running_loop()  # fail early and clearly outside a coroutine
-        client = AsyncMilvusClient(**self.config.client_kwargs())
+        config = await self.aget_config()
+        client = AsyncMilvusClient(**config.client_kwargs())
         try:
             yield client
         finally:
@@ -240,8 +267,17 @@ class MilvusHook(BaseHook):
                 f"{where}: '{spec.primary_field}' must be a VARCHAR primary key with auto_id off"
             )
 
-    def drop_collection(self, name: str) -> None:
+    def drop_collection(self, name: str, *, drop_aliases: bool = False) -> list[str]:
+        """Drop a collection. With ``drop_aliases`` its aliases are dropped first (Milvus 2.3
+        otherwise leaves them dangling, and a later ``create_alias`` of the same name fails).
+        Returns the aliases dropped."""
+        dropped: list[str] = []
+        if drop_aliases:
+            for alias in self.list_aliases(name):
+                self.drop_alias(alias)
+                dropped.append(alias)
         self._guard(lambda: self.get_conn().drop_collection(name), f"drop collection '{name}'")
+        return dropped
 
     def rename_collection(self, old_name: str, new_name: str) -> None:
         self._guard(lambda: self.get_conn().rename_collection(old_name, new_name), f"rename collection '{old_name}' to '{new_name}'")
@@ -254,6 +290,408 @@ class MilvusHook(BaseHook):
         """Add or overwrite properties of an existing collection (other keys are kept)."""
         props = {key: str(value) for key, value in properties.items()}
         self._guard(lambda: self.get_conn().alter_collection_properties(name, properties=props), f"set properties of '{name}'")
+
+    # ---- generic collection management ---------------------------------------------------------
+
+    def create_collection(
+        self,
+        collection_name: str,
+        dimension: int,
+        *,
+        primary_field_type: str = "VARCHAR",
+        primary_field: str = "id",
+        vector_field: str = "vector",
+        id_max_length: int = 512,
+        metric_type: str = "COSINE",
+        index_type: str = "AUTOINDEX",
+        index_params: dict[str, Any] | None = None,
+        enable_dynamic_field: bool = True,
+        description: str = "",
+        properties: Mapping[str, Any] | None = None,
+        consistency_level: str | None = None,
+        load: bool = True,
+    ) -> bool:
+        """Create a generic collection unless it exists; returns ``True`` when created now.
+
+        The schema: primary key ``primary_field`` (``VARCHAR`` of ``id_max_length`` or
+        ``INT64``, ids given by the caller), a ``FLOAT_VECTOR`` field ``vector_field`` of
+        ``dimension``, dynamic fields on (any other key of a row is stored as metadata), and
+        one vector index (``AUTOINDEX`` by default, e.g. ``HNSW`` with ``index_params``).
+
+        Idempotent: an existing collection whose vector field has the same dimension is
+        accepted as it is (loaded when ``load``); another dimension raises
+        :class:`DimensionMismatchError`, a missing vector field :class:`SchemaMismatchError`.
+        Nothing existing is altered.
+        """
+        dimension = int(dimension)
+        if not 1 <= dimension <= 32768:
+            raise ValueError(f"dimension must be between 1 and 32768, got {dimension}")
+        pk_type = _primary_type(primary_field_type)
+        if self.has_collection(collection_name):
+            self._check_dimension(collection_name, vector_field, dimension)
+            if load:
+                self._guard(lambda: self.get_conn().load_collection(collection_name), f"load collection '{collection_name}'")
+            return False
+        from pymilvus import DataType
+
+        client = self.get_conn()
+        schema = client.create_schema(auto_id=False, enable_dynamic_field=enable_dynamic_field, description=description)
+        if pk_type == "VARCHAR":
+            schema.add_field(primary_field, DataType.VARCHAR, is_primary=True, max_length=int(id_max_length))
+        else:
+            schema.add_field(primary_field, DataType.INT64, is_primary=True)
+        schema.add_field(vector_field, DataType.FLOAT_VECTOR, dim=dimension)
+        index = client.prepare_index_params()
+        index.add_index(
+            field_name=vector_field, index_type=index_type, metric_type=metric_type, params=dict(index_params or {})
+        )
+        extra = {"consistency_level": consistency_level} if consistency_level else {}
+        try:
+            self._guard(
+                lambda: client.create_collection(collection_name, schema=schema, index_params=index, **extra),
+                f"create collection '{collection_name}'",
+            )
+        except MilvusHookError:
+            if not self.has_collection(collection_name):  # not a concurrent creation: a real failure
+                raise
+            self._check_dimension(collection_name, vector_field, dimension)
+            return False
+        if properties:
+            self.set_collection_properties(collection_name, dict(properties))
+        if load:
+            self._guard(lambda: client.load_collection(collection_name), f"load collection '{collection_name}'")
+        self.log.info(
+            "Created collection '%s' (%s id, %d-dim %s/%s)", collection_name, pk_type, dimension, index_type, metric_type
+        )
+        return True
+
+    def _check_dimension(self, collection_name: str, vector_field: str, dimension: int) -> None:
+        existing = self.collection_dim(collection_name, vector_field)
+        where = f"collection '{collection_name}' on {self.config.uri}"
+        if existing is None:
+            raise SchemaMismatchError(f"{where} exists but has no vector field '{vector_field}'")
+        if existing != dimension:
+            raise DimensionMismatchError(
+                f"{where} exists with {existing}-dim vectors in '{vector_field}', not {dimension}. "
+                f"Nothing was changed: use another collection name, or drop this one on purpose."
+            )
+
+    def collection_state(self, collection_name: str, *, filter: str = "", count_rows: bool = True) -> dict[str, Any]:
+        """Whether a collection (or alias) exists and is loaded, and how many rows it holds
+        (matching ``filter``; counted with Strong consistency, only when loaded and
+        ``count_rows``). JSON-safe: ``{"collection_name", "exists", "loaded", "row_count"}``."""
+        client = self.get_conn()
+        state: dict[str, Any] = {"collection_name": collection_name, "exists": False, "loaded": False, "row_count": None}
+        state["exists"] = bool(self._guard(lambda: client.has_collection(collection_name), f"check collection '{collection_name}'"))
+        if not state["exists"]:
+            return state
+        load = self._guard(lambda: client.get_load_state(collection_name), f"load state of '{collection_name}'")
+        state["loaded"] = _is_loaded(load)
+        if state["loaded"] and count_rows:
+            rows = self._guard(
+                lambda: client.query(collection_name, filter=filter, output_fields=["count(*)"], consistency_level="Strong"),
+                f"count rows in '{collection_name}'",
+            )
+            state["row_count"] = int(rows[0]["count(*)"])
+        return state
+
+    async def acollection_state(
+        self, collection_name: str, *, filter: str = "", count_rows: bool = True, client: AsyncMilvusClient | None = None
+    ) -> dict[str, Any]:
+        """Async twin of :meth:`collection_state` (used by ``MilvusCollectionTrigger``)."""
+        async with self._aclient(client) as c:
+            state: dict[str, Any] = {"collection_name": collection_name, "exists": False, "loaded": False, "row_count": None}
+            state["exists"] = bool(await self._aguard(lambda: c.has_collection(collection_name), f"check collection '{collection_name}'"))
+            if not state["exists"]:
+                return state
+            load = await self._aguard(lambda: c.get_load_state(collection_name), f"load state of '{collection_name}'")
+            state["loaded"] = _is_loaded(load)
+            if state["loaded"] and count_rows:
+                rows = await self._aguard(
+                    lambda: c.query(collection_name, filter=filter, output_fields=["count(*)"], consistency_level="Strong"),
+                    f"count rows in '{collection_name}'",
+                )
+                state["row_count"] = int(rows[0]["count(*)"])
+            return state
+
+    # ---- data: writes ----------------------------------------------------------------------------
+
+    def insert(
+        self,
+        collection_name: str,
+        data: Sequence[Mapping[str, Any]] | Mapping[str, Any],
+        *,
+        batch_size: int | None = None,
+        partition_name: str | None = None,
+        timeout: float | None = None,
+    ) -> int:
+        """Insert rows (dicts: primary key, vector, any metadata); returns how many were
+        written. ``batch_size`` splits the rows into one request per batch."""
+        return self._write("insert", collection_name, data, batch_size, partition_name, timeout)
+
+    def upsert(
+        self,
+        collection_name: str,
+        data: Sequence[Mapping[str, Any]] | Mapping[str, Any],
+        *,
+        batch_size: int | None = None,
+        partition_name: str | None = None,
+        timeout: float | None = None,
+    ) -> int:
+        """Insert or replace rows by primary key; returns how many were written."""
+        return self._write("upsert", collection_name, data, batch_size, partition_name, timeout)
+
+    def _write(self, op: str, collection_name: str, data, batch_size, partition_name, timeout) -> int:
+        rows = _as_rows(data)
+        client = self.get_conn()
+        kwargs = _opt(partition_name=partition_name, timeout=timeout)
+        written = 0
+        for part in _batches(rows, batch_size):
+            result = self._guard(
+                lambda part=part: getattr(client, op)(collection_name, data=part, **kwargs),
+                f"{op} {len(part)} rows into '{collection_name}'",
+            )
+            written += _written(result, op, len(part))
+        return written
+
+    async def ainsert(
+        self,
+        collection_name: str,
+        data: Sequence[Mapping[str, Any]] | Mapping[str, Any],
+        *,
+        batch_size: int = 1000,
+        max_concurrency: int = 4,
+        partition_name: str | None = None,
+        timeout: float | None = None,
+        client: AsyncMilvusClient | None = None,
+    ) -> int:
+        """Async :meth:`insert`: one request per ``batch_size`` rows, at most
+        ``max_concurrency`` of them in flight together."""
+        return await self._awrite("insert", collection_name, data, batch_size, max_concurrency, partition_name, timeout, client)
+
+    async def aupsert(
+        self,
+        collection_name: str,
+        data: Sequence[Mapping[str, Any]] | Mapping[str, Any],
+        *,
+        batch_size: int = 1000,
+        max_concurrency: int = 4,
+        partition_name: str | None = None,
+        timeout: float | None = None,
+        client: AsyncMilvusClient | None = None,
+    ) -> int:
+        """Async :meth:`upsert`, batched like :meth:`ainsert`."""
+        return await self._awrite("upsert", collection_name, data, batch_size, max_concurrency, partition_name, timeout, client)
+
+    async def _awrite(self, op, collection_name, data, batch_size, max_concurrency, partition_name, timeout, client) -> int:
+        rows = _as_rows(data)
+        if not rows:
+            return 0
+        if int(max_concurrency) < 1:
+            raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
+        gate = asyncio.Semaphore(int(max_concurrency))
+        kwargs = _opt(partition_name=partition_name, timeout=timeout)
+        async with self._aclient(client) as c:
+
+            async def one(part: list[dict[str, Any]]) -> int:
+                async with gate:
+                    result = await self._aguard(
+                        lambda: getattr(c, op)(collection_name, data=part, **kwargs),
+                        f"{op} {len(part)} rows into '{collection_name}'",
+                    )
+                return _written(result, op, len(part))
+
+            counts = await asyncio.gather(*(one(part) for part in _batches(rows, batch_size)))
+        return sum(counts)
+
+    def delete(
+        self,
+        collection_name: str,
+        ids: Sequence[str | int] | str | int | None = None,
+        filter: str = "",
+        *,
+        batch_size: int = 1000,
+        partition_name: str | None = None,
+    ) -> int:
+        """Delete rows by primary key (``ids``) or by a boolean ``filter`` expression (one of
+        the two, never neither: emptying a collection takes an explicit filter).
+
+        By ids: returns how many ids were sent. By filter: the server's ``delete_count``
+        (Milvus 2.3 counts the primary keys the expression names, existing or not).
+        """
+        kwargs = _opt(partition_name=partition_name)
+        id_list = _delete_target(ids, filter)
+        if id_list is None:
+            result = self._guard(
+                lambda: self.get_conn().delete(collection_name, filter=filter, **kwargs),
+                f"delete rows matching {filter!r} from '{collection_name}'",
+            )
+            return _deleted(result)
+        deleted = 0
+        for part in _batches(id_list, batch_size):
+            self._guard(lambda part=part: self.get_conn().delete(collection_name, ids=part, **kwargs), f"delete {len(part)} rows from '{collection_name}'")
+            deleted += len(part)
+        return deleted
+
+    async def adelete(
+        self,
+        collection_name: str,
+        ids: Sequence[str | int] | str | int | None = None,
+        filter: str = "",
+        *,
+        batch_size: int = 1000,
+        partition_name: str | None = None,
+        client: AsyncMilvusClient | None = None,
+    ) -> int:
+        """Async :meth:`delete`."""
+        kwargs = _opt(partition_name=partition_name)
+        id_list = _delete_target(ids, filter)
+        async with self._aclient(client) as c:
+            if id_list is None:
+                result = await self._aguard(
+                    lambda: c.delete(collection_name, filter=filter, **kwargs),
+                    f"delete rows matching {filter!r} from '{collection_name}'",
+                )
+                return _deleted(result)
+            deleted = 0
+            for part in _batches(id_list, batch_size):
+                await self._aguard(lambda part=part: c.delete(collection_name, ids=part, **kwargs), f"delete {len(part)} rows from '{collection_name}'")
+                deleted += len(part)
+            return deleted
+
+    # ---- data: reads ----------------------------------------------------------------------------------
+
+    def query(
+        self,
+        collection_name: str,
+        filter: str = "",
+        *,
+        output_fields: Sequence[str] | None = None,
+        ids: Sequence[str | int] | None = None,
+        limit: int | None = None,
+        partition_names: Sequence[str] | None = None,
+        consistency_level: str | None = "Strong",
+        timeout: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows matching ``filter`` (or with these ``ids``), as JSON-safe dicts. Strong
+        consistency by default: a read in a task sees the writes of the tasks before it."""
+        kwargs = _read_kwargs(output_fields, ids, limit, partition_names, consistency_level, timeout)
+        rows = self._read(
+            collection_name,
+            lambda: self.get_conn().query(collection_name, filter=filter, **kwargs),
+            f"query '{collection_name}'",
+        )
+        return [_json_safe(dict(row)) for row in rows]
+
+    async def aquery(
+        self,
+        collection_name: str,
+        filter: str = "",
+        *,
+        output_fields: Sequence[str] | None = None,
+        ids: Sequence[str | int] | None = None,
+        limit: int | None = None,
+        partition_names: Sequence[str] | None = None,
+        consistency_level: str | None = "Strong",
+        timeout: float | None = None,
+        client: AsyncMilvusClient | None = None,
+    ) -> list[dict[str, Any]]:
+        """Async :meth:`query`."""
+        kwargs = _read_kwargs(output_fields, ids, limit, partition_names, consistency_level, timeout)
+        async with self._aclient(client) as c:
+            rows = await self._aread(
+                c, collection_name, lambda: c.query(collection_name, filter=filter, **kwargs), f"query '{collection_name}'"
+            )
+        return [_json_safe(dict(row)) for row in rows]
+
+    def get(
+        self,
+        collection_name: str,
+        ids: Sequence[str | int] | str | int,
+        *,
+        output_fields: Sequence[str] | None = None,
+        consistency_level: str | None = "Strong",
+        timeout: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """The rows with these primary keys (missing ids are simply absent)."""
+        id_list = _id_list(ids)
+        if not id_list:
+            return []
+        return self.query(
+            collection_name, ids=id_list, output_fields=output_fields, consistency_level=consistency_level, timeout=timeout
+        )
+
+    async def aget(
+        self,
+        collection_name: str,
+        ids: Sequence[str | int] | str | int,
+        *,
+        output_fields: Sequence[str] | None = None,
+        consistency_level: str | None = "Strong",
+        timeout: float | None = None,
+        client: AsyncMilvusClient | None = None,
+    ) -> list[dict[str, Any]]:
+        """Async :meth:`get`."""
+        id_list = _id_list(ids)
+        if not id_list:
+            return []
+        return await self.aquery(
+            collection_name,
+            ids=id_list,
+            output_fields=output_fields,
+            consistency_level=consistency_level,
+            timeout=timeout,
+            client=client,
+        )
+
+    def search(
+        self,
+        collection_name: str,
+        data: Sequence[Any],
+        *,
+        limit: int = 10,
+        filter: str = "",
+        output_fields: Sequence[str] | None = None,
+        search_params: Mapping[str, Any] | None = None,
+        anns_field: str | None = None,
+        partition_names: Sequence[str] | None = None,
+        consistency_level: str | None = None,
+        timeout: float | None = None,
+    ) -> list[list[dict[str, Any]]]:
+        """Nearest neighbours of each query vector in ``data``: one list per query, best
+        first, each hit ``{"id", "distance", <output fields>}`` (JSON-safe, ready for XCom).
+        ``consistency_level`` ``None`` uses the collection's own; pass ``"Strong"`` to see
+        writes made just before by another client."""
+        kwargs = _search_kwargs(limit, filter, output_fields, search_params, anns_field, partition_names, consistency_level, timeout)
+        result = self._read(
+            collection_name,
+            lambda: self.get_conn().search(collection_name, data=list(data), **kwargs),
+            f"search '{collection_name}'",
+        )
+        return _hits(result)
+
+    async def asearch(
+        self,
+        collection_name: str,
+        data: Sequence[Any],
+        *,
+        limit: int = 10,
+        filter: str = "",
+        output_fields: Sequence[str] | None = None,
+        search_params: Mapping[str, Any] | None = None,
+        anns_field: str | None = None,
+        partition_names: Sequence[str] | None = None,
+        consistency_level: str | None = None,
+        timeout: float | None = None,
+        client: AsyncMilvusClient | None = None,
+    ) -> list[list[dict[str, Any]]]:
+        """Async :meth:`search`."""
+        kwargs = _search_kwargs(limit, filter, output_fields, search_params, anns_field, partition_names, consistency_level, timeout)
+        async with self._aclient(client) as c:
+            result = await self._aread(
+                c, collection_name, lambda: c.search(collection_name, data=list(data), **kwargs), f"search '{collection_name}'"
+            )
+        return _hits(result)
 
     def get_rows(self, name: str, ids: list[str], output_fields: list[str], *, batch_size: int = 1000) -> list[dict[str, Any]]:
         """The rows with these primary keys (Strong consistency); missing ids are simply absent."""
@@ -269,31 +707,28 @@ class MilvusHook(BaseHook):
             ))
         return rows
 
-    def upsert(self, name: str, rows: list[dict[str, Any]]) -> int:
-        """Insert or replace rows by primary key; returns how many were written."""
-        result = self._guard(lambda: self.get_conn().upsert(name, data=rows), f"upsert {len(rows)} rows into '{name}'")
-        return int(result.get("upsert_count", len(rows))) if isinstance(result, dict) else len(rows)
-
-    def delete(self, name: str, ids: list[str], *, batch_size: int = 1000) -> int:
-        """Delete rows by primary key (never by filter: only what the caller named)."""
-        deleted = 0
-        for start in range(0, len(ids), batch_size):
-            part = ids[start : start + batch_size]
-            self._guard(lambda part=part: self.get_conn().delete(name, ids=part), f"delete {len(part)} rows from '{name}'")
-            deleted += len(part)
-        return deleted
-
     # ---- counting --------------------------------------------------------------------------
 
-    def count(self, name: str, filter: str = "") -> int:
+    def count(self, collection_name: str, filter: str = "") -> int:
         """Exact row count with Strong consistency (sees every write acknowledged before)."""
         rows = self._read(
-            name,
+            collection_name,
             lambda: self.get_conn().query(
-                name, filter=filter, output_fields=["count(*)"], consistency_level="Strong"
+                collection_name, filter=filter, output_fields=["count(*)"], consistency_level="Strong"
             ),
-            f"count rows in '{name}'",
+            f"count rows in '{collection_name}'",
         )
+        return int(rows[0]["count(*)"])
+
+    async def acount(self, collection_name: str, filter: str = "", *, client: AsyncMilvusClient | None = None) -> int:
+        """Async :meth:`count`."""
+        async with self._aclient(client) as c:
+            rows = await self._aread(
+                c,
+                collection_name,
+                lambda: c.query(collection_name, filter=filter, output_fields=["count(*)"], consistency_level="Strong"),
+                f"count rows in '{collection_name}'",
+            )
         return int(rows[0]["count(*)"])
 
     def count_by_source(self, name: str, source_field: str = "source", batch_size: int = 5000) -> dict[str, int]:
@@ -439,6 +874,36 @@ class MilvusHook(BaseHook):
             self._guard(lambda: self.get_conn().load_collection(name), f"load collection '{name}'")
             return self._guard(call, action)
 
+    @asynccontextmanager
+    async def _aclient(self, client: AsyncMilvusClient | None) -> AsyncIterator[AsyncMilvusClient]:
+        """The caller's client (left open), or a new one for this call (closed after)."""
+        if client is not None:
+            yield client
+            return
+        async with self.async_client() as own:
+            yield own
+
+    async def _aread(self, client: AsyncMilvusClient, name: str, call: Callable[[], Awaitable[Any]], action: str):
+        """Async :meth:`_read`: heals "collection not loaded" once."""
+        try:
+            return await self._aguard(call, action)
+        except MilvusHookError as exc:
+            if not is_not_loaded(exc):
+                raise
+            self.log.warning("Collection '%s' is not loaded (the server restarted?); loading it, then retrying", name)
+            await self._aguard(lambda: client.load_collection(name), f"load collection '{name}'")
+            return await self._aguard(call, action)
+
+    async def _aguard(self, call: Callable[[], Awaitable[Any]], action: str):
+        """Async :meth:`_guard`."""
+        from pymilvus.exceptions import MilvusException
+
+        try:
+            return await call()
+        except MilvusException as exc:
+            uri = (await self.aget_config()).uri
+            raise MilvusHookError(f"{action} on {uri} failed: {_clean(exc)}") from exc
+
     def _guard(self, call, action: str):
         """Run a pymilvus call; re-raise failures as ``MilvusHookError`` naming the action and
         the server (pymilvus's own message is kept; it never contains the token)."""
@@ -491,3 +956,146 @@ def _mask(values: list[str]) -> None:
         return
     for value in values:
         mask_secret(value)
+
+
+async def _amask(values: list[str]) -> None:
+    """:func:`_mask` for the event loop: ``amask_secret`` never blocks it."""
+    try:
+        from airflow.sdk.log import amask_secret
+    except ImportError:  # pragma: no cover - Airflow < 3.2
+        await asyncio.to_thread(_mask, values)
+        return
+    for value in values:
+        await amask_secret(value)
+
+
+# ---- argument and result shaping (pure functions) ----------------------------------------------
+
+
+def _primary_type(value: str) -> str:
+    """``VARCHAR`` or ``INT64`` from the names people use for them."""
+    name = str(value).strip().upper()
+    if name in {"VARCHAR", "STRING", "STR", "TEXT"}:
+        return "VARCHAR"
+    if name in {"INT64", "INT", "INTEGER"}:
+        return "INT64"
+    raise ValueError(f"primary_field_type must be VARCHAR or INT64, got {value!r}")
+
+
+def _is_loaded(load_state: Any) -> bool:
+    state = load_state.get("state") if isinstance(load_state, Mapping) else load_state
+    return getattr(state, "name", str(state)).split(".")[-1].lower() == "loaded"
+
+
+def _as_rows(data: Any) -> list[dict[str, Any]]:
+    if isinstance(data, Mapping):
+        return [dict(data)]
+    rows = list(data or [])
+    for index, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise TypeError(f"row {index} is a {type(row).__name__}, not a dict of field values")
+    return [dict(row) for row in rows]
+
+
+def _batches(items: Sequence[Any], batch_size: int | None) -> Iterator[list[Any]]:
+    items = list(items)
+    if batch_size is None or int(batch_size) <= 0:
+        if items:
+            yield items
+        return
+    size = int(batch_size)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _opt(**kwargs: Any) -> dict[str, Any]:
+    """Only the keyword arguments that were given (pymilvus's defaults differ by version)."""
+    return {key: value for key, value in kwargs.items() if value is not None}
+
+
+def _written(result: Any, op: str, sent: int) -> int:
+    if isinstance(result, Mapping):
+        return int(result.get(f"{op}_count", sent))
+    return sent
+
+
+def _deleted(result: Any) -> int:
+    if isinstance(result, Mapping):
+        return int(result.get("delete_count", 0))
+    return int(getattr(result, "delete_count", 0) or 0)
+
+
+def _id_list(ids: Any) -> list[Any]:
+    if ids is None:
+        return []
+    if isinstance(ids, (str, int)):
+        return [ids]
+    return list(ids)
+
+
+def _delete_target(ids: Any, filter: str) -> list[Any] | None:
+    """The id list to delete, or ``None`` to delete by ``filter``."""
+    if ids is not None and filter:
+        raise ValueError("delete by ids or by filter, not both")
+    if ids is None:
+        if not filter or not str(filter).strip():
+            raise ValueError("delete needs ids or a filter (emptying a collection takes an explicit filter)")
+        return None
+    return _id_list(ids)
+
+
+def _read_kwargs(output_fields, ids, limit, partition_names, consistency_level, timeout) -> dict[str, Any]:
+    return _opt(
+        output_fields=list(output_fields) if output_fields is not None else None,
+        ids=_id_list(ids) if ids is not None else None,
+        limit=int(limit) if limit is not None else None,
+        partition_names=list(partition_names) if partition_names else None,
+        consistency_level=consistency_level or None,
+        timeout=timeout,
+    )
+
+
+def _search_kwargs(limit, filter, output_fields, search_params, anns_field, partition_names, consistency_level, timeout) -> dict[str, Any]:
+    kwargs = _opt(
+        output_fields=list(output_fields) if output_fields is not None else None,
+        search_params=dict(search_params) if search_params else None,
+        anns_field=anns_field or None,
+        partition_names=list(partition_names) if partition_names else None,
+        consistency_level=consistency_level or None,
+        timeout=timeout,
+    )
+    kwargs["limit"] = int(limit)
+    kwargs["filter"] = filter or ""
+    return kwargs
+
+
+def _hits(result: Any) -> list[list[dict[str, Any]]]:
+    """pymilvus search results as plain lists of ``{"id", "distance", <fields>}`` dicts."""
+    out: list[list[dict[str, Any]]] = []
+    for hits in result:
+        rows: list[dict[str, Any]] = []
+        for hit in hits:
+            raw = dict(hit)
+            entity = raw.get("entity") or {}
+            row: dict[str, Any] = {"id": raw.get("id"), "distance": float(raw.get("distance", 0.0))}
+            for key, value in dict(entity).items():
+                row.setdefault(key, value)
+            rows.append(_json_safe(row))
+        out.append(rows)
+    return out
+
+
+def _json_safe(value: Any) -> Any:
+    """Plain JSON types only: numpy scalars and arrays, tuples and mappings converted."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    tolist = getattr(value, "tolist", None)  # numpy arrays and scalars
+    if callable(tolist):
+        return _json_safe(tolist())
+    return str(value)

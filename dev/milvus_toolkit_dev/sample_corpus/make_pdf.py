@@ -6,7 +6,9 @@ original, written for this project, and released under CC0-1.0.
 
 Usage (from the repository root)::
 
-    python include/sample_corpus_tools/make_pdf.py [OUTPUT_PATH]
+    python dev/milvus_toolkit_dev/sample_corpus/make_pdf.py [OUTPUT_PATH]
+
+(or ``python -m milvus_toolkit_dev.sample_corpus.make_pdf`` in the development venv).
 
 Requires reportlab. The PDF is built with ``invariant=1`` so that the
 creation/modification dates and the document ID are fixed, which makes the
@@ -40,7 +42,8 @@ class PolicyDocTemplate(SimpleDocTemplate):
         )
         canvas.restoreState()
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+# A developer tool in dev/milvus_toolkit_dev/sample_corpus/: the repository is three levels up.
+REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_OUTPUT = REPO_ROOT / "include" / "sample_corpus" / "field-safety-policy.pdf"
 
 TITLE = "Field Safety Policy"
@@ -198,6 +201,8 @@ def build(output_path):
         title=TITLE,
         author=AUTHOR,
         subject=SUBJECT,
+        # The script's path when the committed PDF was made; kept so that a re-run still
+        # reproduces that file byte for byte.
         creator="include/sample_corpus_tools/make_pdf.py (reportlab)",
         invariant=1,
     )

@@ -15,10 +15,10 @@ binary ourselves as a daemon with a pid file and a graceful stop.
 
 Usage::
 
-    python -m milvus_toolkit.local_milvus up      # idempotent; waits until it answers
-    python -m milvus_toolkit.local_milvus down    # idempotent; graceful, then forced
-    python -m milvus_toolkit.local_milvus status
-    python -m milvus_toolkit.local_milvus conn-uri   # Airflow connection URI (has the secret)
+    python -m milvus_toolkit_dev.local_milvus up      # idempotent; waits until it answers
+    python -m milvus_toolkit_dev.local_milvus down    # idempotent; graceful, then forced
+    python -m milvus_toolkit_dev.local_milvus status
+    python -m milvus_toolkit_dev.local_milvus conn-uri   # Airflow connection URI (has the secret)
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ from urllib.parse import quote
 
 DEFAULT_PORT = 19530
 DEFAULT_ROOT_PASSWORD = "Milvus"  # Milvus's documented factory default; replaced on first start
+# A developer tool: it lives in the repository (dev/milvus_toolkit_dev/) and keeps its state in
+# the repository's .local/. The runtime package milvus_toolkit never derives paths like this.
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_HOME = REPO_ROOT / ".local"
 

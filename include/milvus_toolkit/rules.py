@@ -1,0 +1,38 @@
+"""The rules and limits that more than one part of the toolkit checks, each written once."""
+
+from __future__ import annotations
+
+import re
+
+COLLECTION_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+MAX_COLLECTION_NAME_LENGTH = 255
+MAX_VECTOR_DIM = 32768
+# A VARCHAR field holds at most 65,535 bytes: the text field's limit, hence every chunk's.
+MAX_TEXT_BYTES = 65535
+
+
+class PermanentError(Exception):
+    """An error no retry can heal (bad params or input, a collection of another shape or
+    model, a failed validation, a rejected chunk): the task fails at once."""
+
+
+def check_collection_name(value: str) -> str:
+    if not re.match(COLLECTION_NAME_PATTERN, value or "") or len(value) > MAX_COLLECTION_NAME_LENGTH:
+        raise ValueError(
+            "must start with a letter or underscore and hold only letters, digits and "
+            f"underscores, at most {MAX_COLLECTION_NAME_LENGTH} characters (a Milvus collection name)"
+        )
+    return value
+
+
+def describe_validation_errors(exc, label: str = "param") -> list[str]:
+    """pydantic's errors as "<label> 'field': message" lines; a missing field says that a
+    run acts only on what it is given."""
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "missing":
+            message = "is required (a run acts only on what it is given; there is no default)"
+        problems.append(f"{label} '{where}': {message}" if where else message)
+    return problems

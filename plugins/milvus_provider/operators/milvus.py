@@ -1,0 +1,514 @@
+"""Operators of the Milvus provider.
+
+Arguments are named like pymilvus ``MilvusClient``'s (``collection_name``, ``data``,
+``filter``, ``limit``, ``output_fields``); each operator is a thin call of a
+:class:`~milvus_provider.hooks.milvus.MilvusHook` method and returns JSON-safe values to XCom.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import Coroutine, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from airflow.sdk import BaseOperator
+
+from milvus_provider.hooks.milvus import MilvusHook
+from milvus_provider.sensors.milvus import MilvusCollectionSensor
+from milvus_provider.utils.embeddings import resolve_embedding
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+__all__ = [
+    "MilvusAliasOperator",
+    "MilvusCollectionSensor",
+    "MilvusCreateCollectionOperator",
+    "MilvusDropCollectionOperator",
+    "MilvusIngestOperator",
+    "MilvusSearchOperator",
+]
+
+T = TypeVar("T")
+
+
+class _MilvusBaseOperator(BaseOperator):
+    """``milvus_conn_id`` and a lazily made :class:`MilvusHook`, closed after ``execute``."""
+
+    ui_color = "#e3f2fd"
+
+    def __init__(self, *, milvus_conn_id: str = MilvusHook.default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.milvus_conn_id = milvus_conn_id
+
+    @cached_property
+    def hook(self) -> MilvusHook:
+        return MilvusHook(milvus_conn_id=self.milvus_conn_id)
+
+    def _close(self) -> None:
+        close = getattr(self.hook, "close", None)
+        if callable(close):
+            close()
+
+
+class MilvusIngestOperator(_MilvusBaseOperator):
+    """Write rows into a collection (upsert or insert), with the async client and several
+    batches in flight; optionally create the collection first and embed texts.
+
+    Each row is a dict: the primary key (``id_field``), the vector (``vector_field``) and any
+    metadata (stored in Milvus's dynamic field). A row without a vector is embedded from its
+    ``text_field`` with ``embedding``.
+
+    Returns counts only, never rows: ``{"collection_name", "mode", "rows", "written",
+    "embedded", "batches", "created_collection"}``.
+
+    :param collection_name: target collection (templated).
+    :param data: list of row dicts, or an XComArg / template giving one (templated).
+    :param mode: ``"upsert"`` (default: replaces rows with the same id) or ``"insert"`` (templated).
+    :param batch_size: rows per request (templated).
+    :param max_concurrency: requests in flight together on the ``AsyncMilvusClient`` (templated).
+    :param embedding: embeds the texts of rows without a vector: a LangChain ``Embeddings``
+        object, a callable ``list[str] -> list[vector]``, or an import path naming either.
+    :param dimension: when given, the collection is created if missing
+        (:meth:`MilvusHook.create_collection`: primary key ``id_field`` of the ids' type,
+        FLOAT_VECTOR ``vector_field``, dynamic fields, ``index_type``/``metric_type``), and an
+        existing one must have this dimension (templated).
+    :param primary_field_type: ``VARCHAR`` or ``INT64``; default: from the first row's id.
+    :param metric_type: ``COSINE`` (default), ``L2`` or ``IP``, for a created collection.
+    :param index_type: ``AUTOINDEX`` (default), ``HNSW``, ... for a created collection.
+    :param index_params: index build parameters for a created collection (e.g. ``{"M": 16}``).
+    :param id_field: name of the primary key (default ``id``).
+    :param vector_field: name of the vector field (default ``vector``).
+    :param text_field: field embedded when a row has no vector (default ``text``).
+    :param partition_name: partition to write into (templated).
+    :param milvus_conn_id: Airflow connection of type ``milvus``.
+    """
+
+    template_fields: Sequence[str] = (
+        "collection_name",
+        "data",
+        "mode",
+        "batch_size",
+        "max_concurrency",
+        "dimension",
+        "partition_name",
+    )
+
+    def __init__(
+        self,
+        *,
+        collection_name: str,
+        data: Any,
+        mode: str = "upsert",
+        batch_size: int = 1000,
+        max_concurrency: int = 4,
+        embedding: Any = None,
+        dimension: int | None = None,
+        primary_field_type: str | None = None,
+        metric_type: str = "COSINE",
+        index_type: str = "AUTOINDEX",
+        index_params: dict[str, Any] | None = None,
+        id_field: str = "id",
+        vector_field: str = "vector",
+        text_field: str = "text",
+        partition_name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.collection_name = collection_name
+        self.data = data
+        self.mode = mode
+        self.batch_size = batch_size
+        self.max_concurrency = max_concurrency
+        self.embedding = embedding
+        self.dimension = dimension
+        self.primary_field_type = primary_field_type
+        self.metric_type = metric_type
+        self.index_type = index_type
+        self.index_params = index_params
+        self.id_field = id_field
+        self.vector_field = vector_field
+        self.text_field = text_field
+        self.partition_name = partition_name
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        mode = str(self.mode).strip().lower()
+        if mode not in ("upsert", "insert"):
+            raise ValueError(f"mode must be 'upsert' or 'insert', got {self.mode!r}")
+        batch_size, max_concurrency = int(self.batch_size), int(self.max_concurrency)
+        if batch_size < 1 or max_concurrency < 1:
+            raise ValueError("batch_size and max_concurrency must be at least 1")
+        rows = _rows(self.data)
+        embedded = self._embed_missing_vectors(rows, batch_size)
+        created = False
+        try:
+            if self.dimension not in (None, ""):
+                dimension = int(self.dimension)
+                _check_rows(rows, self.id_field, self.vector_field, dimension)
+                created = self.hook.create_collection(
+                    self.collection_name,
+                    dimension,
+                    primary_field_type=self.primary_field_type or _primary_type_of(rows, self.id_field),
+                    primary_field=self.id_field,
+                    vector_field=self.vector_field,
+                    metric_type=self.metric_type,
+                    index_type=self.index_type,
+                    index_params=self.index_params,
+                )
+            write = self.hook.aupsert if mode == "upsert" else self.hook.ainsert
+            written = _run(
+                write(
+                    self.collection_name,
+                    rows,
+                    batch_size=batch_size,
+                    max_concurrency=max_concurrency,
+                    partition_name=self.partition_name or None,
+                )
+            ) if rows else 0
+        finally:
+            self._close()
+        result = {
+            "collection_name": self.collection_name,
+            "mode": mode,
+            "rows": len(rows),
+            "written": int(written),
+            "embedded": embedded,
+            "batches": math.ceil(len(rows) / batch_size),
+            "created_collection": bool(created),
+        }
+        self.log.info("Ingested into '%s': %s", self.collection_name, result)
+        return result
+
+    def _embed_missing_vectors(self, rows: list[dict[str, Any]], batch_size: int) -> int:
+        missing = [row for row in rows if row.get(self.vector_field) is None]
+        if not missing:
+            return 0
+        adapter = resolve_embedding(self.embedding)
+        if adapter is None:
+            raise ValueError(
+                f"{len(missing)} row(s) have no '{self.vector_field}' (first id: {missing[0].get(self.id_field)!r}): "
+                f"give vectors, or texts in '{self.text_field}' and an embedding="
+            )
+        for row in missing:
+            if not isinstance(row.get(self.text_field), str):
+                raise ValueError(
+                    f"row {row.get(self.id_field)!r} has neither '{self.vector_field}' nor a text in '{self.text_field}'"
+                )
+        for start in range(0, len(missing), batch_size):
+            part = missing[start : start + batch_size]
+            for row, vector in zip(part, adapter.embed_documents([row[self.text_field] for row in part]), strict=True):
+                row[self.vector_field] = vector
+        return len(missing)
+
+
+class MilvusSearchOperator(_MilvusBaseOperator):
+    """Search a collection (or alias) for the nearest neighbours of query vectors, or of
+    query texts embedded with ``embedding``.
+
+    Returns JSON-safe hits: one list per query, best first, each
+    ``{"id", "distance", <output fields>}``.
+
+    :param collection_name: collection or alias (templated).
+    :param data: query vectors (a list of vectors, or one vector), or query texts (templated).
+    :param limit: hits per query (templated).
+    :param filter: Milvus boolean expression the hits must match (templated).
+    :param output_fields: fields returned with each hit (templated).
+    :param search_params: e.g. ``{"params": {"ef": 64}}`` (templated).
+    :param anns_field: vector field to search, when the collection has several (templated).
+    :param partition_names: partitions to search (templated).
+    :param consistency_level: ``"Strong"`` by default, so the search sees rows written by
+        upstream tasks; ``None`` uses the collection's own level (templated).
+    :param embedding: embeds query texts: a LangChain ``Embeddings`` object (its
+        ``embed_query``), a callable or an import path (see :func:`resolve_embedding`).
+    :param milvus_conn_id: Airflow connection of type ``milvus``.
+    """
+
+    template_fields: Sequence[str] = (
+        "collection_name",
+        "data",
+        "limit",
+        "filter",
+        "output_fields",
+        "search_params",
+        "anns_field",
+        "partition_names",
+        "consistency_level",
+    )
+
+    def __init__(
+        self,
+        *,
+        collection_name: str,
+        data: Any,
+        limit: int = 10,
+        filter: str = "",
+        output_fields: list[str] | None = None,
+        search_params: dict[str, Any] | None = None,
+        anns_field: str | None = None,
+        partition_names: list[str] | None = None,
+        consistency_level: str | None = "Strong",
+        embedding: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.collection_name = collection_name
+        self.data = data
+        self.limit = limit
+        self.filter = filter
+        self.output_fields = output_fields
+        self.search_params = search_params
+        self.anns_field = anns_field
+        self.partition_names = partition_names
+        self.consistency_level = consistency_level
+        self.embedding = embedding
+
+    def execute(self, context: Context) -> list[list[dict[str, Any]]]:
+        queries = _queries(self.data)
+        texts = [i for i, query in enumerate(queries) if isinstance(query, str)]
+        if texts:
+            adapter = resolve_embedding(self.embedding)
+            if adapter is not None:
+                queries = [adapter.embed_query(q) if isinstance(q, str) else q for q in queries]
+            elif not self.anns_field:  # Milvus embeds texts itself only for a function's field (BM25)
+                raise ValueError("query texts need an embedding= (or anns_field= naming a BM25 function's field)")
+        try:
+            hits = self.hook.search(
+                collection_name=self.collection_name,
+                data=queries,
+                limit=int(self.limit),
+                filter=self.filter or "",
+                output_fields=_list_or_none(self.output_fields),
+                search_params=self.search_params or None,
+                anns_field=self.anns_field or None,
+                partition_names=_list_or_none(self.partition_names),
+                consistency_level=self.consistency_level or None,
+            )
+        finally:
+            self._close()
+        self.log.info("Searched '%s': %s", self.collection_name, [len(h) for h in hits])
+        return hits
+
+
+class MilvusCreateCollectionOperator(_MilvusBaseOperator):
+    """Create a collection from arguments (see :meth:`MilvusHook.create_collection`).
+
+    Idempotent: an existing collection with the same dimension is fine (returned with
+    ``created: False``); another dimension fails the task and changes nothing.
+
+    Returns ``{"collection_name", "dimension", "created"}``.
+
+    :param collection_name: (templated)
+    :param dimension: vector dimension (templated).
+    :param primary_field_type: ``VARCHAR`` (default) or ``INT64`` (templated).
+    :param metric_type: ``COSINE`` (default), ``L2`` or ``IP`` (templated).
+    :param index_type: ``AUTOINDEX`` (default), ``HNSW``, ``IVF_FLAT``, ... (templated).
+    :param index_params: index build parameters, e.g. ``{"M": 16, "efConstruction": 200}`` (templated).
+    :param properties: collection properties, e.g. ``{"collection.ttl.seconds": 86400}`` (templated).
+    :param description: (templated)
+    :param primary_field: primary key name (default ``id``).
+    :param vector_field: vector field name (default ``vector``).
+    :param id_max_length: VARCHAR primary key length (default 512).
+    :param consistency_level: the collection's default consistency (server default if ``None``).
+    :param enable_dynamic_field: store undeclared row keys as metadata (default on).
+    :param load: load the collection into memory (default on; a search needs it).
+    :param milvus_conn_id: Airflow connection of type ``milvus``.
+    """
+
+    template_fields: Sequence[str] = (
+        "collection_name",
+        "dimension",
+        "primary_field_type",
+        "metric_type",
+        "index_type",
+        "index_params",
+        "properties",
+        "description",
+    )
+
+    def __init__(
+        self,
+        *,
+        collection_name: str,
+        dimension: int | str,
+        primary_field_type: str = "VARCHAR",
+        metric_type: str = "COSINE",
+        index_type: str = "AUTOINDEX",
+        index_params: dict[str, Any] | None = None,
+        properties: dict[str, Any] | None = None,
+        description: str = "",
+        primary_field: str = "id",
+        vector_field: str = "vector",
+        id_max_length: int = 512,
+        consistency_level: str | None = None,
+        enable_dynamic_field: bool = True,
+        load: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.collection_name = collection_name
+        self.dimension = dimension
+        self.primary_field_type = primary_field_type
+        self.metric_type = metric_type
+        self.index_type = index_type
+        self.index_params = index_params
+        self.properties = properties
+        self.description = description
+        self.primary_field = primary_field
+        self.vector_field = vector_field
+        self.id_max_length = id_max_length
+        self.consistency_level = consistency_level
+        self.enable_dynamic_field = enable_dynamic_field
+        self.load = load
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        dimension = int(self.dimension)
+        try:
+            created = self.hook.create_collection(
+                self.collection_name,
+                dimension,
+                primary_field_type=self.primary_field_type,
+                primary_field=self.primary_field,
+                vector_field=self.vector_field,
+                id_max_length=self.id_max_length,
+                metric_type=self.metric_type,
+                index_type=self.index_type,
+                index_params=self.index_params or None,
+                enable_dynamic_field=self.enable_dynamic_field,
+                description=self.description or "",
+                properties=self.properties or None,
+                consistency_level=self.consistency_level,
+                load=self.load,
+            )
+        finally:
+            self._close()
+        self.log.info("Collection '%s' %s", self.collection_name, "created" if created else "already existed")
+        return {"collection_name": self.collection_name, "dimension": dimension, "created": bool(created)}
+
+
+class MilvusDropCollectionOperator(_MilvusBaseOperator):
+    """Drop a collection, and first its aliases (``drop_aliases``, default on).
+
+    Returns ``{"collection_name", "dropped", "aliases_dropped"}``.
+
+    :param collection_name: (templated)
+    :param drop_aliases: drop the collection's aliases first (default on).
+    :param missing_ok: a missing collection is not an error (default on).
+    :param milvus_conn_id: Airflow connection of type ``milvus``.
+    """
+
+    template_fields: Sequence[str] = ("collection_name",)
+
+    def __init__(self, *, collection_name: str, drop_aliases: bool = True, missing_ok: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.collection_name = collection_name
+        self.drop_aliases = drop_aliases
+        self.missing_ok = missing_ok
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        try:
+            if not self.hook.has_collection(self.collection_name):
+                if not self.missing_ok:
+                    raise ValueError(f"collection '{self.collection_name}' does not exist")
+                self.log.info("Collection '%s' does not exist: nothing to drop", self.collection_name)
+                return {"collection_name": self.collection_name, "dropped": False, "aliases_dropped": []}
+            aliases = self.hook.drop_collection(self.collection_name, drop_aliases=self.drop_aliases)
+        finally:
+            self._close()
+        self.log.info("Dropped collection '%s' (aliases dropped: %s)", self.collection_name, aliases)
+        return {"collection_name": self.collection_name, "dropped": True, "aliases_dropped": list(aliases or [])}
+
+
+class MilvusAliasOperator(_MilvusBaseOperator):
+    """Point an alias at a collection: create it, or move it there atomically (blue/green).
+
+    Returns ``{"alias", "collection_name", "previous"}`` (``previous``: the collection it
+    pointed to before, or ``None``).
+
+    :param alias: (templated)
+    :param collection_name: the collection the alias should point to (templated).
+    :param milvus_conn_id: Airflow connection of type ``milvus``.
+    """
+
+    template_fields: Sequence[str] = ("alias", "collection_name")
+
+    def __init__(self, *, alias: str, collection_name: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.alias = alias
+        self.collection_name = collection_name
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        try:
+            previous = self.hook.point_alias(self.alias, self.collection_name)
+        finally:
+            self._close()
+        self.log.info("Alias '%s' -> '%s' (before: %s)", self.alias, self.collection_name, previous)
+        return {"alias": self.alias, "collection_name": self.collection_name, "previous": previous}
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine from sync ``execute``; in a fresh thread if a loop already runs here."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def _rows(data: Any) -> list[dict[str, Any]]:
+    if isinstance(data, str):
+        data = json.loads(data)  # a template rendered to text (render_template_as_native_obj off)
+    if isinstance(data, Mapping):
+        data = [data]
+    rows = []
+    for index, row in enumerate(data or []):
+        if not isinstance(row, Mapping):
+            raise TypeError(f"data[{index}] is a {type(row).__name__}, not a dict of field values")
+        rows.append(dict(row))
+    return rows
+
+
+def _check_rows(rows: list[dict[str, Any]], id_field: str, vector_field: str, dimension: int) -> None:
+    for row in rows:
+        if row.get(id_field) is None:
+            raise ValueError(f"a row has no '{id_field}': every row needs its primary key")
+        length = len(row[vector_field])
+        if length != dimension:
+            raise ValueError(f"row {row[id_field]!r} has a {length}-dim '{vector_field}', the collection {dimension}")
+
+
+def _primary_type_of(rows: list[dict[str, Any]], id_field: str) -> str:
+    kinds = {"INT64" if isinstance(row.get(id_field), int) and not isinstance(row.get(id_field), bool) else "VARCHAR" for row in rows}
+    if len(kinds) > 1:
+        raise ValueError(f"the rows mix integer and string '{id_field}' values")
+    return kinds.pop() if kinds else "VARCHAR"
+
+
+def _queries(data: Any) -> list[Any]:
+    if isinstance(data, str):
+        text = data.strip()
+        if text.startswith("["):
+            data = json.loads(text)  # a rendered template
+        else:
+            return [data]  # one query text
+    queries = list(data or [])
+    if queries and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in queries):
+        return [queries]  # one vector
+    if not queries:
+        raise ValueError("data holds no query")
+    return [q if isinstance(q, str) else [float(x) for x in q] for q in queries]
+
+
+def _list_or_none(value: Any) -> list[Any] | None:
+    if value in (None, "", []):
+        return None
+    if isinstance(value, str):
+        return [value]
+    return list(value)

@@ -1,0 +1,1 @@
+"""Helpers of the Milvus provider that need neither Airflow nor a Milvus connection."""
