@@ -71,8 +71,7 @@ class Run:
         self.manifest = split_corpus(params, hook, run_folder("test", name)).to_xcom()
 
     def plan(self):
-        self.planned = plan_deletes(self.params, self.hook, self.manifest)
-        return self.planned
+        return plan_deletes(self.params, self.hook, self.manifest)
 
     def write(self):
         ensure_collection(self.params, self.hook, self.manifest)
@@ -83,7 +82,7 @@ class Run:
         return asyncio.run(write_all())
 
     def delete(self):
-        return delete_obsolete(self.params, self.hook, self.manifest, self.planned)
+        return delete_obsolete(self.params, self.hook, self.manifest)
 
     def all(self, validate=True):
         self.plan()

@@ -13,7 +13,7 @@ from milvus_toolkit.ingest.pipeline import (
     check_inputs,
     delete_obsolete,
     ensure_collection,
-    plan_deletes,
+    prepare,
     split_corpus,
     validate_collection,
     write_staged_batch,
@@ -39,14 +39,13 @@ def ingest(hook, params, run_name, *, deletes_unlisted=False, validate=True):
     """The DAG's steps in order, in one process."""
     check_inputs(params, hook)
     manifest = split_corpus(params, hook, folder(run_name), deletes_unlisted=deletes_unlisted).to_xcom()
-    planned = plan_deletes(params, hook, manifest)
-    ensure_collection(params, hook, manifest)
+    prepare(params, hook, manifest)
 
     async def write_all():
         return [await write_staged_batch(params, hook, batch) for batch in manifest["batches"]]
 
     results = asyncio.run(write_all())
-    deleted = delete_obsolete(params, hook, manifest, planned)
+    deleted = delete_obsolete(params, hook, manifest)
     if validate:
         validate_collection(params, hook, manifest)
     return manifest, results, deleted

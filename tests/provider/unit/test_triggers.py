@@ -1,0 +1,133 @@
+"""MilvusCollectionTrigger: serialization, and the events its polling loop yields (a fake
+async hook: no server, no Airflow triggerer)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from airflow.sdk._shared.module_loading import import_string
+from airflow.triggers.base import TriggerEvent
+from milvus_provider.triggers.milvus import MilvusCollectionTrigger, collection_condition_met
+
+
+class FakeAsyncHook:
+    """Answers ``acollection_state`` from a script: a state dict, or an exception to raise."""
+
+    def __init__(self, script, config_error: Exception | None = None):
+        self.script = list(script)
+        self.calls: list[dict] = []
+        self.config_error = config_error
+
+    async def aget_config(self):
+        if self.config_error:
+            raise self.config_error
+        return object()
+
+    async def acollection_state(self, collection_name, *, filter="", count_rows=True):
+        self.calls.append({"collection_name": collection_name, "filter": filter, "count_rows": count_rows})
+        step = self.script.pop(0) if len(self.script) > 1 else self.script[0]
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+
+def state(exists=True, loaded=True, rows=None):
+    return {"collection_name": "docs", "exists": exists, "loaded": loaded, "row_count": rows}
+
+
+def run_first_event(trigger, hook) -> tuple[TriggerEvent, list]:
+    trigger._hook = lambda: hook
+
+    async def first():
+        gen = trigger.run()
+        event = await gen.__anext__()
+        with pytest.raises(StopAsyncIteration):  # single-event trigger: nothing after the event
+            await gen.__anext__()
+        return event
+
+    return asyncio.run(asyncio.wait_for(first(), timeout=10)), hook.calls
+
+
+def trigger(**kwargs):
+    return MilvusCollectionTrigger(
+        collection_name="docs", milvus_conn_id="milvus_x", **{"min_row_count": 2, "poke_interval": 0.01, **kwargs}
+    )
+
+
+def test_serialize_round_trips_through_the_classpath():
+    original = trigger(filter='kind == "feed"', end_at=1234.5)
+    classpath, kwargs = original.serialize()
+    rebuilt = import_string(classpath)(**kwargs)
+    assert type(rebuilt) is MilvusCollectionTrigger
+    assert rebuilt.serialize() == (classpath, kwargs)
+    assert kwargs == {
+        "collection_name": "docs",
+        "milvus_conn_id": "milvus_x",
+        "min_row_count": 2,
+        "filter": 'kind == "feed"',
+        "poke_interval": 0.01,
+        "end_at": 1234.5,
+        "max_consecutive_errors": 3,
+    }
+
+
+def test_fires_success_once_the_condition_holds():
+    hook = FakeAsyncHook([state(exists=False, loaded=False), state(loaded=False), state(rows=1), state(rows=2)])
+    event, calls = run_first_event(trigger(filter='kind == "feed"'), hook)
+    assert event.payload["status"] == "success"
+    assert event.payload["state"] == state(rows=2)
+    assert "holds 2 rows" in event.payload["message"]
+    assert len(calls) == 4
+    assert calls[0] == {"collection_name": "docs", "filter": 'kind == "feed"', "count_rows": True}
+
+
+def test_without_a_minimum_existing_and_loaded_is_enough():
+    hook = FakeAsyncHook([state(loaded=False), state()])
+    event, calls = run_first_event(trigger(min_row_count=0), hook)
+    assert event.payload["status"] == "success" and len(calls) == 2
+    assert calls[0]["count_rows"] is False
+
+
+def test_times_out_at_end_at():
+    hook = FakeAsyncHook([state(rows=1)])
+    started = time.monotonic()
+    event, calls = run_first_event(trigger(poke_interval=0.05, end_at=time.time() + 0.3), hook)
+    assert event.payload["status"] == "timeout"
+    assert "holds 1 rows" in event.payload["message"] and event.payload["state"] == state(rows=1)
+    assert 0.25 <= time.monotonic() - started < 5
+    assert len(calls) >= 3
+
+
+def test_transient_errors_are_retried_and_persistent_ones_reported():
+    hook = FakeAsyncHook([RuntimeError("server restarting"), state(rows=2)])
+    event, _ = run_first_event(trigger(), hook)
+    assert event.payload["status"] == "success"
+
+    hook = FakeAsyncHook([RuntimeError("bad filter")])
+    event, calls = run_first_event(trigger(max_consecutive_errors=3), hook)
+    assert event.payload == {"status": "error", "message": "bad filter"}
+    assert len(calls) == 3
+
+
+def test_an_unusable_connection_is_an_error_event():
+    hook = FakeAsyncHook([state(rows=2)], config_error=ValueError("connection 'milvus_x' has no URI/host"))
+    event, calls = run_first_event(trigger(), hook)
+    assert event.payload["status"] == "error" and "no URI/host" in event.payload["message"]
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    ("current", "minimum", "met"),
+    [
+        (state(exists=False, loaded=False), 0, False),
+        (state(loaded=False), 0, False),
+        (state(), 0, True),
+        (state(rows=None), 1, False),
+        (state(rows=0), 1, False),
+        (state(rows=1), 1, True),
+    ],
+)
+def test_condition(current, minimum, met):
+    assert collection_condition_met(current, minimum) is met
