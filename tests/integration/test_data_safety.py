@@ -7,9 +7,7 @@ Every test here failed on the toolkit as it was before these promises were kept 
 
 from __future__ import annotations
 
-import asyncio
 import json
-import shutil
 import subprocess
 
 import pytest
@@ -18,79 +16,17 @@ from milvus_provider.config import CollectionSpec
 from milvus_toolkit import marks
 from milvus_toolkit import reindex as reindexing
 from milvus_toolkit.embeddings import get_embeddings
-from milvus_toolkit.ingest.params import SAMPLE_CORPUS, parse_params
-from milvus_toolkit.ingest.pipeline import (
-    check_inputs,
-    delete_obsolete,
-    ensure_collection,
-    plan_deletes,
-    split_corpus,
-    validate_collection,
-    write_staged_batch,
-)
-from milvus_toolkit.ingest.staging import run_folder
-from milvus_toolkit.sync import DeletionBudgetExceeded
+from milvus_toolkit.ingest.params import parse_params
+from milvus_toolkit.ingest.pipeline import check_inputs
 
-from tests.integration.test_reindex import changes, ids_in, reindex, split_ids
+from tests.integration.conftest import Run, ids_in, split_ids
+from tests.integration.test_reindex import changes, reindex
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True)
-def staging(tmp_path, monkeypatch):
-    monkeypatch.setenv("MILVUS_TOOLKIT_STAGING", str(tmp_path / "staging"))
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    folder = tmp_path / "corpus"
-    shutil.copytree(SAMPLE_CORPUS, folder)
-    return folder
-
-
-@pytest.fixture
-def alias(hook, collection_name):
-    yield collection_name
-    if hook.describe_alias(collection_name):
-        hook.drop_alias(collection_name)
-    for name in hook.list_collections():
-        if name.startswith(collection_name + "__"):
-            hook.drop_collection(name)
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("private_staging")]
 
 
 def params_for(source, collection, **extra):
     return parse_params({"source": str(source), "collection": collection, "embedding": "deterministic", **extra})
-
-
-class Run:
-    """One ingest run's steps, in the DAG's order, callable one by one (to interleave runs)."""
-
-    def __init__(self, hook, params, name):
-        self.hook, self.params = hook, params
-        check_inputs(params, hook)
-        self.manifest = split_corpus(params, hook, run_folder("test", name)).to_xcom()
-
-    def plan(self):
-        return plan_deletes(self.params, self.hook, self.manifest)
-
-    def write(self):
-        ensure_collection(self.params, self.hook, self.manifest)
-
-        async def write_all():
-            return [await write_staged_batch(self.params, self.hook, b) for b in self.manifest["batches"]]
-
-        return asyncio.run(write_all())
-
-    def delete(self):
-        return delete_obsolete(self.params, self.hook, self.manifest)
-
-    def all(self, validate=True):
-        self.plan()
-        results = self.write()
-        deleted = self.delete()
-        if validate:
-            validate_collection(self.params, self.hook, self.manifest)
-        return results, deleted
 
 
 def dags_test(env, dag_id, conf=None, timeout=600):

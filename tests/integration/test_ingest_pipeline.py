@@ -8,47 +8,26 @@ import re
 import pytest
 from langchain_core.documents import Document
 from milvus_toolkit.ingest.params import SAMPLE_CORPUS, parse_params
-from milvus_toolkit.ingest.pipeline import (
-    CorpusError,
-    check_inputs,
-    delete_obsolete,
-    ensure_collection,
-    prepare,
-    split_corpus,
-    validate_collection,
-    write_staged_batch,
-)
+from milvus_toolkit.ingest.pipeline import CorpusError, check_inputs, ensure_collection, split_corpus, validate_collection, write_staged_batch
 from milvus_toolkit.ingest.staging import read_batch_file, read_json, run_folder
 from milvus_toolkit.ingest.validation import ValidationFailed
 from milvus_provider.config import CollectionSpec
 from milvus_provider.hooks.milvus import DimensionMismatchError
 
-pytestmark = pytest.mark.integration
+from tests.integration.conftest import Run
 
-
-@pytest.fixture(autouse=True)
-def staging(tmp_path, monkeypatch):
-    monkeypatch.setenv("MILVUS_TOOLKIT_STAGING", str(tmp_path / "staging"))
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("private_staging")]
 
 
 def folder(name: str):
     return run_folder("test", name)
 
 
-def ingest(hook, params, run_name, *, deletes_unlisted=False, validate=True):
+def ingest(hook, params, run_name):
     """The DAG's steps in order, in one process."""
-    check_inputs(params, hook)
-    manifest = split_corpus(params, hook, folder(run_name), deletes_unlisted=deletes_unlisted).to_xcom()
-    prepare(params, hook, manifest)
-
-    async def write_all():
-        return [await write_staged_batch(params, hook, batch) for batch in manifest["batches"]]
-
-    results = asyncio.run(write_all())
-    deleted = delete_obsolete(params, hook, manifest)
-    if validate:
-        validate_collection(params, hook, manifest)
-    return manifest, results, deleted
+    run = Run(hook, params, run_name)
+    results, deleted = run.all()
+    return run.manifest, results, deleted
 
 
 def all_ids(hook, collection):

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import time
 
 import pytest
 from langchain_core.documents import Document
 from milvus_toolkit.embeddings import get_embeddings
-from milvus_toolkit.ingest.documents import discover, load
-from milvus_toolkit.ingest.params import SAMPLE_CORPUS
-from milvus_toolkit.ingest.splitting import SplitSettings, split_document
 from milvus_provider.config import CollectionSpec
+
+from tests.integration.conftest import ids_in, split_ids
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 CHANGES = re.compile(r"changes  : (\d+) added, (\d+) updated, (\d+) skipped, (\d+) deleted\b.*?\n.*?embedded : (\d+) texts")
@@ -34,34 +32,6 @@ def reindex(env: dict, conf: dict, *, check: bool = True) -> subprocess.Complete
 def changes(result) -> dict[str, int]:
     added, updated, skipped, deleted, embedded = map(int, CHANGES.search(result.output).groups())
     return {"added": added, "updated": updated, "skipped": skipped, "deleted": deleted, "embedded": embedded}
-
-
-def split_ids(folder) -> dict[str, set[str]]:
-    ids: dict[str, set[str]] = {}
-    for doc in load(discover(str(folder))):
-        ids[doc.source] = {c.id for c in split_document(doc, SplitSettings("auto", 1000, 150))}
-    return ids
-
-
-def ids_in(hook, collection) -> list[str]:
-    return sorted(r["pk"] for b in hook.iter_rows(collection, ["pk"]) for r in b)
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    folder = tmp_path / "corpus"
-    shutil.copytree(SAMPLE_CORPUS, folder)
-    return folder
-
-
-@pytest.fixture
-def alias(hook, collection_name):
-    yield collection_name
-    if hook.describe_alias(collection_name):
-        hook.drop_alias(collection_name)
-    for name in hook.list_collections():
-        if name.startswith(collection_name + "__"):
-            hook.drop_collection(name)
 
 
 def test_incremental_run_after_edit_delete_add_then_a_run_that_does_nothing(airflow_env, hook, corpus, alias):

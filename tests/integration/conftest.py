@@ -1,0 +1,87 @@
+"""Fixtures and helpers the integration tests share."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+
+import pytest
+from milvus_toolkit.ingest.documents import discover, load
+from milvus_toolkit.ingest.params import SAMPLE_CORPUS
+from milvus_toolkit.ingest.pipeline import (
+    check_inputs,
+    delete_obsolete,
+    ensure_collection,
+    plan_deletes,
+    split_corpus,
+    validate_collection,
+    write_staged_batch,
+)
+from milvus_toolkit.ingest.splitting import SplitSettings, split_document
+from milvus_toolkit.ingest.staging import run_folder
+
+
+@pytest.fixture
+def private_staging(tmp_path, monkeypatch):
+    monkeypatch.setenv("MILVUS_TOOLKIT_STAGING", str(tmp_path / "staging"))
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """A copy of the sample corpus that a test may edit."""
+    folder = tmp_path / "corpus"
+    shutil.copytree(SAMPLE_CORPUS, folder)
+    return folder
+
+
+@pytest.fixture
+def alias(hook, collection_name):
+    """A serving name whose alias and builds are dropped afterwards."""
+    yield collection_name
+    if hook.describe_alias(collection_name):
+        hook.drop_alias(collection_name)
+    for name in hook.list_collections():
+        if name.startswith(collection_name + "__"):
+            hook.drop_collection(name)
+
+
+def split_ids(folder) -> dict[str, set[str]]:
+    """Source -> the chunk ids it splits into with the default settings."""
+    return {doc.source: {c.id for c in split_document(doc, SplitSettings("auto", 1000, 150))}
+            for doc in load(discover(str(folder)))}
+
+
+def ids_in(hook, collection) -> list[str]:
+    return sorted(r["pk"] for b in hook.iter_rows(collection, ["pk"]) for r in b)
+
+
+class Run:
+    """One ingest run's steps in the DAG's order, in this process, callable one by one (to
+    interleave two runs). Needs ``private_staging`` (run folders live in the staging root)."""
+
+    def __init__(self, hook, params, name, *, deletes_unlisted=False):
+        self.hook, self.params = hook, params
+        check_inputs(params, hook)
+        self.manifest = split_corpus(params, hook, run_folder("test", name), deletes_unlisted=deletes_unlisted).to_xcom()
+
+    def plan(self) -> int:
+        return plan_deletes(self.params, self.hook, self.manifest)
+
+    def write(self) -> list[dict]:
+        ensure_collection(self.params, self.hook, self.manifest)
+
+        async def write_all():
+            return [await write_staged_batch(self.params, self.hook, b) for b in self.manifest["batches"]]
+
+        return asyncio.run(write_all())
+
+    def delete(self) -> int:
+        return delete_obsolete(self.params, self.hook, self.manifest)
+
+    def all(self, validate=True) -> tuple[list[dict], int]:
+        self.plan()
+        results = self.write()
+        deleted = self.delete()
+        if validate:
+            validate_collection(self.params, self.hook, self.manifest)
+        return results, deleted
