@@ -62,11 +62,11 @@ demo: venv milvus-up airflow-init
 # Several minutes: >= 200k generated chunks; result in .local/benchmarks/ingest-<timestamp>.json.
 # e.g. make bench-ingest BENCH_ARGS="--batch-size 20000 --concurrency 16 --keep-corpus"
 bench-ingest: venv milvus-up airflow-init
-	@$(DEV_ENV) && python scripts/bench_ingest.py $(BENCH_ARGS)
+	@$(DEV_ENV) && python -m milvus_toolkit_dev.bench.ingest $(BENCH_ARGS)
 
 # What each reindex strategy costs on an unchanged 100,000-chunk corpus (full vs incremental).
 bench-reindex: venv milvus-up airflow-init
-	@$(DEV_ENV) && python scripts/bench_reindex.py $(BENCH_ARGS)
+	@$(DEV_ENV) && python -m milvus_toolkit_dev.bench.reindex $(BENCH_ARGS)
 
 # docker-compose v1.29 (Debian's package) validates docker-compose.yaml offline in the tests
 # (no Docker engine needed). Installed once; apt-get update only if the first try fails.

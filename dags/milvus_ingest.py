@@ -20,7 +20,7 @@ from milvus_toolkit.dag_support import fail_fast, log_report, materialize, milvu
 from milvus_toolkit.forms import ingest_form
 from milvus_toolkit.ingest import params as p
 from milvus_toolkit.ingest import pipeline
-from milvus_toolkit.ingest.staging import run_folder
+from milvus_toolkit.ingest.staging import BatchRef, run_folder
 
 INGESTED = AssetAlias("milvus-ingest")  # resolves at run time to Asset("milvus://<collection>")
 TRIGGER_ASSET = os.environ.get("MILVUS_INGEST_TRIGGER_ASSET")  # e.g. s3://bucket/docs/
@@ -54,7 +54,7 @@ def milvus_ingest():
 
     @task(map_index_template="{{ batch_label }}", max_active_tis_per_dagrun=4, multiple_outputs=False)
     async def write_batch(batch: dict) -> dict:
-        get_current_context()["batch_label"] = batch["label"]
+        get_current_context()["batch_label"] = BatchRef.of(batch).label
         with fail_fast():
             return await pipeline.write_staged_batch(*setup(), batch)
 

@@ -20,7 +20,7 @@ from milvus_toolkit.dag_support import fail_fast, log_report, materialize, milvu
 from milvus_toolkit.declared import load_declarations
 from milvus_toolkit.forms import declared_reindex_form, reindex_form
 from milvus_toolkit.ingest import pipeline
-from milvus_toolkit.ingest.staging import run_folder
+from milvus_toolkit.ingest.staging import BatchRef, run_folder
 
 REINDEXED = AssetAlias("milvus-reindex")  # resolves at run time to Asset("milvus://<collection>")
 
@@ -58,7 +58,7 @@ def reindex_dag(dag_id: str, *, schedule: str | None, form: dict, fixed: dict | 
 
         @task(map_index_template="{{ batch_label }}", max_active_tis_per_dagrun=4, multiple_outputs=False)
         async def index_batch(batch: dict, run_plan: dict) -> dict:
-            get_current_context()["batch_label"] = batch["label"]
+            get_current_context()["batch_label"] = BatchRef.of(batch).label
             params, hook = setup()
             with fail_fast():
                 return await pipeline.write_staged_batch(params, hook, batch, run_plan["target"], mode="upsert" if params.force_reembed else "add")
@@ -70,7 +70,7 @@ def reindex_dag(dag_id: str, *, schedule: str | None, form: dict, fixed: dict | 
         @task(multiple_outputs=False)
         def validate(run_plan: dict, manifest: dict, _deleted: int) -> dict:
             with fail_fast():
-                reindex.check_unreadable_kept(setup()[1], run_plan, manifest["scope"]["failed"])
+                reindex.check_unreadable_kept(setup()[1], run_plan, manifest)
                 return pipeline.validate_collection(*setup(), manifest, collection=run_plan["target"], strict=True).summary()
 
         @task(multiple_outputs=False)

@@ -112,9 +112,9 @@ def staging_teardown(manifest):
     @task(task_id="remove_staging")
     def remove_staging(manifest: dict) -> None:
         """Staged chunk text never outlives the run, whether it succeeded or failed."""
-        from milvus_toolkit.ingest.staging import remove_run_folder
+        from milvus_toolkit.ingest.staging import SplitManifest, remove_run_folder
 
-        remove_run_folder(manifest["run_folder"])
+        remove_run_folder(SplitManifest.of(manifest).run_folder)
 
     return remove_staging(manifest).as_teardown(setups=manifest)
 

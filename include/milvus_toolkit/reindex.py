@@ -24,7 +24,7 @@ from pydantic import Field
 
 from milvus_toolkit import marks
 from milvus_toolkit.ingest.params import IngestParams, ParamsError, parse_model
-from milvus_toolkit.ingest.staging import read_json
+from milvus_toolkit.ingest.staging import SplitManifest, read_json
 
 log = logging.getLogger(__name__)
 BUILD_SEPARATOR = "__"
@@ -98,10 +98,10 @@ def build_marks(plan: dict) -> dict | None:
     return {marks.BUILD_OF: plan["alias"], marks.BUILD_RUN: plan["run_key"]} if plan["build"] else None
 
 
-def check_unreadable_kept(hook, plan: dict, failed_sources: list[str]) -> None:
+def check_unreadable_kept(hook, plan: dict, manifest: SplitManifest | dict) -> None:
     """A new build holds only what was read: refuse to serve it while the collection it
     replaces still holds rows of sources that could not be read this time."""
-    serving = plan["serving"]
+    serving, failed_sources = plan["serving"], SplitManifest.of(manifest).scope.failed
     if not (plan["build"] and serving and failed_sources):
         return
     from milvus_toolkit.ingest.validation import ValidationFailed
@@ -209,19 +209,20 @@ class ReindexSummary:
     figures: dict
 
 
-def summarize(params: ReindexParams, plan: dict, manifest: dict, indexed: list[dict], deleted: int,
+def summarize(params: ReindexParams, plan: dict, manifest: SplitManifest | dict, indexed: list[dict], deleted: int,
               validation: dict, swap: dict) -> ReindexSummary:
     """What the run did, for people (text) and for the Asset event (figures)."""
     total = {key: sum(r.get(key, 0) for r in indexed) for key in ("new", "rewritten", "refreshed", "unchanged", "written")}
-    bad = read_json(manifest["bad_files_path"]) if manifest.get("bad_files_path") else []
+    manifest = SplitManifest.of(manifest)
+    bad = read_json(manifest.bad_files_path) if manifest.bad_files_path else []
     figures = {
         "collection": params.collection,
         "strategy": "full" if plan["build"] else "incremental",
         "target": plan["target"],
         "serving": swap.get("serving", plan["target"]),
-        "files": manifest["files_loaded"],
-        "files_skipped": manifest["bad_files"],
-        "chunks": manifest["chunks"],
+        "files": manifest.files_loaded,
+        "files_skipped": manifest.bad_files,
+        "chunks": manifest.chunks,
         "added": total["new"],
         "updated": total["rewritten"] + total["refreshed"],
         "skipped": total["unchanged"],

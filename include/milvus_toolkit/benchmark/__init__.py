@@ -1,35 +1,25 @@
 """Sync-vs-async benchmarks of Milvus through langchain-milvus and the raw pymilvus clients.
 
 - :mod:`~milvus_toolkit.benchmark.plan`: validated parameters -> the cells to measure;
-- :mod:`~milvus_toolkit.benchmark.runner`: fresh collection per cell, warm-up, timing,
-  verification, cleanup (works with any hook-like object; no Airflow import);
-- :mod:`~milvus_toolkit.benchmark.report`: percentiles, seeds-shaped tables, chart,
-  history and the regression check.
+- :mod:`~milvus_toolkit.benchmark.runner`: the entry points (validate, check Milvus, run);
+  the cell loop in ``cells`` (fresh collections per batch, cleanup), the data in
+  ``workload``, the calls per layer in ``calls``, the clock in ``timing``, the proof of real
+  work in ``verification``, the machine and versions in ``environment`` (works with any
+  hook-like object; no Airflow import);
+- the figures: ``stats`` (percentiles, per-cell summaries, the record), ``storage`` (results
+  folder, history), ``regression``, ``tables``, ``render`` (Markdown) and ``chart`` (PNG);
+  :mod:`~milvus_toolkit.benchmark.report` re-exports them all.
 
 The DAG ``dags/milvus_benchmark.py`` wires them together.
 """
 
 from milvus_toolkit.benchmark.plan import BenchmarkParams, BenchmarkParamsError, Cell, Plan, build_plan
-from milvus_toolkit.benchmark.report import (
-    build_record,
-    find_regressions,
-    load_record,
-    markdown_report,
-    percentile,
-    results_dir,
-    save_record,
-    save_run,
-    summarize,
-)
-from milvus_toolkit.benchmark.runner import (
-    BenchmarkError,
-    BenchmarkRun,
-    MilvusUnavailableError,
-    VerificationError,
-    check_milvus,
-    prepare,
-    run_benchmark,
-)
+from milvus_toolkit.benchmark.model import BenchmarkError, BenchmarkRun, MilvusUnavailableError, VerificationError
+from milvus_toolkit.benchmark.regression import find_regressions
+from milvus_toolkit.benchmark.render import markdown_report
+from milvus_toolkit.benchmark.runner import check_milvus, prepare, run_benchmark
+from milvus_toolkit.benchmark.stats import build_record, percentile, summarize
+from milvus_toolkit.benchmark.storage import load_record, results_dir, save_record, save_run
 
 __all__ = [
     "BenchmarkError",

@@ -19,7 +19,7 @@ from milvus_toolkit.embeddings import EmbeddingChoice, get_embeddings
 from milvus_toolkit.ingest.documents import GLOB_CHARS, BadFile, LoadedDocument, SourceError, discover, load
 from milvus_toolkit.ingest.params import IngestParams
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
-from milvus_toolkit.ingest.staging import BatchWriter, SplitManifest, read_batch_file, read_json, remove_run_folder, write_json
+from milvus_toolkit.ingest.staging import BatchRef, BatchWriter, SplitManifest, read_batch_file, read_json, remove_run_folder, write_json
 from milvus_toolkit.ingest.validation import ValidationFailed, ValidationReport, gather, smoke_search, validate
 from milvus_toolkit.ingest.writing import RetryLog, WriteResult, peak_rss_mb, retrying, write_batch
 from milvus_toolkit.sync import Scope, stamp
@@ -149,7 +149,7 @@ def _split_corpus(params: IngestParams, hook, run_folder, deletes_unlisted: bool
                   listed_prefix=_listed_prefix(params.source, corpus) if deletes_unlisted else None)
     manifest = SplitManifest(
         run_folder=str(run_folder),
-        batches=[{"index": b.index, "path": b.path, "chunks": b.chunks, "label": b.label} for b in writer.batches],
+        batches=writer.batches,
         files_seen=len(corpus.files),
         files_loaded=loaded,
         bad_files=len(bad),
@@ -160,7 +160,7 @@ def _split_corpus(params: IngestParams, hook, run_folder, deletes_unlisted: bool
         seconds=round(time.perf_counter() - started, 3),
         run_stamp=run_stamp,
         source_root=normal_root(corpus.root),
-        scope=scope.to_xcom(),
+        scope=scope,
         new_ids_path=write_json(run_folder / "new_ids.json", new_ids),
     )
     log.info(
@@ -179,36 +179,38 @@ def _listed_prefix(source: str, corpus) -> str | None:
     return "" if relative in (".", "") else relative
 
 
-def _new_ids(manifest: dict) -> dict[str, set[str]]:
-    return {source: set(ids) for source, ids in read_json(manifest["new_ids_path"]).items()}
+def _new_ids(manifest: SplitManifest) -> dict[str, set[str]]:
+    return {source: set(ids) for source, ids in read_json(manifest.new_ids_path).items()}
 
 
-def plan_deletes(params: IngestParams, hook, manifest: dict, collection: str | None = None) -> int:
+def plan_deletes(params: IngestParams, hook, manifest: SplitManifest | dict, collection: str | None = None) -> int:
     """Before any write: what this run will delete (within ``max_delete_percent``), kept in
     the run's staging folder (it can be many ids: not for XCom). Returns how many."""
-    planned = sync.plan_deletes(hook, collection or params.collection, _new_ids(manifest), Scope(**manifest["scope"]),
-                                manifest["run_stamp"], params.max_delete_percent)
-    write_json(UPath(manifest["run_folder"]) / PLANNED_DELETES, planned)
+    manifest = SplitManifest.of(manifest)
+    planned = sync.plan_deletes(hook, collection or params.collection, _new_ids(manifest), manifest.scope,
+                                manifest.run_stamp, params.max_delete_percent)
+    write_json(UPath(manifest.run_folder) / PLANNED_DELETES, planned)
     return len(planned)
 
 
-def delete_obsolete(params: IngestParams, hook, manifest: dict, collection: str | None = None) -> int:
+def delete_obsolete(params: IngestParams, hook, manifest: SplitManifest | dict, collection: str | None = None) -> int:
     """After every batch was written: delete the planned rows that are still obsolete."""
-    planned = read_json(UPath(manifest["run_folder"]) / PLANNED_DELETES)
+    manifest = SplitManifest.of(manifest)
+    planned = read_json(UPath(manifest.run_folder) / PLANNED_DELETES)
     return sync.delete_planned(hook, collection or params.collection, planned, _new_ids(manifest),
-                               Scope(**manifest["scope"]), manifest["run_stamp"])
+                               manifest.scope, manifest.run_stamp)
 
 
-def prepare(params: IngestParams, hook, manifest: dict, collection: str | None = None,
+def prepare(params: IngestParams, hook, manifest: SplitManifest | dict, collection: str | None = None,
             *, marks_to_set: dict | None = None) -> list[dict]:
     """Everything between the split and the fan-out: plan the deletes (the budget stops the
     run here, before any write), then create or check the collection. Returns the batches."""
     plan_deletes(params, hook, manifest, collection)
     ensure_collection(params, hook, manifest, collection, marks_to_set=marks_to_set)
-    return manifest["batches"]
+    return [batch.to_xcom() for batch in SplitManifest.of(manifest).batches]
 
 
-def ensure_collection(params: IngestParams, hook, manifest: dict, collection: str | None = None,
+def ensure_collection(params: IngestParams, hook, manifest: SplitManifest | dict, collection: str | None = None,
                       *, marks_to_set: dict | None = None) -> bool:
     """Create the collection (explicit schema) unless it exists, check it if it does, and
     record what made its rows: the embedding model and the source root."""
@@ -216,7 +218,7 @@ def ensure_collection(params: IngestParams, hook, manifest: dict, collection: st
     spec = collection_spec(params, embedding.dim, collection)
     created = hook.ensure_collection(spec)
     recorded = hook.collection_properties(spec.name)
-    wanted = {marks.EMBEDDING: marks.embedding_identity(embedding), marks.SOURCE_ROOT: manifest["source_root"],
+    wanted = {marks.EMBEDDING: marks.embedding_identity(embedding), marks.SOURCE_ROOT: SplitManifest.of(manifest).source_root,
               **(marks_to_set or {})}
     missing = {key: value for key, value in wanted.items() if key not in recorded}
     if missing:
@@ -224,20 +226,20 @@ def ensure_collection(params: IngestParams, hook, manifest: dict, collection: st
     return created
 
 
-async def write_staged_batch(params: IngestParams, hook, batch: dict, collection: str | None = None,
+async def write_staged_batch(params: IngestParams, hook, batch: BatchRef | dict, collection: str | None = None,
                              *, mode: str | None = None) -> dict:
     """Embed and write one staged batch, ``params.concurrency`` calls in flight.
 
     ``upsert`` embeds and rewrites every chunk; ``add`` embeds only the chunks the collection
     lacks, and rewrites chunks whose metadata changed with their stored vectors."""
-    mode = mode or params.mode
-    chunks = read_batch_file(batch["path"])
+    mode, batch = mode or params.mode, BatchRef.of(batch)
+    chunks = read_batch_file(batch.path)
     embedding = embedding_for(params)
     spec = collection_spec(params, embedding.dim, collection)
     # Reading what the collection holds and opening the store talk to Milvus too: retry
     # them like the writes, so a server restart between two batches heals inside the task.
-    reopened = RetryLog(f"{batch['label']}: reading the collection")
-    result = WriteResult(batch["index"], 0, 0, 0, 0, 0, 0.0, peak_rss_mb())
+    reopened = RetryLog(f"{batch.label}: reading the collection")
+    result = WriteResult(batch.index, 0, 0, 0, 0, 0, 0.0, peak_rss_mb())
     async for attempt in retrying(reopened):
         with attempt:
             stored = await asyncio.to_thread(sync.stored_meta_hashes, hook, spec.name, [c.id for c in chunks])
@@ -247,10 +249,10 @@ async def write_staged_batch(params: IngestParams, hook, batch: dict, collection
             if to_write:
                 async with hook.avector_store(spec, embedding.embeddings) as store:
                     result = await write_batch(
-                        store, to_write, mode=mode, concurrency=params.concurrency, batch_index=batch["index"]
+                        store, to_write, mode=mode, concurrency=params.concurrency, batch_index=batch.index
                     )
     counts = {
-        "batch": batch["index"], "chunks": len(chunks), "new": len(changes.new),
+        "batch": batch.index, "chunks": len(chunks), "new": len(changes.new),
         "rewritten": len(to_write) - len(changes.new) if mode == "upsert" else 0,
         "written": result.written, "refreshed": refreshed, "unchanged": len(chunks) - result.written - refreshed,
         "calls": result.calls, "retries": result.retries + reopened.count, "seconds": result.seconds,
@@ -258,27 +260,28 @@ async def write_staged_batch(params: IngestParams, hook, batch: dict, collection
     }
     log.info(
         "%s: wrote %d (embedded), refreshed metadata of %d, %d unchanged, %d calls, %d retries, %.1f s, peak RSS %.0f MB",
-        batch["label"], counts["written"], refreshed, counts["unchanged"], result.calls, counts["retries"],
+        batch.label, counts["written"], refreshed, counts["unchanged"], result.calls, counts["retries"],
         result.seconds, result.peak_rss_mb,
     )
     return counts
 
 
 def validate_collection(
-    params: IngestParams, hook, manifest: dict, *, collection: str | None = None, strict: bool = False
+    params: IngestParams, hook, manifest: SplitManifest | dict, *, collection: str | None = None, strict: bool = False
 ) -> ValidationReport:
     """The great-expectations suite plus the smoke search; raises ``ValidationFailed`` with
     a readable table when anything differs."""
     name = collection or params.collection
     embedding = embedding_for(params)
-    expected = read_json(manifest["expected_counts_path"])
-    scope = Scope(**manifest["scope"])
+    manifest = SplitManifest.of(manifest)
+    expected = read_json(manifest.expected_counts_path)
+    scope = manifest.scope
     failed = set(scope.failed)  # unreadable this run: their rows are kept, not checked
     report = validate(gather(hook, name, expected, dim=embedding.dim,
                              answers_for=lambda source: source not in failed and scope.is_gone(source)), strict=strict)
     if failed:
         report.facts["kept_unreadable_sources"] = len(failed)
-    smoke = read_json(manifest["smoke_chunk_path"]) if manifest.get("smoke_chunk_path") else None
+    smoke = read_json(manifest.smoke_chunk_path) if manifest.smoke_chunk_path else None
     if smoke:
         store = hook.get_vector_store(collection_spec(params, embedding.dim, name), embedding.embeddings)
         found, ids = smoke_search(store, smoke["id"], smoke["text"])
@@ -299,10 +302,11 @@ class Summary:
     figures: dict
 
 
-def summarize(params: IngestParams, manifest: dict, results: list[dict], deleted: int, validation: dict,
+def summarize(params: IngestParams, manifest: SplitManifest | dict, results: list[dict], deleted: int, validation: dict,
               total_seconds: float) -> Summary:
     """A summary a person reads at a glance, and its figures (small, JSON-safe)."""
-    bad = read_json(manifest["bad_files_path"]) if manifest.get("bad_files_path") else []
+    manifest = SplitManifest.of(manifest)
+    bad = read_json(manifest.bad_files_path) if manifest.bad_files_path else []
     written = sum(r["written"] for r in results)
     skipped = sum(r["unchanged"] for r in results)
     refreshed = sum(r["refreshed"] for r in results)
@@ -311,18 +315,18 @@ def summarize(params: IngestParams, manifest: dict, results: list[dict], deleted
     figures = {
         "collection": params.collection,
         "mode": params.mode,
-        "files_seen": manifest["files_seen"],
-        "files_indexed": manifest["files_loaded"],
+        "files_seen": manifest.files_seen,
+        "files_indexed": manifest.files_loaded,
         "files_skipped": len(bad),
-        "chunks": manifest["chunks"],
+        "chunks": manifest.chunks,
         "batches": len(results),
         "rows_written": written,
         "rows_already_present": skipped,
         "rows_metadata_refreshed": refreshed,
         "rows_deleted": deleted,
         "retries": sum(r["retries"] for r in results),
-        "split_seconds": manifest["seconds"],
-        "split_chunks_per_s": round(manifest["chunks"] / max(manifest["seconds"], 1e-9), 1),
+        "split_seconds": manifest.seconds,
+        "split_chunks_per_s": round(manifest.chunks / max(manifest.seconds, 1e-9), 1),
         "write_chunks_per_s_per_task": round(sum(r["chunks"] for r in results) / max(sum_write_seconds, 1e-9), 1),
         "slowest_batch_seconds": write_seconds,
         "peak_rss_mb_per_task": max((r["peak_rss_mb"] for r in results), default=0.0),
@@ -335,7 +339,7 @@ def summarize(params: IngestParams, manifest: dict, results: list[dict], deleted
     ]
     lines += [f"             skipped {b['source']} (its rows are kept): {b['reason']}" for b in bad[:20]]
     if len(bad) > 20:
-        lines.append(f"             ... and {len(bad) - 20} more (see {manifest['bad_files_path']})")
+        lines.append(f"             ... and {len(bad) - 20} more (see {manifest.bad_files_path})")
     lines += [
         f"  chunks   : {figures['chunks']} in {figures['batches']} batches",
         f"  rows     : {written} written, {skipped} already present, {refreshed} metadata refreshed, "

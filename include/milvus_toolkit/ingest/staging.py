@@ -15,12 +15,13 @@ import re
 import shutil
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from langchain_core.documents import Document
 from upath import UPath
 
+from milvus_toolkit.sync import Scope
 from milvus_toolkit.paths import data_home
 
 
@@ -69,7 +70,7 @@ def _strictly_inside(path: UPath, parent: UPath) -> bool:
 
 @dataclass
 class BatchRef:
-    """What a mapped task needs to find its batch (small: goes through XCom)."""
+    """What a mapped task needs to find its batch (small: goes through XCom as a dict)."""
 
     index: int
     path: str
@@ -82,13 +83,22 @@ class BatchRef:
         span = self.first_source if self.first_source == self.last_source else f"{self.first_source} .. {self.last_source}"
         return f"batch {self.index + 1}: {self.chunks} chunks ({span})"
 
+    @classmethod
+    def of(cls, value: BatchRef | dict) -> BatchRef:
+        """Back from XCom (a dict) to the typed reference."""
+        return value if isinstance(value, cls) else cls(**{f.name: value[f.name] for f in fields(cls)})
+
+    def to_xcom(self) -> dict:
+        return {**asdict(self), "label": self.label}
+
 
 @dataclass
 class SplitManifest:
-    """Result of the split stage (goes through XCom; per-source counts stay in a file)."""
+    """Result of the split stage (goes through XCom as a dict; whatever grows with the
+    corpus, counts and ids per source, stays in files of the run folder)."""
 
     run_folder: str
-    batches: list[dict] = field(default_factory=list)
+    batches: list[BatchRef] = field(default_factory=list)
     files_seen: int = 0
     files_loaded: int = 0
     bad_files: int = 0
@@ -99,11 +109,19 @@ class SplitManifest:
     seconds: float = 0.0
     run_stamp: float = 0.0  # when this run's split started: rows it writes carry it
     source_root: str = ""  # what source names are relative to
-    scope: dict = field(default_factory=dict)  # milvus_toolkit.sync.Scope: sources this run answers for
-    new_ids_path: str = ""  # source -> ids its text splits into now (a file: it grows with the corpus)
+    scope: Scope = field(default_factory=Scope)  # the sources this run answers for
+    new_ids_path: str = ""  # source -> ids its text splits into now
+
+    @classmethod
+    def of(cls, value: SplitManifest | dict) -> SplitManifest:
+        """Back from XCom (a dict) to the typed manifest."""
+        if isinstance(value, cls):
+            return value
+        data = {f.name: value[f.name] for f in fields(cls) if f.name in value}
+        return cls(**{**data, "batches": [BatchRef.of(b) for b in data.get("batches", [])], "scope": Scope(**data.get("scope", {}))})
 
     def to_xcom(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "batches": [batch.to_xcom() for batch in self.batches]}
 
 
 class BatchWriter:
