@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -146,40 +145,3 @@ def build_uri(host: str, port: int | None, *, secure: bool = False) -> str:
         return host
     scheme = "https" if secure else "http"
     return f"{scheme}://{host}:{port or DEFAULT_PORT}"
-
-
-@dataclass(frozen=True)
-class CollectionSpec:
-    """The explicit layout of a collection this toolkit writes.
-
-    ``pk`` is a VARCHAR primary key given by the caller (``auto_id=False``): deterministic
-    chunk ids make re-runs idempotent. ``source`` is a real scalar field (not a dynamic
-    one) so per-source counts and deletes are cheap filters. Any other metadata goes into
-    Milvus's dynamic field.
-    """
-
-    name: str
-    dim: int
-    metric_type: Literal["COSINE", "L2", "IP"] = "COSINE"
-    index_type: str = "HNSW"
-    index_params: dict[str, Any] = field(default_factory=lambda: {"M": 16, "efConstruction": 200})
-    search_params: dict[str, Any] = field(default_factory=lambda: {"ef": 64})
-    consistency_level: ConsistencyLevel = "Session"
-    description: str = ""
-
-    primary_field: str = "pk"
-    text_field: str = "text"
-    vector_field: str = "vector"
-    source_field: str = "source"
-    max_id_length: int = 512
-    max_text_length: int = 65535
-    max_source_length: int = 2048
-
-    def __post_init__(self) -> None:
-        if not self.name or not self.name.replace("_", "a").isalnum() or self.name[0].isdigit():
-            raise ValueError(
-                f"collection name {self.name!r} is not valid in Milvus: use letters, digits "
-                f"and underscores, starting with a letter or underscore"
-            )
-        if not 1 <= self.dim <= 32768:
-            raise ValueError(f"vector dimension must be between 1 and 32768, got {self.dim}")

@@ -34,13 +34,13 @@ def bench_collections(hook) -> set[str]:
 def spy(hook, monkeypatch):
     """Records every collection the benchmark asks Milvus to create."""
     created: list[str] = []
-    original = hook.ensure_collection
+    original = hook.create_collection
 
-    def ensure(spec):
-        created.append(spec.name)
-        return original(spec)
+    def create(collection_name, *args, **kwargs):
+        created.append(collection_name)
+        return original(collection_name, *args, **kwargs)
 
-    monkeypatch.setattr(hook, "ensure_collection", ensure)
+    monkeypatch.setattr(hook, "create_collection", create)
     return created
 
 
@@ -207,7 +207,7 @@ def test_a_milvus_that_is_down_fails_clearly_before_anything(monkeypatch, milvus
     monkeypatch.setenv("AIRFLOW_CONN_MILVUS_DOWN", "milvus://root:whatever@127.0.0.1:1/default")
     down = MilvusHook("milvus_down")
     created = []
-    monkeypatch.setattr(down, "ensure_collection", lambda spec: created.append(spec.name))
+    monkeypatch.setattr(down, "create_collection", lambda collection_name, *a, **k: created.append(collection_name))
     with pytest.raises(MilvusUnavailableError, match="Milvus is not available, nothing was created: Cannot reach Milvus"):
         run_benchmark(down, {"counts": [5], "dim": DIM, "milvus_conn_id": "milvus_down"})
     assert created == []

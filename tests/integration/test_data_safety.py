@@ -7,12 +7,14 @@ Every test here failed on the toolkit as it was before these promises were kept 
 
 from __future__ import annotations
 
+from milvus_toolkit import chunk_store
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 from langchain_core.documents import Document
-from milvus_provider.config import CollectionSpec
+from milvus_toolkit.chunk_store import CollectionSpec
 from milvus_toolkit import marks
 from milvus_toolkit import reindex as reindexing
 from milvus_toolkit.embeddings import get_embeddings
@@ -114,6 +116,8 @@ def test_the_deletion_budget_stops_a_run_before_it_writes_or_deletes(airflow_env
     assert stopped.returncode != 0 and "DeletionBudgetExceeded" in stopped.output
     assert "more than max_delete_percent=10 allows. Nothing was written or deleted" in stopped.output
     assert ids_in(hook, alias) == before, "not even the new file was written"
+    staged = list(Path(airflow_env["MILVUS_TOOLKIT_STAGING"]).glob("milvus_reindex-*/*/*"))
+    assert staged == [], f"the failed run's staged chunk text was removed by the teardown: {staged}"
 
     allowed = reindex(airflow_env, {"source": str(corpus), "collection": alias, "max_delete_percent": 100})
     assert changes(allowed)["deleted"] > 0
@@ -136,7 +140,7 @@ def test_a_dropped_and_recreated_collection_starts_clean(hook, collection_name, 
 def test_full_rebuilds_drop_only_their_own_marked_builds_and_rollback_returns(airflow_env, hook, corpus, alias):
     """Before: the swap dropped every `<alias>__*` collection, a user's archive included."""
     archive = f"{alias}__archive"
-    store = hook.get_vector_store(CollectionSpec(name=archive, dim=384), get_embeddings("deterministic").embeddings)
+    store = chunk_store.vector_store(hook, CollectionSpec(name=archive, dim=384), get_embeddings("deterministic").embeddings)
     store.add_documents([Document("archived", metadata={"source": "old.md"})], ids=["archived-1"])
     source = str(corpus / "release-notes.md")
     for build in ("b1", "b2", "b3"):

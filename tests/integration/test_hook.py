@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from milvus_toolkit import chunk_store
 import asyncio
 import time
 
@@ -9,7 +10,7 @@ import grpc
 import pytest
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
-from milvus_provider.config import CollectionSpec
+from milvus_toolkit.chunk_store import CollectionSpec
 from milvus_provider.hooks.milvus import DimensionMismatchError, MilvusHook, MilvusHookError
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
@@ -64,7 +65,7 @@ def test_health_check_and_sync_client(hook):
 
 def test_vector_store_round_trip_add_upsert_search_delete_count(hook, collection_name):
     spec = CollectionSpec(name=collection_name, dim=DIM)
-    store = hook.get_vector_store(spec, DeterministicFakeEmbedding(size=DIM))
+    store = chunk_store.vector_store(hook, spec, DeterministicFakeEmbedding(size=DIM))
     store.add_documents(docs(("alpha text", "a.md"), ("beta text", "a.md"), ("gamma text", "b.md")), ids=["a1", "a2", "b1"])
     assert hook.count(collection_name) == 3
     assert hook.count_by_source(collection_name) == {"a.md": 2, "b.md": 1}
@@ -87,7 +88,7 @@ def test_async_store_and_client_work_from_two_successive_event_loops(hook, colle
     embedding = DeterministicFakeEmbedding(size=DIM)
 
     async def write(prefix: str) -> list[str]:
-        async with hook.avector_store(spec, embedding) as store:
+        async with chunk_store.open_store(hook, spec, embedding) as store:
             await asyncio.gather(*(store.aupsert(ids=[f"{prefix}{i}"], documents=docs((f"{prefix} text {i}", "x.md"))) for i in range(5)))
             found = await store.asimilarity_search(f"{prefix} text 3", k=1)
         async with hook.async_client() as client:
@@ -99,10 +100,10 @@ def test_async_store_and_client_work_from_two_successive_event_loops(hook, colle
 
 
 def test_dimension_mismatch_is_a_clear_error_and_leaves_the_collection_alone(hook, collection_name):
-    store = hook.get_vector_store(CollectionSpec(name=collection_name, dim=DIM), DeterministicFakeEmbedding(size=DIM))
+    store = chunk_store.vector_store(hook, CollectionSpec(name=collection_name, dim=DIM), DeterministicFakeEmbedding(size=DIM))
     store.add_documents(docs(("keep me", "k.md")), ids=["k1"])
     with pytest.raises(DimensionMismatchError, match=rf"stores {DIM}-dim vectors but the embedding produces 16-dim"):
-        hook.get_vector_store(CollectionSpec(name=collection_name, dim=16), DeterministicFakeEmbedding(size=16))
+        chunk_store.vector_store(hook, CollectionSpec(name=collection_name, dim=16), DeterministicFakeEmbedding(size=16))
     assert hook.collection_dim(collection_name) == DIM
     assert hook.count(collection_name) == 1
 
@@ -111,7 +112,7 @@ def test_alias_create_alter_describe_and_drop(hook, collection_name):
     blue, green, alias = f"{collection_name}_b", f"{collection_name}_g", f"{collection_name}_live"
     try:
         for name in (blue, green):
-            hook.ensure_collection(CollectionSpec(name=name, dim=DIM))
+            chunk_store.ensure_collection(hook, CollectionSpec(name=name, dim=DIM))
         assert hook.describe_alias(alias) is None
         assert hook.point_alias(alias, blue) is None
         assert hook.describe_alias(alias) == blue

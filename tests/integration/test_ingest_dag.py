@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from milvus_toolkit import chunk_store
 import json
 import sqlite3
 import subprocess
@@ -13,7 +14,7 @@ from milvus_toolkit.embeddings import get_embeddings
 from milvus_toolkit.ingest.documents import discover, load
 from milvus_toolkit.ingest.params import SAMPLE_CORPUS
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
-from milvus_provider.config import CollectionSpec
+from milvus_toolkit.chunk_store import CollectionSpec
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
@@ -106,7 +107,7 @@ def test_bad_files_skipped_and_listed_or_failing_the_run(airflow_env, hook, coll
 def test_a_failed_validation_fails_the_run_with_a_table(airflow_env, hook, collection_name):
     source = SAMPLE_CORPUS / "grower-faq.txt"
     spec = CollectionSpec(name=collection_name, dim=384)
-    store = hook.get_vector_store(spec, get_embeddings("deterministic").embeddings)
+    store = chunk_store.vector_store(hook, spec, get_embeddings("deterministic").embeddings)
     # A row of the same source that a run started later wrote (far-future run_stamp): this
     # run must not delete it, and validation must notice that the counts differ.
     store.add_documents([Document("a newer answer", metadata={"source": "grower-faq.txt", "run_stamp": 1e12})], ids=["newer-1"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from milvus_toolkit import chunk_store
 import asyncio
 import re
 
@@ -11,7 +12,7 @@ from milvus_toolkit.ingest.params import SAMPLE_CORPUS, parse_params
 from milvus_toolkit.ingest.pipeline import CorpusError, check_inputs, ensure_collection, split_corpus, validate_collection, write_staged_batch
 from milvus_toolkit.ingest.staging import read_batch_file, read_json, run_folder
 from milvus_toolkit.ingest.validation import ValidationFailed
-from milvus_provider.config import CollectionSpec
+from milvus_toolkit.chunk_store import CollectionSpec
 from milvus_provider.hooks.milvus import DimensionMismatchError
 
 from tests.integration.conftest import Run
@@ -102,7 +103,7 @@ def test_empty_corpus_and_missing_source_fail_before_anything_is_written(hook, c
 def test_wrong_dimension_collection_fails_clearly_and_is_left_untouched(hook, collection_name, tmp_path):
     from langchain_core.embeddings import DeterministicFakeEmbedding
 
-    store = hook.get_vector_store(CollectionSpec(name=collection_name, dim=16), DeterministicFakeEmbedding(size=16))
+    store = chunk_store.vector_store(hook, CollectionSpec(name=collection_name, dim=16), DeterministicFakeEmbedding(size=16))
     store.add_documents([Document("existing row", metadata={"source": "old.md"})], ids=["old-1"])
     params = parse_params({"source": str(SAMPLE_CORPUS), "collection": collection_name, "embedding": "deterministic"})
     with pytest.raises(DimensionMismatchError, match="stores 16-dim vectors but the embedding produces 384-dim"):
@@ -118,7 +119,7 @@ def test_validation_fails_with_a_table_when_milvus_holds_more_than_was_split(hoo
     stale.metadata["run_stamp"] = 1e12
     from milvus_toolkit.embeddings import get_embeddings
 
-    store = hook.get_vector_store(CollectionSpec(name=collection_name, dim=384), get_embeddings("deterministic").embeddings)
+    store = chunk_store.vector_store(hook, CollectionSpec(name=collection_name, dim=384), get_embeddings("deterministic").embeddings)
     store.add_documents([Document("an old paragraph", metadata=stale.metadata)], ids=["stale-1"])
     with pytest.raises(ValidationFailed) as excinfo:
         validate_collection(params, hook, manifest)

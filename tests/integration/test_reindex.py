@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from milvus_toolkit import chunk_store
 import json
 import re
 import subprocess
@@ -10,7 +11,7 @@ import time
 import pytest
 from langchain_core.documents import Document
 from milvus_toolkit.embeddings import get_embeddings
-from milvus_provider.config import CollectionSpec
+from milvus_toolkit.chunk_store import CollectionSpec
 
 from tests.integration.conftest import ids_in, split_ids
 
@@ -94,7 +95,7 @@ def test_a_build_collection_that_already_exists_is_refused_and_left_untouched(ai
     served_ids = ids_in(hook, alias)
     # A user's collection happens to have the name asked for the build: it is not ours.
     theirs = f"{alias}__theirs"
-    store = hook.get_vector_store(CollectionSpec(name=theirs, dim=384), get_embeddings("deterministic").embeddings)
+    store = chunk_store.vector_store(hook, CollectionSpec(name=theirs, dim=384), get_embeddings("deterministic").embeddings)
     store.add_documents([Document("their row", metadata={"source": "release-notes.md"})], ids=["theirs-1"])
 
     refused = reindex(airflow_env, {"source": str(corpus), "collection": alias, "strategy": "full", "build_collection": theirs}, check=False)

@@ -3,12 +3,13 @@ source and id, and its text reaches neither the error nor the log."""
 
 from __future__ import annotations
 
+from milvus_toolkit import chunk_store
 import asyncio
 import logging
 
 import pytest
 from langchain_core.documents import Document
-from milvus_provider.config import CollectionSpec
+from milvus_toolkit.chunk_store import CollectionSpec
 from milvus_toolkit.embeddings import get_embeddings
 from milvus_toolkit.ingest import writing
 from milvus_toolkit.ingest.writing import ChunksRejected, write_batch
@@ -46,7 +47,7 @@ def test_an_oversized_chunk_is_rejected_by_name_without_its_text(hook, collectio
 
     async def write() -> None:
         spec = CollectionSpec(name=collection_name, dim=8)
-        async with hook.avector_store(spec, get_embeddings("deterministic", dim=8).embeddings) as store:
+        async with chunk_store.open_store(hook, spec, get_embeddings("deterministic", dim=8).embeddings) as store:
             await write_batch(store, chunks, mode="upsert", concurrency=4, max_attempts=6, max_wait=5)
 
     with caplog.at_level(logging.DEBUG), pytest.raises(ChunksRejected) as raised:

@@ -107,7 +107,7 @@ def test_the_wheel_holds_the_package_its_metadata_and_entry_point(wheel):
     assert {name.split("/")[0] for name in names} == {"milvus_provider", dist_info}, "nothing else is packaged"
     assert f"Version: {milvus_provider.__version__}" in metadata
     assert "Requires-Dist: apache-airflow>=3.0" in metadata and "Requires-Dist: pymilvus>=2.5" in metadata
-    assert 'Requires-Dist: langchain-milvus>=0.4; extra == "langchain"' in metadata
+    assert 'Requires-Dist: langchain-core>=0.3; extra == "langchain"' in metadata
     assert "## Operators" in metadata, "the README is the long description"
     assert "[apache_airflow_provider]\nprovider_info = milvus_provider:get_provider_info" in entry_points
 
@@ -151,7 +151,7 @@ def test_airflow_discovers_the_installed_provider_in_a_fresh_venv(fresh_venv, wo
         "  'operators': info.data['operators'][0]['python-modules'],\n"
         "  'sensors': info.data['sensors'][0]['python-modules'],\n"
         "  'trigger': MilvusCollectionTrigger('c').serialize()[0],\n"
-        "  'langchain_installed': importlib.util.find_spec('langchain_milvus') is not None,\n"
+        "  'langchain_installed': importlib.util.find_spec('langchain_core') is not None,\n"
         "}))\n"
     )
     data = json.loads(run([str(python), "-c", check], env=env, cwd=work).strip().splitlines()[-1])
@@ -162,4 +162,4 @@ def test_airflow_discovers_the_installed_provider_in_a_fresh_venv(fresh_venv, wo
     assert data["operators"] == ["milvus_provider.operators.milvus"]
     assert data["sensors"] == ["milvus_provider.sensors.milvus"]
     assert data["trigger"] == "milvus_provider.triggers.milvus.MilvusCollectionTrigger"
-    assert data["langchain_installed"] is False, "langchain-milvus is only an optional extra"
+    assert data["langchain_installed"] is False, "langchain is only an optional extra"

@@ -6,7 +6,8 @@ import json
 
 import pytest
 from airflow.sdk.definitions.connection import Connection
-from milvus_provider.config import CollectionSpec, MilvusConnectionConfig, build_uri
+from milvus_provider.config import MilvusConnectionConfig, build_uri
+from milvus_toolkit.chunk_store import CollectionSpec
 
 
 def config_from_uri(uri: str) -> MilvusConnectionConfig:

@@ -77,7 +77,6 @@ class FlakyStore:
     calls store their rows and *then* fail (the ambiguous case: written, not acknowledged)."""
 
     collection_name = "c"
-    _primary_field = "pk"
 
     def __init__(self, fail_after_write: int = 0, fail_before_write: int = 0):
         self.rows: dict[str, str] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from milvus_provider.config import CollectionSpec
+from milvus_toolkit.chunk_store import CollectionSpec
 from milvus_toolkit.ingest.documents import discover, load, read_document
 from milvus_toolkit.ingest.params import SAMPLE_CORPUS
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document

@@ -1,6 +1,6 @@
 """(a) The ceiling: the DAG's read + split + stamp (the toolkit's own functions, see
 ``workload``), the DAG's embedding (``deterministic``), then plain ``MilvusClient.insert`` in
-batches of ``--insert-batch`` into a collection made by ``MilvusHook.ensure_collection`` with
+batches of ``--insert-batch`` into a collection made by ``chunk_store.ensure_collection`` with
 the DAG's ``CollectionSpec`` (the same rows langchain-milvus writes). One process, no Airflow,
 no vector store; the insert calls alone give the Milvus-only insert rate.
 (a2) The same work with ``AsyncMilvusClient.insert``, several batches in flight (a reference,
@@ -8,6 +8,7 @@ not a target)."""
 
 from __future__ import annotations
 
+from milvus_toolkit import chunk_store
 import asyncio
 import time
 
@@ -20,7 +21,7 @@ def run_ceiling(hook, source: str, name: str, dim: int, insert_batch: int) -> di
     params = ingest_params(source, name, dim)
     spec = collection_spec(params)
     t = time.perf_counter()
-    hook.ensure_collection(spec)
+    chunk_store.ensure_collection(hook, spec)
     client = hook.get_conn()
     warm_up(client, spec)
     setup_s = time.perf_counter() - t
@@ -87,7 +88,7 @@ def run_async_ceiling(hook, source: str, name: str, dim: int, insert_batch: int,
     part of the targets; it shows how much a sync loop leaves on the table on this machine."""
     params = ingest_params(source, name, dim)
     spec = collection_spec(params)
-    hook.ensure_collection(spec)
+    chunk_store.ensure_collection(hook, spec)
     warm_up(hook.get_conn(), spec)
     embedding = embeddings(params)
 

@@ -5,7 +5,7 @@ One run, back to back, against the same Milvus server (``milvus_default``):
 (a) ceiling: the DAG's read + split + stamp (``milvus_toolkit.ingest.documents`` /
     ``splitting``, ``milvus_toolkit.sync.stamp``: the same work as the DAG), the DAG's
     ``deterministic`` embedding, then plain ``MilvusClient.insert`` in batches of
-    ``--insert-batch`` into a collection made by ``MilvusHook.ensure_collection`` (the DAG's
+    ``--insert-batch`` into a collection made by ``chunk_store.ensure_collection`` (the DAG's
     ``CollectionSpec``, same rows as langchain-milvus writes). One process, no Airflow, no
     vector store. The insert calls alone give the Milvus-only insert rate.
 (b) the DAG end to end: ``airflow dags test milvus_ingest -c {...}`` as a subprocess, wall
@@ -13,11 +13,12 @@ One run, back to back, against the same Milvus server (``milvus_default``):
     on the full corpus and on a smaller one (``--small-chunks``) to show that memory per
     mapped task does not grow with the corpus.
 (c) the seeds' approach: one ``aadd_documents([chunk])`` call per chunk, all gathered at
-    once, through a langchain-milvus store from ``MilvusHook.avector_store``, on the first
+    once, through a langchain-milvus store from ``chunk_store.open_store``, on the first
     ``--slice`` chunks (scaled to chunks/s).
 
 The DAG run's figures (chunks, files, split time: the ``report`` task's return value), peak
 RSS per write task (the ``write_batch`` return values) and the run's XCom bytes are read
+from milvus_toolkit import chunk_store
 from the Airflow database ($AIRFLOW_HOME/airflow.db). Prints a table and writes
 $LOCAL_HOME/benchmarks/ingest-<ts>.json. Benchmark collections are dropped at the end.
 Expects ``source scripts/dev-env.sh`` (``make bench-ingest`` does it).

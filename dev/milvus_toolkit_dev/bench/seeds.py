@@ -1,9 +1,10 @@
 """(c) The seeds' approach: one ``aadd_documents([chunk])`` call per chunk, all gathered at
-once, through a langchain-milvus store from ``MilvusHook.avector_store`` (the DAG's spec and
+once, through a langchain-milvus store from ``chunk_store.open_store`` (the DAG's spec and
 embedding), on the first ``--slice`` chunks (scaled to chunks/s)."""
 
 from __future__ import annotations
 
+from milvus_toolkit import chunk_store
 import asyncio
 import time
 
@@ -20,7 +21,7 @@ def run_seeds(hook, source: str, name: str, dim: int, slice_size: int) -> dict:
 
     async def main() -> dict:
         t = time.perf_counter()
-        async with hook.avector_store(spec, embedding) as store:
+        async with chunk_store.open_store(hook, spec, embedding) as store:
             warm = Document("warm up", metadata={"source": "bench-warmup"})
             await store.aadd_documents([warm], ids=["bench-warmup"])
             await store.adelete(ids=["bench-warmup"])

@@ -9,6 +9,7 @@ failure; ``cleanup`` retries whatever is left at the end of the run)."""
 
 from __future__ import annotations
 
+from milvus_toolkit import chunk_store
 import logging
 import threading
 import time
@@ -110,7 +111,7 @@ class CellLoop:
         def one(slot: Slot) -> None:
             with self._lock:
                 self.created.append(slot.name)  # before creating: a half-made one is dropped too
-            self.hook.ensure_collection(slot.spec(self.params.dim))
+            chunk_store.ensure_collection(self.hook, slot.spec(self.params.dim))
             rows = self.work.seed_rows(slot.cell)
             client = self.hook.get_conn()
             for i in range(0, len(rows), INSERT_BATCH):

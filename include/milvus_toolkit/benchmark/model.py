@@ -65,7 +65,7 @@ class Slot:
 
     def spec(self, dim: int):
         """The collection's ``CollectionSpec``: the toolkit's schema at the cell's consistency level."""
-        from milvus_provider.config import CollectionSpec
+        from milvus_toolkit.chunk_store import CollectionSpec
 
         return CollectionSpec(
             name=self.name,

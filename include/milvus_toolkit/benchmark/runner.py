@@ -29,8 +29,8 @@ Method, per cell and per repeat:
 This module holds the entry points: validate, check Milvus, run the cell loop, collect the
 environment (:mod:`.environment`). Nothing here imports Airflow: the runner works with any
 *hook-like* object that offers ``MilvusHook``'s methods (``health_check``,
-``ensure_collection``, ``get_conn``, ``async_client``, ``get_vector_store``,
-``avector_store``, ``count``, ``has_collection``, ``drop_collection``), so tests drive it
+``create_collection``, ``get_conn``, ``async_client``, ``count``, ``has_collection``,
+``drop_collection``; the LangChain stores come from ``milvus_toolkit.chunk_store``), so tests drive it
 against a real Milvus without Airflow.
 """
 

@@ -9,6 +9,7 @@ the call waits in the client behind the others."""
 
 from __future__ import annotations
 
+from milvus_toolkit import chunk_store
 import asyncio
 import logging
 import time
@@ -45,7 +46,7 @@ class CellTimer:
         cell = slot.cell
         store = None
         if cell.layer == "langchain":
-            store = self.hook.get_vector_store(slot.spec(self.work.params.dim), self.work.embeddings)
+            store = chunk_store.vector_store(self.hook, slot.spec(self.work.params.dim), self.work.embeddings)
         client = self.hook.get_conn()
         try:
             call = sync_call(self.work, cell, slot.name, store, client)
@@ -67,7 +68,7 @@ class CellTimer:
     async def _measure_async(self, slot: Slot) -> Measurement:
         cell = slot.cell
         if cell.layer == "langchain":
-            async with self.hook.avector_store(slot.spec(self.work.params.dim), self.work.embeddings) as store:
+            async with chunk_store.open_store(self.hook, slot.spec(self.work.params.dim), self.work.embeddings) as store:
                 return await self._time_async(slot, async_call(self.work, cell, slot.name, store, None))
         async with self.hook.async_client() as client:
             return await self._time_async(slot, async_call(self.work, cell, slot.name, None, client))

@@ -3,6 +3,7 @@ call them directly. Milvus is reached through a ``MilvusHook``-like object passe
 
 from __future__ import annotations
 
+from milvus_toolkit import chunk_store
 import asyncio
 import logging
 import os
@@ -36,7 +37,7 @@ class CorpusError(PermanentError, ValueError):
 
 
 def collection_spec(params: IngestParams, dim: int, name: str | None = None):
-    from milvus_provider.config import CollectionSpec
+    from milvus_toolkit.chunk_store import CollectionSpec
 
     return CollectionSpec(name=name or params.collection, dim=dim, description="milvus-toolkit chunks")
 
@@ -85,7 +86,7 @@ def check_inputs(params: IngestParams, hook, collection: str | None = None, *, r
     if not corpus.files:
         raise CorpusError(f"param 'source': {params.source!r} holds no files")
     if existing:
-        hook.check_collection(collection_spec(params, embedding.dim, name))
+        chunk_store.check_collection(hook, collection_spec(params, embedding.dim, name))
         marks.check_embedding(hook, name, marks.embedding_identity(embedding), rewrites_all=rewrites_all)
     log.info(
         "Source %s: %d files (names relative to %s). Embedding %s (%d dims). Milvus %s at %s; collection '%s' %s.",
@@ -216,7 +217,7 @@ def ensure_collection(params: IngestParams, hook, manifest: SplitManifest | dict
     record what made its rows: the embedding model and the source root."""
     embedding = embedding_for(params)
     spec = collection_spec(params, embedding.dim, collection)
-    created = hook.ensure_collection(spec)
+    created = chunk_store.ensure_collection(hook, spec)
     recorded = hook.collection_properties(spec.name)
     wanted = {marks.EMBEDDING: marks.embedding_identity(embedding), marks.SOURCE_ROOT: SplitManifest.of(manifest).source_root,
               **(marks_to_set or {})}
@@ -247,9 +248,10 @@ async def write_staged_batch(params: IngestParams, hook, batch: BatchRef | dict,
             to_write, stale = (chunks, []) if mode == "upsert" else (changes.new, changes.stale_metadata)
             refreshed = await asyncio.to_thread(sync.refresh_metadata, hook, spec, stale)
             if to_write:
-                async with hook.avector_store(spec, embedding.embeddings) as store:
+                async with chunk_store.open_store(hook, spec, embedding.embeddings) as store:
                     result = await write_batch(
-                        store, to_write, mode=mode, concurrency=params.concurrency, batch_index=batch.index
+                        store, to_write, mode=mode, concurrency=params.concurrency, batch_index=batch.index,
+                        primary_field=spec.primary_field,
                     )
     counts = {
         "batch": batch.index, "chunks": len(chunks), "new": len(changes.new),
@@ -283,7 +285,7 @@ def validate_collection(
         report.facts["kept_unreadable_sources"] = len(failed)
     smoke = read_json(manifest.smoke_chunk_path) if manifest.smoke_chunk_path else None
     if smoke:
-        store = hook.get_vector_store(collection_spec(params, embedding.dim, name), embedding.embeddings)
+        store = chunk_store.vector_store(hook, collection_spec(params, embedding.dim, name), embedding.embeddings)
         found, ids = smoke_search(store, smoke["id"], smoke["text"])
         store.client.close()
         report.facts["smoke_search"] = "chunk found in top 3" if found else f"chunk NOT in top 3 ({ids})"

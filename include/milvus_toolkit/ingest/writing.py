@@ -201,10 +201,9 @@ def call_size_for(chunks: int, concurrency: int) -> int:
     return max(MIN_CALL_SIZE, min(MAX_CALL_SIZE, math.ceil(chunks / max(concurrency, 1))))
 
 
-async def existing_ids(store, ids: Sequence[str]) -> set[str]:
+async def existing_ids(store, ids: Sequence[str], pk: str = "pk") -> set[str]:
     """The subset of ``ids`` already in the store's collection (Strong consistency)."""
     found: set[str] = set()
-    pk = store._primary_field  # langchain-milvus keeps the pk field name only privately
     for start in range(0, len(ids), 1000):
         part = list(ids[start : start + 1000])
         rows = await store.aclient.query(
@@ -226,6 +225,7 @@ async def write_batch(
     batch_index: int = 0,
     max_attempts: int = 6,
     max_wait: float = 30.0,
+    primary_field: str = "pk",
 ) -> WriteResult:
     """Write ``chunks`` through a langchain-milvus store opened in this event loop."""
     started = time.perf_counter()
@@ -242,7 +242,7 @@ async def write_batch(
                 with attempt:
                     todo = group
                     if mode == "add":
-                        present = await existing_ids(store, [c.id for c in group])
+                        present = await existing_ids(store, [c.id for c in group], primary_field)
                         todo = [c for c in group if c.id not in present]
                     if todo:
                         await _upsert(store, todo, f"batch {batch_index + 1}")

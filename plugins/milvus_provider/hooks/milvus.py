@@ -20,11 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from milvus_provider.config import CollectionSpec, MilvusConnectionConfig
+from milvus_provider.config import MilvusConnectionConfig
 
 if TYPE_CHECKING:
-    from langchain_core.embeddings import Embeddings
-    from langchain_milvus import Milvus
     from pymilvus import AsyncMilvusClient, MilvusClient
 
 
@@ -191,43 +189,6 @@ class MilvusHook(BaseHook):
     def list_collections(self) -> list[str]:
         return self._guard(lambda: self.get_conn().list_collections(), "list collections")
 
-    def ensure_collection(self, spec: CollectionSpec) -> bool:
-        """Create the collection with the explicit schema and index unless it exists, and
-        load it. An existing one is checked (dimension, primary key, fields), never
-        altered or dropped. Returns ``True`` when it was created now."""
-        client = self.get_conn()
-        if self.has_collection(spec.name):
-            self.check_collection(spec)
-            self._guard(lambda: client.load_collection(spec.name), f"load collection '{spec.name}'")
-            return False
-        from pymilvus import DataType
-
-        schema = client.create_schema(auto_id=False, enable_dynamic_field=True, description=spec.description)
-        schema.add_field(spec.primary_field, DataType.VARCHAR, is_primary=True, max_length=spec.max_id_length)
-        schema.add_field(spec.text_field, DataType.VARCHAR, max_length=spec.max_text_length)
-        schema.add_field(spec.source_field, DataType.VARCHAR, max_length=spec.max_source_length)
-        schema.add_field(spec.vector_field, DataType.FLOAT_VECTOR, dim=spec.dim)
-        index_params = client.prepare_index_params()
-        index_params.add_index(
-            field_name=spec.vector_field,
-            index_type=spec.index_type,
-            metric_type=spec.metric_type,
-            params=spec.index_params,
-        )
-
-        def create() -> None:
-            client.create_collection(
-                spec.name,
-                schema=schema,
-                index_params=index_params,
-                consistency_level=spec.consistency_level,
-            )
-            client.load_collection(spec.name)
-
-        self._guard(create, f"create collection '{spec.name}'")
-        self.log.info("Created collection '%s' (%d-dim %s/%s)", spec.name, spec.dim, spec.index_type, spec.metric_type)
-        return True
-
     def describe_collection(self, name: str) -> dict[str, Any]:
         return self._guard(lambda: self.get_conn().describe_collection(name), f"describe collection '{name}'")
 
@@ -238,34 +199,6 @@ class MilvusHook(BaseHook):
                 dim = (fld.get("params") or {}).get("dim")
                 return int(dim) if dim is not None else None
         return None
-
-    def check_collection(self, spec: CollectionSpec) -> None:
-        """Raise a clear error when an existing collection cannot hold ``spec``'s rows."""
-        info = self.describe_collection(spec.name)
-        fields = {f["name"]: f for f in info.get("fields", [])}
-        where = f"collection '{spec.name}' on {self.config.uri}"
-        vector = fields.get(spec.vector_field)
-        if vector is None:
-            raise SchemaMismatchError(f"{where} has no vector field '{spec.vector_field}'")
-        dim = int((vector.get("params") or {}).get("dim", -1))
-        if dim != spec.dim:
-            raise DimensionMismatchError(
-                f"{where} stores {dim}-dim vectors but the embedding produces {spec.dim}-dim "
-                f"vectors. Nothing was changed. Use another collection name, or drop and "
-                f"rebuild this one on purpose (e.g. a full reindex into a new collection)."
-            )
-        missing = [
-            name
-            for name in (spec.primary_field, spec.text_field, spec.source_field)
-            if name not in fields
-        ]
-        if missing:
-            raise SchemaMismatchError(f"{where} lacks the field(s) {missing}; it was not created by this toolkit")
-        primary = fields[spec.primary_field]
-        if not primary.get("is_primary") or _type_name(primary.get("type")) != "VARCHAR" or info.get("auto_id"):
-            raise SchemaMismatchError(
-                f"{where}: '{spec.primary_field}' must be a VARCHAR primary key with auto_id off"
-            )
 
     def drop_collection(self, name: str, *, drop_aliases: bool = False) -> list[str]:
         """Drop a collection. With ``drop_aliases`` its aliases are dropped first (Milvus 2.3
@@ -306,6 +239,7 @@ class MilvusHook(BaseHook):
         index_type: str = "AUTOINDEX",
         index_params: dict[str, Any] | None = None,
         enable_dynamic_field: bool = True,
+        varchar_fields: Mapping[str, int] | None = None,
         description: str = "",
         properties: Mapping[str, Any] | None = None,
         consistency_level: str | None = None,
@@ -315,7 +249,8 @@ class MilvusHook(BaseHook):
 
         The schema: primary key ``primary_field`` (``VARCHAR`` of ``id_max_length`` or
         ``INT64``, ids given by the caller), a ``FLOAT_VECTOR`` field ``vector_field`` of
-        ``dimension``, dynamic fields on (any other key of a row is stored as metadata), and
+        ``dimension``, VARCHAR scalar fields ``varchar_fields`` (name -> max length), dynamic
+        fields on (any other key of a row is stored as metadata), and
         one vector index (``AUTOINDEX`` by default, e.g. ``HNSW`` with ``index_params``).
 
         Idempotent: an existing collection whose vector field has the same dimension is
@@ -340,6 +275,8 @@ class MilvusHook(BaseHook):
             schema.add_field(primary_field, DataType.VARCHAR, is_primary=True, max_length=int(id_max_length))
         else:
             schema.add_field(primary_field, DataType.INT64, is_primary=True)
+        for name, max_length in (varchar_fields or {}).items():
+            schema.add_field(name, DataType.VARCHAR, max_length=int(max_length))
         schema.add_field(vector_field, DataType.FLOAT_VECTOR, dim=dimension)
         index = client.prepare_index_params()
         index.add_index(
@@ -804,59 +741,6 @@ class MilvusHook(BaseHook):
     def drop_alias(self, alias: str) -> None:
         self._guard(lambda: self.get_conn().drop_alias(alias), f"drop alias '{alias}'")
 
-    # ---- langchain-milvus vector stores ------------------------------------------------------------
-
-    def _vector_store_kwargs(self, spec: CollectionSpec, embedding: Embeddings) -> dict[str, Any]:
-        return {
-            "embedding_function": embedding,
-            "collection_name": spec.name,
-            "connection_args": self.config.client_kwargs(),
-            "consistency_level": spec.consistency_level,
-            "index_params": {
-                "index_type": spec.index_type,
-                "metric_type": spec.metric_type,
-                "params": spec.index_params,
-            },
-            "search_params": {"metric_type": spec.metric_type, "params": spec.search_params},
-            "auto_id": False,  # ids are ours (deterministic); never let Milvus pick them
-            "drop_old": False,
-            "primary_field": spec.primary_field,
-            "text_field": spec.text_field,
-            "vector_field": spec.vector_field,
-            "enable_dynamic_field": True,
-            "timeout": self.config.timeout,
-        }
-
-    def get_vector_store(self, spec: CollectionSpec, embedding: Embeddings) -> Milvus:
-        """A langchain-milvus ``Milvus`` store for sync use, on a collection that exists with
-        the explicit schema (created here if missing; checked if present).
-
-        For async use, prefer :meth:`avector_store`, which binds the store's async client to
-        the running loop and closes it.
-        """
-        from langchain_milvus import Milvus
-
-        self.ensure_collection(spec)
-        return self._guard(lambda: Milvus(**self._vector_store_kwargs(spec, embedding)), f"open store '{spec.name}'")
-
-    @asynccontextmanager
-    async def avector_store(self, spec: CollectionSpec, embedding: Embeddings) -> AsyncIterator[Milvus]:
-        """A ``Milvus`` store made inside the running event loop, its clients closed on exit.
-
-        langchain-milvus caches its ``AsyncMilvusClient`` on the store and binds it to the
-        loop it was made in, so a store must live and die within one loop.
-        """
-        from langchain_milvus import Milvus
-
-        await asyncio.to_thread(self.ensure_collection, spec)
-        store = Milvus(**self._vector_store_kwargs(spec, embedding))
-        try:
-            yield store
-        finally:
-            if store._async_milvus_client is not None:  # langchain-milvus has no public close()
-                await store._async_milvus_client.close()
-            store.client.close()
-
     # ---- helpers ------------------------------------------------------------------------------------
 
     def _read(self, name: str, call, action: str):
@@ -929,10 +813,6 @@ def is_not_loaded(exc: BaseException) -> bool:
 def _clean(exc: BaseException) -> str:
     message = getattr(exc, "message", None) or str(exc)
     return " ".join(str(message).split())
-
-
-def _type_name(value: Any) -> str:
-    return getattr(value, "name", str(value)).upper()
 
 
 @contextmanager

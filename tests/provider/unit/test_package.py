@@ -53,7 +53,7 @@ def test_pyproject_version_dependencies_entry_point_and_optional_langchain():
     deps = meta["dependencies"]
     assert "apache-airflow>=3.0" in deps and "pymilvus>=2.5" in deps
     assert not any(d.startswith("langchain") for d in deps), "langchain is an optional extra"
-    assert meta["optional-dependencies"]["langchain"] == ["langchain-milvus>=0.4"]
+    assert meta["optional-dependencies"]["langchain"] == ["langchain-core>=0.3"]
     assert meta["entry-points"]["apache_airflow_provider"] == {"provider_info": "milvus_provider:get_provider_info"}
     assert meta["readme"] == "README.md" and (PLUGINS / "README.md").exists()
 
