@@ -367,13 +367,8 @@ class MilvusHook(BaseHook):
         return self._write("insert", collection_name, data, batch_size, partition_name, timeout)
 
     def upsert(
-        self,
-        collection_name: str,
-        data: Sequence[Mapping[str, Any]] | Mapping[str, Any],
-        *,
-        batch_size: int | None = None,
-        partition_name: str | None = None,
-        timeout: float | None = None,
+        self, collection_name: str, data: Sequence[Mapping[str, Any]] | Mapping[str, Any], *,
+        batch_size: int | None = None, partition_name: str | None = None, timeout: float | None = None,
     ) -> int:
         """Insert or replace rows by primary key; returns how many were written."""
         return self._write("upsert", collection_name, data, batch_size, partition_name, timeout)
@@ -392,30 +387,18 @@ class MilvusHook(BaseHook):
         return written
 
     async def ainsert(
-        self,
-        collection_name: str,
-        data: Sequence[Mapping[str, Any]] | Mapping[str, Any],
-        *,
-        batch_size: int = 1000,
-        max_concurrency: int = 4,
-        partition_name: str | None = None,
-        timeout: float | None = None,
-        client: AsyncMilvusClient | None = None,
+        self, collection_name: str, data: Sequence[Mapping[str, Any]] | Mapping[str, Any], *,
+        batch_size: int = 1000, max_concurrency: int = 4, partition_name: str | None = None,
+        timeout: float | None = None, client: AsyncMilvusClient | None = None,
     ) -> int:
         """Async :meth:`insert`: one request per ``batch_size`` rows, at most
         ``max_concurrency`` of them in flight together."""
         return await self._awrite("insert", collection_name, data, batch_size, max_concurrency, partition_name, timeout, client)
 
     async def aupsert(
-        self,
-        collection_name: str,
-        data: Sequence[Mapping[str, Any]] | Mapping[str, Any],
-        *,
-        batch_size: int = 1000,
-        max_concurrency: int = 4,
-        partition_name: str | None = None,
-        timeout: float | None = None,
-        client: AsyncMilvusClient | None = None,
+        self, collection_name: str, data: Sequence[Mapping[str, Any]] | Mapping[str, Any], *,
+        batch_size: int = 1000, max_concurrency: int = 4, partition_name: str | None = None,
+        timeout: float | None = None, client: AsyncMilvusClient | None = None,
     ) -> int:
         """Async :meth:`upsert`, batched like :meth:`ainsert`."""
         return await self._awrite("upsert", collection_name, data, batch_size, max_concurrency, partition_name, timeout, client)
@@ -471,14 +454,8 @@ class MilvusHook(BaseHook):
         return deleted
 
     async def adelete(
-        self,
-        collection_name: str,
-        ids: Sequence[str | int] | str | int | None = None,
-        filter: str = "",
-        *,
-        batch_size: int = 1000,
-        partition_name: str | None = None,
-        client: AsyncMilvusClient | None = None,
+        self, collection_name: str, ids: Sequence[str | int] | str | int | None = None, filter: str = "", *,
+        batch_size: int = 1000, partition_name: str | None = None, client: AsyncMilvusClient | None = None,
     ) -> int:
         """Async :meth:`delete`."""
         kwargs = _opt(partition_name=partition_name)
@@ -521,17 +498,10 @@ class MilvusHook(BaseHook):
         return [_json_safe(dict(row)) for row in rows]
 
     async def aquery(
-        self,
-        collection_name: str,
-        filter: str = "",
-        *,
-        output_fields: Sequence[str] | None = None,
-        ids: Sequence[str | int] | None = None,
-        limit: int | None = None,
-        partition_names: Sequence[str] | None = None,
-        consistency_level: str | None = "Strong",
-        timeout: float | None = None,
-        client: AsyncMilvusClient | None = None,
+        self, collection_name: str, filter: str = "", *, output_fields: Sequence[str] | None = None,
+        ids: Sequence[str | int] | None = None, limit: int | None = None,
+        partition_names: Sequence[str] | None = None, consistency_level: str | None = "Strong",
+        timeout: float | None = None, client: AsyncMilvusClient | None = None,
     ) -> list[dict[str, Any]]:
         """Async :meth:`query`."""
         kwargs = _read_kwargs(output_fields, ids, limit, partition_names, consistency_level, timeout)
@@ -559,14 +529,9 @@ class MilvusHook(BaseHook):
         )
 
     async def aget(
-        self,
-        collection_name: str,
-        ids: Sequence[str | int] | str | int,
-        *,
-        output_fields: Sequence[str] | None = None,
-        consistency_level: str | None = "Strong",
-        timeout: float | None = None,
-        client: AsyncMilvusClient | None = None,
+        self, collection_name: str, ids: Sequence[str | int] | str | int, *,
+        output_fields: Sequence[str] | None = None, consistency_level: str | None = "Strong",
+        timeout: float | None = None, client: AsyncMilvusClient | None = None,
     ) -> list[dict[str, Any]]:
         """Async :meth:`get`."""
         id_list = _id_list(ids)
@@ -608,18 +573,10 @@ class MilvusHook(BaseHook):
         return _hits(result)
 
     async def asearch(
-        self,
-        collection_name: str,
-        data: Sequence[Any],
-        *,
-        limit: int = 10,
-        filter: str = "",
-        output_fields: Sequence[str] | None = None,
-        search_params: Mapping[str, Any] | None = None,
-        anns_field: str | None = None,
-        partition_names: Sequence[str] | None = None,
-        consistency_level: str | None = None,
-        timeout: float | None = None,
+        self, collection_name: str, data: Sequence[Any], *, limit: int = 10, filter: str = "",
+        output_fields: Sequence[str] | None = None, search_params: Mapping[str, Any] | None = None,
+        anns_field: str | None = None, partition_names: Sequence[str] | None = None,
+        consistency_level: str | None = None, timeout: float | None = None,
         client: AsyncMilvusClient | None = None,
     ) -> list[list[dict[str, Any]]]:
         """Async :meth:`search`."""
