@@ -70,8 +70,7 @@ def reindex_dag(dag_id: str, *, schedule: str | None, form: dict, fixed: dict | 
         @task(multiple_outputs=False)
         def validate(run_plan: dict, manifest: dict, _deleted: int) -> dict:
             with fail_fast():
-                reindex.check_unreadable_kept(setup()[1], run_plan, manifest)
-                return pipeline.validate_collection(*setup(), manifest, collection=run_plan["target"], strict=True).summary()
+                return reindex.validate_target(*setup(), run_plan, manifest).summary()
 
         @task(multiple_outputs=False)
         def swap_alias(run_plan: dict, _validation: dict) -> dict:  # only after validation

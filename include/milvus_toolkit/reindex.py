@@ -117,6 +117,19 @@ def check_unreadable_kept(hook, plan: dict, manifest: SplitManifest | dict) -> N
         )
 
 
+def validate_target(params: ReindexParams, hook, plan: dict, manifest: SplitManifest | dict):
+    """The strict count suite on the collection this run wrote. A build must also not drop
+    unreadable sources that are served now; a ``force_reembed`` run records its model once
+    the collection is proven complete."""
+    from milvus_toolkit.ingest.pipeline import record_rewritten_model, validate_collection
+
+    check_unreadable_kept(hook, plan, manifest)
+    report = validate_collection(params, hook, manifest, collection=plan["target"], strict=True)
+    if params.force_reembed:
+        record_rewritten_model(params, hook, manifest, plan["target"])
+    return report
+
+
 def swap_alias(hook, plan: dict, keep_builds: int = 1) -> dict:
     """Point the serving name at the validated build. Safe to retry at any step: the state
     is read back from Milvus each time.

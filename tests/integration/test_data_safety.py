@@ -298,3 +298,21 @@ def test_a_repeated_first_chunk_does_not_fail_the_smoke_search(hook, collection_
     (folder / "e.txt").write_text("The only page with real content about irrigation valves.")
     Run(hook, params_for(folder, collection_name), "boilerplate").all()  # validates, smoke search included
     assert hook.count(collection_name) == 5
+
+
+@pytest.mark.airflow
+def test_a_force_reembed_with_another_model_records_that_model_once_validated(airflow_env, hook, alias, corpus):
+    """Before: the collection kept recording the old model after force_reembed rewrote every
+    vector, so the next nightly run with the new model was refused."""
+    source = str(corpus / "release-notes.md")
+    reindex(airflow_env, {"source": source, "collection": alias})  # deterministic-384
+    target = hook.describe_alias(alias)
+    assert hook.collection_properties(target)[marks.EMBEDDING] == "deterministic-384/384"
+
+    refused = reindex(airflow_env, {"source": source, "collection": alias, "embedding": "local"}, check=False)
+    assert refused.returncode != 0 and "EmbeddingMismatchError" in refused.output
+    rewritten = reindex(airflow_env, {"source": source, "collection": alias, "embedding": "local", "force_reembed": True})
+    assert changes(rewritten)["embedded"] == hook.count(alias)
+    assert hook.collection_properties(target)[marks.EMBEDDING] == "all-MiniLM-L6-v2/384"
+    nightly = reindex(airflow_env, {"source": source, "collection": alias, "embedding": "local"})
+    assert changes(nightly)["embedded"] == 0

@@ -298,6 +298,20 @@ def validate_collection(
     return report
 
 
+def record_rewritten_model(params: IngestParams, hook, manifest: SplitManifest | dict, collection: str) -> None:
+    """After a validated run that re-embedded every chunk it kept (``force_reembed``), the
+    collection's vectors are the new model's: record it. Not while a source that could not be
+    read still holds vectors of the old model (that would mix two models silently)."""
+    identity = marks.embedding_identity(embedding_for(params))
+    failed = SplitManifest.of(manifest).scope.failed
+    if failed and hook.collection_properties(collection).get(marks.EMBEDDING) != identity:
+        raise ValidationFailed(
+            f"{len(failed)} source(s) could not be read this run and still hold vectors of the previous model "
+            f"in '{collection}' ({', '.join(failed[:10])}); the new model was not recorded. Fix those files and run again."
+        )
+    marks.record_embedding(hook, collection, identity)
+
+
 @dataclass
 class Summary:
     text: str
