@@ -13,7 +13,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from milvus_toolkit.rules import MAX_TEXT_BYTES, MAX_VECTOR_DIM, PermanentError, check_collection_name
+from milvus_toolkit.rules import (
+    MAX_TENANT_LENGTH, MAX_TEXT_BYTES, MAX_VECTOR_DIM, TENANT_FIELD, PermanentError, check_collection_name,
+    tenant_filter,
+)
 
 ConsistencyLevel = Literal["Strong", "Bounded", "Session", "Eventually"]
 
@@ -30,6 +33,12 @@ class CollectionSpec:
     chunk ids make re-runs idempotent. ``source`` is a real scalar field (not a dynamic
     one) so per-source counts and deletes are cheap filters. Any other metadata goes into
     Milvus's dynamic field.
+
+    ``hybrid`` (Milvus 2.5+): the text field gets an analyzer and a BM25 function into the
+    sparse field ``sparse_field``, so the collection serves keyword and hybrid search.
+    ``tenant`` (Milvus 2.2+): the rows belong to one tenant of a collection partitioned by
+    the ``tenant`` field (its partition key); every read that decides a write or delete is
+    scoped to that tenant (:attr:`scope_filter`).
     """
 
     name: str
@@ -48,6 +57,20 @@ class CollectionSpec:
     max_id_length: int = 512
     max_text_length: int = MAX_TEXT_BYTES
     max_source_length: int = 2048
+    hybrid: bool = False
+    sparse_field: str = "sparse"
+    tenant: str | None = None
+    tenant_field: str = TENANT_FIELD
+
+    @property
+    def scope_filter(self) -> str:
+        """Filter expression of this spec's rows: its tenant's, or '' (the whole collection)."""
+        return tenant_filter(self.tenant)
+
+    @property
+    def features(self) -> list[str]:
+        """The server features this layout needs (see ``MilvusHook.capabilities``)."""
+        return [name for name, needed in (("bm25", self.hybrid), ("partition_key", self.tenant)) if needed]
 
     def __post_init__(self) -> None:
         try:
@@ -62,13 +85,19 @@ def ensure_collection(hook, spec: CollectionSpec) -> bool:
     """Create the collection with the toolkit's schema and index unless it exists, and load
     it. An existing one is checked (dimension, primary key, fields), never altered or
     dropped. Returns ``True`` when it was created now."""
+    if spec.features:  # before anything exists or is written: a clear "this server lacks X"
+        hook.require(*spec.features, action=f"writing collection '{spec.name}'")
     if hook.has_collection(spec.name):
         check_collection(hook, spec)
+    varchar_fields = {spec.text_field: spec.max_text_length, spec.source_field: spec.max_source_length}
+    if spec.tenant:
+        varchar_fields[spec.tenant_field] = MAX_TENANT_LENGTH
     return hook.create_collection(
         spec.name, spec.dim, primary_field=spec.primary_field, vector_field=spec.vector_field,
         id_max_length=spec.max_id_length, metric_type=spec.metric_type, index_type=spec.index_type,
         index_params=spec.index_params, description=spec.description, consistency_level=spec.consistency_level,
-        varchar_fields={spec.text_field: spec.max_text_length, spec.source_field: spec.max_source_length},
+        varchar_fields=varchar_fields, bm25_input_field=spec.text_field if spec.hybrid else None,
+        bm25_output_field=spec.sparse_field, partition_key_field=spec.tenant_field if spec.tenant else None,
     )
 
 
@@ -95,21 +124,62 @@ def check_collection(hook, spec: CollectionSpec) -> None:
     primary = fields[spec.primary_field]
     if not primary.get("is_primary") or getattr(primary.get("type"), "name", str(primary.get("type"))).upper() != "VARCHAR" or info.get("auto_id"):
         raise LayoutMismatchError(f"{where}: '{spec.primary_field}' must be a VARCHAR primary key with auto_id off")
+    check_options(where, spec, hook.collection_layout(spec.name))
+
+
+def check_options(where: str, spec: CollectionSpec, layout: dict) -> None:
+    """The run's ``hybrid`` and ``tenant`` options must match how the collection was made,
+    both ways: a run never writes rows that the collection's other readers would miss, and
+    never reads (so never deletes) across tenants."""
+    is_hybrid = layout["bm25"].get(spec.text_field) == spec.sparse_field
+    if spec.hybrid and not is_hybrid:
+        raise LayoutMismatchError(
+            f"{where} was created without BM25 keyword search, so hybrid=true cannot write into it. Nothing "
+            f"was changed. Rebuild it as hybrid (milvus_reindex with strategy=full and hybrid=true) or write "
+            f"into a new collection."
+        )
+    if is_hybrid and not spec.hybrid:
+        raise LayoutMismatchError(f"{where} is a hybrid (BM25) collection: pass hybrid=true to write into it")
+    key = layout["partition_key_field"]
+    if spec.tenant and key != spec.tenant_field:
+        raise LayoutMismatchError(
+            f"{where} has no '{spec.tenant_field}' partition key, so it cannot hold tenants (tenant="
+            f"{spec.tenant!r}). Nothing was changed; use a collection created with a tenant."
+        )
+    if key and not spec.tenant:
+        raise LayoutMismatchError(
+            f"{where} holds tenants (partition key '{key}'): pass tenant=<name>; a run without one would "
+            f"read and delete across every tenant"
+        )
 
 
 def _store_kwargs(hook, spec: CollectionSpec, embedding) -> dict[str, Any]:
+    dense_index = {"index_type": spec.index_type, "metric_type": spec.metric_type, "params": spec.index_params}
+    dense_search = {"metric_type": spec.metric_type, "params": spec.search_params}
+    layout: dict[str, Any] = {
+        "vector_field": spec.vector_field, "index_params": dense_index, "search_params": dense_search,
+    }
+    if spec.hybrid:  # langchain-milvus's own BM25 support: the server computes the sparse field
+        from langchain_milvus import BM25BuiltInFunction
+
+        layout = {
+            "builtin_function": BM25BuiltInFunction(input_field_names=spec.text_field, output_field_names=spec.sparse_field),
+            "vector_field": [spec.vector_field, spec.sparse_field],
+            "index_params": [dense_index, {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "BM25"}],
+            "search_params": [dense_search, {"metric_type": "BM25"}],
+        }
+    if spec.tenant:
+        layout["partition_key_field"] = spec.tenant_field
     return {
+        **layout,
         "embedding_function": embedding,
         "collection_name": spec.name,
         "connection_args": hook.config.client_kwargs(),
         "consistency_level": spec.consistency_level,
-        "index_params": {"index_type": spec.index_type, "metric_type": spec.metric_type, "params": spec.index_params},
-        "search_params": {"metric_type": spec.metric_type, "params": spec.search_params},
         "auto_id": False,  # ids are ours (deterministic); never let Milvus pick them
         "drop_old": False,
         "primary_field": spec.primary_field,
         "text_field": spec.text_field,
-        "vector_field": spec.vector_field,
         "enable_dynamic_field": True,
         "timeout": hook.config.timeout,
     }

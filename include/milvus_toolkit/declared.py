@@ -19,7 +19,7 @@ ENV_VAR = "MILVUS_TOOLKIT_INDEXES"
 # What defines an index's data: fixed by the declaration, never overridden by a run's conf
 # (a run of an index's DAG with another source would delete the declared corpus's rows).
 IDENTITY_FIELDS = ("source", "source_root", "collection", "embedding", "embedding_dim",
-                   "splitter", "chunk_size", "chunk_overlap", "on_bad_file", "max_file_mb")
+                   "splitter", "chunk_size", "chunk_overlap", "on_bad_file", "max_file_mb", "hybrid", "tenant")
 
 
 class DeclarationError(PermanentError, ValueError):
@@ -43,6 +43,8 @@ class IndexDeclaration(BaseModel):
     max_delete_percent: float = 10.0
     max_file_mb: int = 100
     keep_builds: int = 1
+    hybrid: bool = False  # BM25 keyword search beside the dense vectors (Milvus 2.5+)
+    tenant: str | None = None  # one tenant of a collection partitioned by tenant
 
     @property
     def dag_id(self) -> str:
@@ -102,10 +104,20 @@ def load_declarations(path: Path | None = None) -> list[IndexDeclaration]:
             raise DeclarationError(f"{where}: {problems}") from None
         indexes.append(index)
     for field in ("name", "collection"):
-        seen = [getattr(index, field) for index in indexes]
+        # Tenants of one collection are separate indexes; anything else is kept by one index.
+        seen = [getattr(index, field) + (f" (tenant {index.tenant})" if field == "collection" and index.tenant else "")
+                for index in indexes]
         twice = sorted({value for value in seen if seen.count(value) > 1})
         if twice:
             raise DeclarationError(f"{path}: field '{field}': {twice} declared by more than one index")
+    for collection in {index.collection for index in indexes}:
+        sharing = [index for index in indexes if index.collection == collection]
+        if len(sharing) > 1 and (any(index.tenant is None for index in sharing)
+                                 or len({(index.hybrid, index.embedding, index.embedding_dim) for index in sharing}) > 1):
+            raise DeclarationError(
+                f"{path}: collection '{collection}' is declared by {[index.name for index in sharing]}: indexes "
+                f"that share a collection must each have a tenant and the same hybrid and embedding settings"
+            )
     return indexes
 
 

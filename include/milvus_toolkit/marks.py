@@ -9,7 +9,8 @@ a drop), so every worker reads the same truth and a re-created collection starts
 - ``legacy_of``: a plain collection that was renamed so its name could become an alias.
 - ``previous``: the collection the alias really left when it moved to this one (the
   rollback target).
-- ``source_root``: the root that source names are relative to.
+- ``source_root``: the root that source names are relative to (one per tenant in a
+  tenant collection: ``source_root.<tenant>``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ BUILD_RUN = PREFIX + "build_run"
 LEGACY_OF = PREFIX + "legacy_of"
 PREVIOUS = PREFIX + "previous"
 SOURCE_ROOT = PREFIX + "source_root"
+
+
+def source_root_key(tenant: str | None) -> str:
+    """Where the source root is recorded: tenants of one collection keep their own roots."""
+    return f"{SOURCE_ROOT}.{tenant}" if tenant else SOURCE_ROOT
 
 
 class EmbeddingMismatchError(PermanentError, ValueError):

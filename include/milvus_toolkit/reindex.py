@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from milvus_toolkit import marks
 from milvus_toolkit.ingest.params import IngestParams, ParamsError, parse_model
@@ -38,6 +38,18 @@ class ReindexParams(IngestParams):
     force_reembed: bool = False
     build_collection: str | None = Field(None, description="full only: name of the new collection")
     keep_builds: int = Field(1, ge=1, le=20, description="earlier builds kept for rollback")
+
+    @model_validator(mode="after")
+    def _tenant_runs_are_incremental(self) -> ReindexParams:
+        # A full rebuild or a re-embed rewrites the whole collection (one alias, one model),
+        # which holds other tenants' rows too: refused rather than done for one tenant.
+        if self.tenant and (self.strategy == "full" or self.force_reembed):
+            what = "strategy=full" if self.strategy == "full" else "force_reembed=true"
+            raise ValueError(
+                f"{what} rebuilds the whole collection, but tenant={self.tenant!r} answers only for its own rows "
+                f"(the collection holds other tenants too). Use strategy=incremental, or rebuild without tenant."
+            )
+        return self
 
     @property
     def rewrites_all(self) -> bool:

@@ -9,6 +9,11 @@ MAX_COLLECTION_NAME_LENGTH = 255
 MAX_VECTOR_DIM = 32768
 # A VARCHAR field holds at most 65,535 bytes: the text field's limit, hence every chunk's.
 MAX_TEXT_BYTES = 65535
+# Tenants: the partition-key field of a tenant collection, and the values a tenant may take
+# (they go into filter expressions, so no quotes or operators).
+TENANT_FIELD = "tenant"
+TENANT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+MAX_TENANT_LENGTH = 256  # the field's VARCHAR length
 
 
 class PermanentError(Exception):
@@ -23,6 +28,19 @@ def check_collection_name(value: str) -> str:
             f"underscores, at most {MAX_COLLECTION_NAME_LENGTH} characters (a Milvus collection name)"
         )
     return value
+
+
+def check_tenant(value: str) -> str:
+    if not re.match(TENANT_PATTERN, value or ""):
+        raise ValueError(
+            "must be 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit (a tenant name)"
+        )
+    return value
+
+
+def tenant_filter(tenant: str | None) -> str:
+    """The filter expression that scopes reads (and so deletes) to one tenant; '' for none."""
+    return f'{TENANT_FIELD} == "{check_tenant(tenant)}"' if tenant else ""
 
 
 def describe_validation_errors(exc, label: str = "param") -> list[str]:

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 
 from langchain_core.documents import Document
 
-from milvus_toolkit.rules import PermanentError
+from milvus_toolkit.rules import TENANT_FIELD, PermanentError, tenant_filter
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,8 @@ class Scope:
     # A complete listing of this folder ("" is the root): a source under it that was not
     # listed is gone. ``None``: never delete unlisted sources (ingest, glob listings).
     listed_prefix: str | None = None
+    # The run's tenant: rows of any other tenant are never its to delete.
+    tenant: str | None = None
 
     def is_gone(self, source: str) -> bool:
         if self.listed_prefix is None or source in self._listed:
@@ -88,6 +90,8 @@ def obsolete_ids(rows: Iterable[dict], new_ids: dict[str, set[str]], scope: Scop
     for row in rows:
         if float(row.get(STAMP) or 0) > run_stamp:
             continue  # written by a run that started after this one
+        if row.get(TENANT_FIELD) != scope.tenant:
+            continue  # another tenant's row (or a tenant's row in a run without one)
         source = row["source"]
         if source in loaded:
             if row["pk"] not in new_ids.get(source, ()):
@@ -114,7 +118,8 @@ def plan_deletes(hook, collection: str, new_ids: dict[str, set[str]], scope: Sco
     """Before anything is written: what this run will delete, within the budget."""
     if not hook.has_collection(collection):
         return []
-    rows = [row for batch in hook.iter_rows(collection, ["pk", "source", STAMP]) for row in batch]
+    rows = [row for batch in hook.iter_rows(collection, _fields(scope), filter=tenant_filter(scope.tenant))
+            for row in batch]
     ids = obsolete_ids(rows, new_ids, scope, run_stamp)
     check_budget(collection, len(ids), len(rows), max_percent)
     if scope.failed:
@@ -130,11 +135,15 @@ def delete_planned(hook, collection: str, planned: list[str], new_ids: dict[str,
     They are read again first: a run that started later may have rewritten them since."""
     if not planned:
         return 0
-    rows = hook.get_rows(collection, planned, ["pk", "source", STAMP])
+    rows = hook.get_rows(collection, planned, _fields(scope))
     ids = obsolete_ids(rows, new_ids, scope, run_stamp)
     deleted = hook.delete(collection, ids)
     log.info("Deleted %d obsolete rows from '%s' (%d planned)", deleted, collection, len(planned))
     return deleted
+
+
+def _fields(scope: Scope) -> list[str]:
+    return ["pk", "source", STAMP, *([TENANT_FIELD] if scope.tenant else [])]
 
 
 @dataclass

@@ -104,7 +104,7 @@ def test_relative_sources_are_relative_to_the_declaration_file(tmp_path):
     assert index.source == str(tmp_path / "docs") and index.dag_id == "milvus_reindex__docs"
     assert index.identity() == {"source": str(tmp_path / "docs"), "collection": "d", "embedding": "local",
                                 "splitter": "auto", "chunk_size": 1000, "chunk_overlap": 150,
-                                "on_bad_file": "skip", "max_file_mb": 100}
+                                "on_bad_file": "skip", "max_file_mb": 100, "hybrid": False}
 
 
 def test_an_asset_triggered_run_takes_its_source_from_the_event(monkeypatch):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from milvus_toolkit.rules import MAX_VECTOR_DIM, PermanentError, check_collection_name, describe_validation_errors
+from milvus_toolkit.rules import MAX_VECTOR_DIM, PermanentError, check_collection_name, check_tenant, describe_validation_errors
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 # Data shipped beside the package (include/sample_corpus), for the tests and the demo.
@@ -52,11 +52,20 @@ class IngestParams(BaseModel):
     max_file_mb: int = Field(DEFAULT_MAX_FILE_MB, ge=1, le=100_000)
     max_delete_percent: float = Field(DEFAULT_MAX_DELETE_PERCENT, ge=0, le=100)
     milvus_conn_id: str = Field("milvus_default", min_length=1)
+    # Milvus 2.5+: BM25 keyword search beside the dense vectors (hybrid retrieval).
+    hybrid: bool = False
+    # A collection partitioned by tenant: this run writes, counts and deletes only this tenant's rows.
+    tenant: str | None = None
 
     @field_validator("collection")
     @classmethod
     def _collection_name(cls, value: str) -> str:
         return check_collection_name(value)
+
+    @field_validator("tenant")
+    @classmethod
+    def _tenant_name(cls, value: str | None) -> str | None:
+        return check_tenant(value) if value is not None else None
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> IngestParams:

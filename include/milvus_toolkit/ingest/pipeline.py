@@ -21,7 +21,7 @@ from milvus_toolkit.ingest.documents import GLOB_CHARS, BadFile, LoadedDocument,
 from milvus_toolkit.ingest.params import IngestParams
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
 from milvus_toolkit.ingest.staging import BatchRef, BatchWriter, SplitManifest, read_batch_file, read_json, remove_run_folder, write_json
-from milvus_toolkit.ingest.validation import ValidationFailed, ValidationReport, gather, smoke_search, validate
+from milvus_toolkit.ingest.validation import ValidationFailed, ValidationReport, gather, keyword_search, smoke_search, validate
 from milvus_toolkit.ingest.writing import RetryLog, WriteResult, peak_rss_mb, retrying, write_batch
 from milvus_toolkit.sync import Scope, stamp
 
@@ -39,7 +39,8 @@ class CorpusError(PermanentError, ValueError):
 def collection_spec(params: IngestParams, dim: int, name: str | None = None):
     from milvus_toolkit.chunk_store import CollectionSpec
 
-    return CollectionSpec(name=name or params.collection, dim=dim, description="milvus-toolkit chunks")
+    return CollectionSpec(name=name or params.collection, dim=dim, description="milvus-toolkit chunks",
+                          hybrid=params.hybrid, tenant=params.tenant)
 
 
 def embedding_for(params: IngestParams) -> EmbeddingChoice:
@@ -51,7 +52,8 @@ def list_corpus(params: IngestParams, hook, collection: str):
     root recorded on the collection when it holds this run's source, else the source folder.
     A run whose names would not match the recorded root is refused: the same file under two
     names would get two sets of rows."""
-    recorded = hook.collection_properties(collection).get(marks.SOURCE_ROOT) if hook.has_collection(collection) else None
+    key = marks.source_root_key(params.tenant)
+    recorded = hook.collection_properties(collection).get(key) if hook.has_collection(collection) else None
     root = params.source_root or (recorded if recorded and _inside(params.source, recorded) else None)
     corpus = discover(params.source, root=root)
     if recorded and normal_root(corpus.root) != recorded:
@@ -85,8 +87,11 @@ def check_inputs(params: IngestParams, hook, collection: str | None = None, *, r
     corpus = list_corpus(params, hook, params.collection)  # names follow the serving collection's root
     if not corpus.files:
         raise CorpusError(f"param 'source': {params.source!r} holds no files")
+    spec = collection_spec(params, embedding.dim, name)
+    if spec.features:  # hybrid / tenant on a server without them: refused before anything is read
+        hook.require(*spec.features, action=f"ingest into '{name}'")
     if existing:
-        chunk_store.check_collection(hook, collection_spec(params, embedding.dim, name))
+        chunk_store.check_collection(hook, spec)
         marks.check_embedding(hook, name, marks.embedding_identity(embedding), rewrites_all=rewrites_all)
     log.info(
         "Source %s: %d files (names relative to %s). Embedding %s (%d dims). Milvus %s at %s; collection '%s' %s.",
@@ -113,7 +118,7 @@ def _split_corpus(params: IngestParams, hook, run_folder, deletes_unlisted: bool
     started = time.perf_counter()
     run_stamp = time.time()
     corpus = list_corpus(params, hook, params.collection)
-    settings = SplitSettings(params.splitter, params.chunk_size, params.chunk_overlap)
+    settings = SplitSettings(params.splitter, params.chunk_size, params.chunk_overlap, tenant=params.tenant)
     writer = BatchWriter(run_folder, params.batch_size)
     bad: list[BadFile] = []
     new_ids: dict[str, list[str]] = defaultdict(list)
@@ -147,7 +152,7 @@ def _split_corpus(params: IngestParams, hook, run_folder, deletes_unlisted: bool
         reasons = "; ".join(f"{b.source}: {b.reason}" for b in bad[:10]) or "no files"
         raise CorpusError(f"param 'source': {params.source!r} yields no text to index ({reasons})")
     scope = Scope(loaded=sorted(new_ids), failed=sorted(b.source for b in bad),
-                  listed_prefix=_listed_prefix(params.source, corpus) if deletes_unlisted else None)
+                  listed_prefix=_listed_prefix(params.source, corpus) if deletes_unlisted else None, tenant=params.tenant)
     manifest = SplitManifest(
         run_folder=str(run_folder),
         batches=writer.batches,
@@ -219,7 +224,8 @@ def ensure_collection(params: IngestParams, hook, manifest: SplitManifest | dict
     spec = collection_spec(params, embedding.dim, collection)
     created = chunk_store.ensure_collection(hook, spec)
     recorded = hook.collection_properties(spec.name)
-    wanted = {marks.EMBEDDING: marks.embedding_identity(embedding), marks.SOURCE_ROOT: SplitManifest.of(manifest).source_root,
+    wanted = {marks.EMBEDDING: marks.embedding_identity(embedding),
+              marks.source_root_key(params.tenant): SplitManifest.of(manifest).source_root,
               **(marks_to_set or {})}
     missing = {key: value for key, value in wanted.items() if key not in recorded}
     if missing:
@@ -279,19 +285,28 @@ def validate_collection(
     expected = read_json(manifest.expected_counts_path)
     scope = manifest.scope
     failed = set(scope.failed)  # unreadable this run: their rows are kept, not checked
-    report = validate(gather(hook, name, expected, dim=embedding.dim,
+    spec = collection_spec(params, embedding.dim, name)
+    report = validate(gather(hook, name, expected, dim=embedding.dim, filter=spec.scope_filter,
                              answers_for=lambda source: source not in failed and scope.is_gone(source)), strict=strict)
+    if params.tenant:
+        report.facts["tenant"] = params.tenant
     if failed:
         report.facts["kept_unreadable_sources"] = len(failed)
     smoke = read_json(manifest.smoke_chunk_path) if manifest.smoke_chunk_path else None
     if smoke:
-        store = chunk_store.vector_store(hook, collection_spec(params, embedding.dim, name), embedding.embeddings)
-        found, ids = smoke_search(store, smoke["id"], smoke["text"])
+        store = chunk_store.vector_store(hook, spec, embedding.embeddings)
+        found, ids = smoke_search(store, smoke["id"], smoke["text"], expr=spec.scope_filter)
         store.client.close()
         report.facts["smoke_search"] = "chunk found in top 3" if found else f"chunk NOT in top 3 ({ids})"
         if not found:
             report.success = False
             report.failed.append(f"smoke search: chunk {smoke['id']} not among the top 3 results for its own text")
+        if spec.hybrid:
+            found, ids = keyword_search(hook, spec, smoke["id"], smoke["text"])
+            report.facts["keyword_search"] = "chunk found in top 3 (BM25)" if found else f"chunk NOT in top 3 ({ids})"
+            if not found:
+                report.success = False
+                report.failed.append(f"keyword search: chunk {smoke['id']} not among the top 3 BM25 results for its own text")
     log.info("Validation of '%s':\n%s", name, report.table())
     if not report.success:
         raise ValidationFailed(f"collection '{name}' does not match the split corpus:\n{report.table()}")

@@ -19,7 +19,7 @@ from langchain_text_splitters import (
 )
 
 from milvus_toolkit.ingest.documents import LoadedDocument
-from milvus_toolkit.rules import MAX_TEXT_BYTES
+from milvus_toolkit.rules import MAX_TEXT_BYTES, TENANT_FIELD
 
 # Namespace of chunk ids (uuid5): ids are the same on every machine and every run.
 CHUNK_ID_NAMESPACE = uuid.UUID("6f1c2a4e-5b0d-4c55-9a51-3d0e7f2b9c11")
@@ -35,20 +35,24 @@ class SplitSettings:
     splitter: str = "auto"  # auto | recursive | markdown | html | token | code
     chunk_size: int = 1000
     chunk_overlap: int = 150
+    # The tenant the chunks belong to (a partition-key collection): it goes into each chunk's
+    # metadata and id, so two tenants with the same file never share a row.
+    tenant: str | None = None
 
 
 def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def chunk_id(source: str, text_hash: str, occurrence: int) -> str:
-    """Deterministic id from the source and the chunk's content.
+def chunk_id(source: str, text_hash: str, occurrence: int, tenant: str | None = None) -> str:
+    """Deterministic id from the source and the chunk's content (and the tenant, if any).
 
     Not from the chunk's position: an edit near the top of a file must not change the ids
     of the unchanged chunks below it (the nightly reindex skips those). ``occurrence``
     tells apart identical chunks within one file (a repeated disclaimer, say).
     """
-    return str(uuid.uuid5(CHUNK_ID_NAMESPACE, f"{source}\x00{text_hash}\x00{occurrence}"))
+    scope = f"{tenant}\x00" if tenant else ""
+    return str(uuid.uuid5(CHUNK_ID_NAMESPACE, f"{scope}{source}\x00{text_hash}\x00{occurrence}"))
 
 
 def split_document(doc: LoadedDocument, settings: SplitSettings) -> list[Document]:
@@ -79,8 +83,10 @@ def split_document(doc: LoadedDocument, settings: SplitSettings) -> list[Documen
             "content_hash": text_hash,
             "doc_hash": doc.doc_hash,
             **{k: v for k, v in chunk.metadata.items() if v not in (None, "")},
+            **({TENANT_FIELD: settings.tenant} if settings.tenant else {}),
         }
-        result.append(Document(page_content=text, metadata=metadata, id=chunk_id(doc.source, text_hash, occurrence)))
+        chunk_key = chunk_id(doc.source, text_hash, occurrence, settings.tenant)
+        result.append(Document(page_content=text, metadata=metadata, id=chunk_key))
     return result
 
 

@@ -59,16 +59,17 @@ class ValidationReport:
 
 
 def gather(reader: MilvusReader, collection: str, expected: dict[str, int], *, dim: int,
-           answers_for: Callable[[str], bool] | None = None) -> dict[str, pd.DataFrame]:
+           answers_for: Callable[[str], bool] | None = None, filter: str = "") -> dict[str, pd.DataFrame]:
     """Read what Milvus holds into frames: per-source counts, every id of the run's
     sources, a sample of rows (text and vector), and collection-level facts.
 
     ``answers_for(source)``: the run answers for this source although it split nothing from
-    it (a reindex's listing no longer has it): it must hold no rows."""
+    it (a reindex's listing no longer has it): it must hold no rows. ``filter``: only these
+    rows count (one tenant's)."""
     expected_sources = set(expected)
     counts: dict[str, int] = {}
     ids: list[str] = []
-    for batch in reader.iter_rows(collection, ["pk", "source"]):
+    for batch in reader.iter_rows(collection, ["pk", "source"], filter=filter):
         for row in batch:
             counts[row["source"]] = counts.get(row["source"], 0) + 1
             if row["source"] in expected_sources:
@@ -85,7 +86,7 @@ def gather(reader: MilvusReader, collection: str, expected: dict[str, int], *, d
     )
     client = reader.get_conn()
     sample_rows = client.query(
-        collection, filter="", output_fields=["pk", "text", "vector"], limit=SAMPLE_ROWS, consistency_level="Strong"
+        collection, filter=filter, output_fields=["pk", "text", "vector"], limit=SAMPLE_ROWS, consistency_level="Strong"
     )
     sample = pd.DataFrame(
         {
@@ -99,7 +100,7 @@ def gather(reader: MilvusReader, collection: str, expected: dict[str, int], *, d
             {
                 "expected_total": sum(expected.values()),
                 "actual_total_for_run_sources": sum(counts.get(s, 0) for s in expected_sources),
-                "rows_with_empty_text": reader.count(collection, filter='text == ""'),
+                "rows_with_empty_text": reader.count(collection, filter=_and('text == ""', filter)),
                 "schema_dim": reader.collection_dim(collection),
                 "embedding_dim": dim,
             }
@@ -189,11 +190,25 @@ def _unexpected(result) -> str:
     return str(info.get("unexpected_count", info.get("observed_value", "?")))
 
 
-def smoke_search(store, chunk_id: str, text: str, k: int = 3) -> tuple[bool, list[str]]:
-    """Does a chunk's own text find that chunk among the top ``k``? (sync store)
+def _and(condition: str, scope: str) -> str:
+    return f"({condition}) and ({scope})" if scope else condition
+
+
+def smoke_search(store, chunk_id: str, text: str, k: int = 3, expr: str = "") -> tuple[bool, list[str]]:
+    """Does a chunk's own text find that chunk among the top ``k``? (sync store; ``expr``
+    scopes the search, e.g. to one tenant; a hybrid store searches dense and BM25 together)
 
     A chunk with the very same text counts too: boilerplate repeated in several files gives
     identical vectors, and which of the tied rows comes first is up to Milvus."""
-    hits = store.similarity_search(text, k=k, consistency_level="Strong")  # see other clients' writes
+    scope = {"expr": expr} if expr else {}
+    hits = store.similarity_search(text, k=k, consistency_level="Strong", **scope)  # see other clients' writes
     ids = [doc.metadata.get("pk") for doc in hits]
     return chunk_id in ids or any(doc.page_content == text for doc in hits), ids
+
+
+def keyword_search(hook, spec, chunk_id: str, text: str, k: int = 3) -> tuple[bool, list[str]]:
+    """Does a BM25 keyword search for a chunk's own text find it among the top ``k``?"""
+    hits = hook.search(spec.name, [text], anns_field=spec.sparse_field, limit=k, filter=spec.scope_filter,
+                       output_fields=[spec.primary_field, spec.text_field], consistency_level="Strong")[0]
+    ids = [hit.get(spec.primary_field) for hit in hits]
+    return chunk_id in ids or any(hit.get(spec.text_field) == text for hit in hits), ids

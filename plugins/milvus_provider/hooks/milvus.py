@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 
 from milvus_provider.config import MilvusConnectionConfig
+from milvus_provider.hooks.capabilities import ServerCapabilities, UnsupportedFeatureError
 
 if TYPE_CHECKING:
     from pymilvus import AsyncMilvusClient, MilvusClient
@@ -36,6 +37,12 @@ class DimensionMismatchError(MilvusHookError):
 
 class SchemaMismatchError(MilvusHookError):
     """An existing collection does not have the layout this toolkit writes."""
+
+
+__all__ = [
+    "MilvusHook", "MilvusHookError", "DimensionMismatchError", "SchemaMismatchError", "ServerCapabilities",
+    "UnsupportedFeatureError",
+]
 
 
 class MilvusHook(BaseHook):
@@ -60,6 +67,7 @@ class MilvusHook(BaseHook):
         self.milvus_conn_id = milvus_conn_id
         self._timeout_override = timeout
         self._client: MilvusClient | None = None
+        self._capabilities: ServerCapabilities | None = None
 
     def __repr__(self) -> str:
         return f"MilvusHook(milvus_conn_id={self.milvus_conn_id!r})"
@@ -168,7 +176,10 @@ class MilvusHook(BaseHook):
             return False, f"Connected to {config.uri} but a request failed: {_clean(exc)}"
         finally:
             client.close()
-        return True, f"Connected to Milvus {version} at {config.uri}, database '{config.db_name}'"
+        capabilities = ServerCapabilities.from_version(version)
+        return True, (
+            f"Connected to Milvus {version} at {config.uri}, database '{config.db_name}' ({capabilities.describe()})"
+        )
 
     def health_check(self) -> dict[str, Any]:
         """Server version and round-trip time; raises ``MilvusHookError`` when unhealthy."""
@@ -180,6 +191,21 @@ class MilvusHook(BaseHook):
             "server_version": version,
             "round_trip_ms": round((time.perf_counter() - started) * 1000, 1),
         }
+
+    def capabilities(self) -> ServerCapabilities:
+        """What the server supports (BM25, hybrid search, partition keys, aliases,
+        authentication), read from the version it reports; asked once per hook."""
+        if self._capabilities is None:
+            version = self._guard(lambda: self.get_conn().get_server_version(), "read the server version")
+            self._capabilities = ServerCapabilities.from_version(version)
+        return self._capabilities
+
+    def require(self, *features: str, action: str = "") -> ServerCapabilities:
+        """Fail with :class:`UnsupportedFeatureError` (naming the server version and the
+        feature) unless the server supports every feature; call it before writing anything."""
+        capabilities = self.capabilities()
+        capabilities.require(features, where=self.config.uri, action=action)
+        return capabilities
 
     # ---- collections ---------------------------------------------------------------------
 
@@ -244,6 +270,11 @@ class MilvusHook(BaseHook):
         properties: Mapping[str, Any] | None = None,
         consistency_level: str | None = None,
         load: bool = True,
+        bm25_input_field: str | None = None,
+        bm25_output_field: str = "sparse",
+        analyzer_params: Mapping[str, Any] | None = None,
+        partition_key_field: str | None = None,
+        num_partitions: int | None = None,
     ) -> bool:
         """Create a generic collection unless it exists; returns ``True`` when created now.
 
@@ -253,17 +284,32 @@ class MilvusHook(BaseHook):
         fields on (any other key of a row is stored as metadata), and
         one vector index (``AUTOINDEX`` by default, e.g. ``HNSW`` with ``index_params``).
 
+        Milvus 2.5+ options (checked against :meth:`capabilities` before anything is
+        created): ``bm25_input_field`` (one of ``varchar_fields``) gets an analyzer
+        (``analyzer_params``, default the standard one) and a BM25 function into the sparse
+        field ``bm25_output_field`` with its ``SPARSE_INVERTED_INDEX`` (metric ``BM25``), for
+        keyword and hybrid search; ``partition_key_field`` (one of ``varchar_fields``)
+        becomes the partition key (``num_partitions`` buckets), so one collection holds many
+        tenants cheaply.
+
         Idempotent: an existing collection whose vector field has the same dimension is
         accepted as it is (loaded when ``load``); another dimension raises
-        :class:`DimensionMismatchError`, a missing vector field :class:`SchemaMismatchError`.
-        Nothing existing is altered.
+        :class:`DimensionMismatchError`, a missing vector field, BM25 function or partition
+        key :class:`SchemaMismatchError`. Nothing existing is altered.
         """
         dimension = int(dimension)
         if not 1 <= dimension <= 32768:
             raise ValueError(f"dimension must be between 1 and 32768, got {dimension}")
         pk_type = _primary_type(primary_field_type)
+        for option, name in (("bm25_input_field", bm25_input_field), ("partition_key_field", partition_key_field)):
+            if name is not None and name not in (varchar_fields or {}):
+                raise ValueError(f"{option} {name!r} must be one of varchar_fields ({', '.join(varchar_fields or {}) or 'none'})")
+        wanted = [f for f, on in (("bm25", bm25_input_field), ("partition_key", partition_key_field)) if on]
+        if wanted:
+            self.require(*wanted, action=f"create collection '{collection_name}'")
         if self.has_collection(collection_name):
             self._check_dimension(collection_name, vector_field, dimension)
+            self._check_layout(collection_name, bm25_input_field, bm25_output_field, partition_key_field)
             if load:
                 self._guard(lambda: self.get_conn().load_collection(collection_name), f"load collection '{collection_name}'")
             return False
@@ -276,13 +322,29 @@ class MilvusHook(BaseHook):
         else:
             schema.add_field(primary_field, DataType.INT64, is_primary=True)
         for name, max_length in (varchar_fields or {}).items():
-            schema.add_field(name, DataType.VARCHAR, max_length=int(max_length))
+            options: dict[str, Any] = {}
+            if name == bm25_input_field:
+                options.update(enable_analyzer=True, **({"analyzer_params": dict(analyzer_params)} if analyzer_params else {}))
+            if name == partition_key_field:
+                options["is_partition_key"] = True
+            schema.add_field(name, DataType.VARCHAR, max_length=int(max_length), **options)
         schema.add_field(vector_field, DataType.FLOAT_VECTOR, dim=dimension)
         index = client.prepare_index_params()
         index.add_index(
             field_name=vector_field, index_type=index_type, metric_type=metric_type, params=dict(index_params or {})
         )
-        extra = {"consistency_level": consistency_level} if consistency_level else {}
+        if bm25_input_field:
+            from pymilvus import Function, FunctionType
+
+            schema.add_field(bm25_output_field, DataType.SPARSE_FLOAT_VECTOR)
+            schema.add_function(Function(
+                name=f"{bm25_input_field}_bm25", function_type=FunctionType.BM25,
+                input_field_names=[bm25_input_field], output_field_names=[bm25_output_field],
+            ))
+            index.add_index(field_name=bm25_output_field, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        extra: dict[str, Any] = {"consistency_level": consistency_level} if consistency_level else {}
+        if partition_key_field and num_partitions:
+            extra["num_partitions"] = int(num_partitions)
         try:
             self._guard(
                 lambda: client.create_collection(collection_name, schema=schema, index_params=index, **extra),
@@ -301,6 +363,35 @@ class MilvusHook(BaseHook):
             "Created collection '%s' (%s id, %d-dim %s/%s)", collection_name, pk_type, dimension, index_type, metric_type
         )
         return True
+
+    def collection_layout(self, name: str) -> dict[str, Any]:
+        """The BM25 functions (``{input field: output field}``) and the partition key field
+        (or ``None``) of an existing collection."""
+        info = self.describe_collection(name)
+        bm25 = {
+            fn["input_field_names"][0]: fn["output_field_names"][0]
+            for fn in info.get("functions") or []
+            if str(getattr(fn.get("type"), "name", fn.get("type"))).upper() == "BM25"
+            and fn.get("input_field_names") and fn.get("output_field_names")
+        }
+        keys = [f["name"] for f in info.get("fields", []) if f.get("is_partition_key")]
+        return {"bm25": bm25, "partition_key_field": keys[0] if keys else None}
+
+    def _check_layout(self, name: str, bm25_input: str | None, bm25_output: str, partition_key: str | None) -> None:
+        if not bm25_input and not partition_key:
+            return
+        layout = self.collection_layout(name)
+        where = f"collection '{name}' on {self.config.uri}"
+        if bm25_input and layout["bm25"].get(bm25_input) != bm25_output:
+            raise SchemaMismatchError(
+                f"{where} exists without a BM25 function from '{bm25_input}' to '{bm25_output}' (it was created "
+                f"without keyword search). Nothing was changed: BM25 needs a new collection (rebuild into one)."
+            )
+        if partition_key and layout["partition_key_field"] != partition_key:
+            raise SchemaMismatchError(
+                f"{where} exists with partition key {layout['partition_key_field']!r}, not '{partition_key}'. "
+                f"Nothing was changed: a partition key is fixed when a collection is created."
+            )
 
     def _check_dimension(self, collection_name: str, vector_field: str, dimension: int) -> None:
         existing = self.collection_dim(collection_name, vector_field)
@@ -584,6 +675,53 @@ class MilvusHook(BaseHook):
         async with self._aclient(client) as c:
             result = await self._aread(
                 c, collection_name, lambda: c.search(collection_name, data=list(data), **kwargs), f"search '{collection_name}'"
+            )
+        return _hits(result)
+
+    def hybrid_search(
+        self,
+        collection_name: str,
+        data: Sequence[Any],
+        texts: Sequence[str],
+        *,
+        vector_field: str = "vector",
+        sparse_field: str = "sparse",
+        limit: int = 10,
+        filter: str = "",
+        ranker: str = "rrf",
+        ranker_params: Mapping[str, Any] | None = None,
+        output_fields: Sequence[str] | None = None,
+        search_params: Mapping[str, Any] | None = None,
+        partition_names: Sequence[str] | None = None,
+        consistency_level: str | None = None,
+        timeout: float | None = None,
+    ) -> list[list[dict[str, Any]]]:
+        """Dense and BM25 keyword search in one call (Milvus 2.5+): query ``i`` is the vector
+        ``data[i]`` against ``vector_field`` and the text ``texts[i]`` against the BM25
+        ``sparse_field``, merged by ``ranker`` (``rrf`` with ``ranker_params={"k": 60}``, or
+        ``weighted`` with ``{"weights": [dense, sparse]}``). Results as :meth:`search`."""
+        self.require("bm25", "hybrid_search", action=f"hybrid search of '{collection_name}'")
+        args = _hybrid_args(data, texts, vector_field, sparse_field, limit, filter, ranker, ranker_params, output_fields,
+                            search_params, partition_names, consistency_level, timeout)
+        result = self._read(
+            collection_name, lambda: self.get_conn().hybrid_search(collection_name, **args), f"hybrid search '{collection_name}'"
+        )
+        return _hits(result)
+
+    async def ahybrid_search(
+        self, collection_name: str, data: Sequence[Any], texts: Sequence[str], *, vector_field: str = "vector",
+        sparse_field: str = "sparse", limit: int = 10, filter: str = "", ranker: str = "rrf",
+        ranker_params: Mapping[str, Any] | None = None, output_fields: Sequence[str] | None = None,
+        search_params: Mapping[str, Any] | None = None, partition_names: Sequence[str] | None = None,
+        consistency_level: str | None = None, timeout: float | None = None, client: AsyncMilvusClient | None = None,
+    ) -> list[list[dict[str, Any]]]:
+        """Async :meth:`hybrid_search`."""
+        await asyncio.to_thread(self.require, "bm25", "hybrid_search", action=f"hybrid search of '{collection_name}'")
+        args = _hybrid_args(data, texts, vector_field, sparse_field, limit, filter, ranker, ranker_params, output_fields,
+                            search_params, partition_names, consistency_level, timeout)
+        async with self._aclient(client) as c:
+            result = await self._aread(
+                c, collection_name, lambda: c.hybrid_search(collection_name, **args), f"hybrid search '{collection_name}'"
             )
         return _hits(result)
 
@@ -906,6 +1044,36 @@ def _search_kwargs(limit, filter, output_fields, search_params, anns_field, part
     return kwargs
 
 
+def _hybrid_args(data, texts, vector_field, sparse_field, limit, filter, ranker, ranker_params, output_fields,
+                 search_params, partition_names, consistency_level, timeout) -> dict[str, Any]:
+    from pymilvus import AnnSearchRequest, RRFRanker, WeightedRanker
+
+    data, texts = list(data), [str(t) for t in texts]
+    if len(data) != len(texts) or not data:
+        raise ValueError(f"hybrid search needs one text per query vector, got {len(data)} vectors and {len(texts)} texts")
+    params = dict(ranker_params or {})
+    if ranker == "rrf":
+        rank = RRFRanker(int(params.get("k", 60)))
+    elif ranker == "weighted":
+        weights = [float(w) for w in params.get("weights", (0.5, 0.5))]
+        if len(weights) != 2:
+            raise ValueError(f"the weighted ranker needs two weights [dense, sparse], got {weights}")
+        rank = WeightedRanker(*weights)
+    else:
+        raise ValueError(f"ranker must be 'rrf' or 'weighted', got {ranker!r}")
+    expr = filter or None
+    requests = [
+        AnnSearchRequest(data=data, anns_field=vector_field, param=dict(search_params or {}), limit=int(limit), expr=expr),
+        AnnSearchRequest(data=texts, anns_field=sparse_field, param={}, limit=int(limit), expr=expr),
+    ]
+    return _opt(
+        reqs=requests, ranker=rank, limit=int(limit),
+        output_fields=list(output_fields) if output_fields is not None else None,
+        partition_names=list(partition_names) if partition_names else None,
+        consistency_level=consistency_level or None, timeout=timeout,
+    )
+
+
 def _hits(result: Any) -> list[list[dict[str, Any]]]:
     """pymilvus search results as plain lists of ``{"id", "distance", <fields>}`` dicts."""
     out: list[list[dict[str, Any]]] = []
@@ -914,7 +1082,9 @@ def _hits(result: Any) -> list[list[dict[str, Any]]]:
         for hit in hits:
             raw = dict(hit)
             entity = raw.get("entity") or {}
-            row: dict[str, Any] = {"id": raw.get("id"), "distance": float(raw.get("distance", 0.0))}
+            # The primary key: ``Hit.id`` whatever the field is called (Milvus Lite keys it by name).
+            key = getattr(hit, "id", None) if not isinstance(hit, Mapping) or "id" not in hit else raw.get("id")
+            row: dict[str, Any] = {"id": key, "distance": float(raw.get("distance", 0.0))}
             for key, value in dict(entity).items():
                 row.setdefault(key, value)
             rows.append(_json_safe(row))

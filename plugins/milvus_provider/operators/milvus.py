@@ -224,6 +224,14 @@ class MilvusSearchOperator(_MilvusBaseOperator):
         upstream tasks; ``None`` uses the collection's own level (templated).
     :param embedding: embeds query texts: a LangChain ``Embeddings`` object (its
         ``embed_query``), a callable or an import path (see :func:`resolve_embedding`).
+    :param hybrid: dense and BM25 keyword search ranked together (Milvus 2.5+; see
+        :meth:`MilvusHook.hybrid_search`). The keyword side uses ``texts``, or the query
+        texts in ``data`` (then embedded with ``embedding`` for the dense side) (templated).
+    :param texts: the keyword query of each query vector in ``data``, for ``hybrid`` (templated).
+    :param ranker: ``rrf`` (default) or ``weighted``, for ``hybrid`` (templated).
+    :param ranker_params: ``{"k": 60}`` for ``rrf``, ``{"weights": [dense, sparse]}`` for
+        ``weighted`` (templated).
+    :param sparse_field: the BM25 function's output field, for ``hybrid`` (default ``sparse``).
     :param milvus_conn_id: Airflow connection of type ``milvus``.
     """
 
@@ -237,6 +245,10 @@ class MilvusSearchOperator(_MilvusBaseOperator):
         "anns_field",
         "partition_names",
         "consistency_level",
+        "hybrid",
+        "texts",
+        "ranker",
+        "ranker_params",
     )
 
     def __init__(
@@ -252,9 +264,19 @@ class MilvusSearchOperator(_MilvusBaseOperator):
         partition_names: list[str] | None = None,
         consistency_level: str | None = "Strong",
         embedding: Any = None,
+        hybrid: bool | str = False,
+        texts: list[str] | str | None = None,
+        ranker: str = "rrf",
+        ranker_params: dict[str, Any] | None = None,
+        sparse_field: str = "sparse",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.hybrid = hybrid
+        self.texts = texts
+        self.ranker = ranker
+        self.ranker_params = ranker_params
+        self.sparse_field = sparse_field
         self.collection_name = collection_name
         self.data = data
         self.limit = limit
@@ -267,6 +289,8 @@ class MilvusSearchOperator(_MilvusBaseOperator):
         self.embedding = embedding
 
     def execute(self, context: Context) -> list[list[dict[str, Any]]]:
+        if _truthy(self.hybrid):
+            return self._hybrid()
         queries = _queries(self.data)
         texts = [i for i, query in enumerate(queries) if isinstance(query, str)]
         if texts:
@@ -292,6 +316,29 @@ class MilvusSearchOperator(_MilvusBaseOperator):
         self.log.info("Searched '%s': %s", self.collection_name, [len(h) for h in hits])
         return hits
 
+    def _hybrid(self) -> list[list[dict[str, Any]]]:
+        queries = _queries(self.data)
+        texts = _queries(self.texts) if self.texts is not None else queries
+        if not all(isinstance(text, str) for text in texts):
+            raise ValueError("hybrid search needs query texts: pass texts=, or query texts as data")
+        if any(isinstance(query, str) for query in queries):
+            adapter = resolve_embedding(self.embedding)
+            if adapter is None:
+                raise ValueError("hybrid search with query texts in data needs an embedding= for the dense side")
+            queries = [adapter.embed_query(q) if isinstance(q, str) else q for q in queries]
+        try:
+            hits = self.hook.hybrid_search(
+                self.collection_name, queries, texts, vector_field=self.anns_field or "vector",
+                sparse_field=self.sparse_field, limit=int(self.limit), filter=self.filter or "", ranker=self.ranker,
+                ranker_params=self.ranker_params or None, output_fields=_list_or_none(self.output_fields),
+                search_params=self.search_params or None, partition_names=_list_or_none(self.partition_names),
+                consistency_level=self.consistency_level or None,
+            )
+        finally:
+            self._close()
+        self.log.info("Hybrid search (%s) of '%s': %s", self.ranker, self.collection_name, [len(h) for h in hits])
+        return hits
+
 
 class MilvusCreateCollectionOperator(_MilvusBaseOperator):
     """Create a collection from arguments (see :meth:`MilvusHook.create_collection`).
@@ -315,6 +362,16 @@ class MilvusCreateCollectionOperator(_MilvusBaseOperator):
     :param consistency_level: the collection's default consistency (server default if ``None``).
     :param enable_dynamic_field: store undeclared row keys as metadata (default on).
     :param load: load the collection into memory (default on; a search needs it).
+    :param varchar_fields: extra VARCHAR scalar fields, name -> max length (templated).
+    :param hybrid: also a text field ``text_field`` with an analyzer and a BM25 function into
+        the sparse field ``sparse_field`` (indexed), for keyword and hybrid search; Milvus
+        2.5+, refused on older servers before anything is created (templated).
+    :param text_field: the text field BM25 reads, for ``hybrid`` (default ``text``).
+    :param sparse_field: the BM25 function's output field, for ``hybrid`` (default ``sparse``).
+    :param analyzer_params: the text field's analyzer, e.g. ``{"type": "english"}`` (templated).
+    :param partition_key_field: a VARCHAR field that becomes the partition key (tenants);
+        added with length 256 unless in ``varchar_fields`` (templated).
+    :param num_partitions: partition-key buckets (server default if ``None``).
     :param milvus_conn_id: Airflow connection of type ``milvus``.
     """
 
@@ -327,6 +384,10 @@ class MilvusCreateCollectionOperator(_MilvusBaseOperator):
         "index_params",
         "properties",
         "description",
+        "varchar_fields",
+        "hybrid",
+        "analyzer_params",
+        "partition_key_field",
     )
 
     def __init__(
@@ -346,9 +407,23 @@ class MilvusCreateCollectionOperator(_MilvusBaseOperator):
         consistency_level: str | None = None,
         enable_dynamic_field: bool = True,
         load: bool = True,
+        varchar_fields: dict[str, int] | None = None,
+        hybrid: bool | str = False,
+        text_field: str = "text",
+        sparse_field: str = "sparse",
+        analyzer_params: dict[str, Any] | None = None,
+        partition_key_field: str | None = None,
+        num_partitions: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.varchar_fields = varchar_fields
+        self.hybrid = hybrid
+        self.text_field = text_field
+        self.sparse_field = sparse_field
+        self.analyzer_params = analyzer_params
+        self.partition_key_field = partition_key_field
+        self.num_partitions = num_partitions
         self.collection_name = collection_name
         self.dimension = dimension
         self.primary_field_type = primary_field_type
@@ -366,6 +441,12 @@ class MilvusCreateCollectionOperator(_MilvusBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         dimension = int(self.dimension)
+        hybrid = _truthy(self.hybrid)
+        varchar_fields = {name: int(length) for name, length in (self.varchar_fields or {}).items()}
+        if hybrid:
+            varchar_fields.setdefault(self.text_field, 65535)
+        if self.partition_key_field:
+            varchar_fields.setdefault(self.partition_key_field, 256)
         try:
             created = self.hook.create_collection(
                 self.collection_name,
@@ -382,11 +463,17 @@ class MilvusCreateCollectionOperator(_MilvusBaseOperator):
                 properties=self.properties or None,
                 consistency_level=self.consistency_level,
                 load=self.load,
+                varchar_fields=varchar_fields or None,
+                bm25_input_field=self.text_field if hybrid else None,
+                bm25_output_field=self.sparse_field,
+                analyzer_params=self.analyzer_params or None,
+                partition_key_field=self.partition_key_field or None,
+                num_partitions=self.num_partitions,
             )
         finally:
             self._close()
         self.log.info("Collection '%s' %s", self.collection_name, "created" if created else "already existed")
-        return {"collection_name": self.collection_name, "dimension": dimension, "created": bool(created)}
+        return {"collection_name": self.collection_name, "dimension": dimension, "created": bool(created), "hybrid": hybrid}
 
 
 class MilvusDropCollectionOperator(_MilvusBaseOperator):
@@ -504,6 +591,13 @@ def _queries(data: Any) -> list[Any]:
     if not queries:
         raise ValueError("data holds no query")
     return [q if isinstance(q, str) else [float(x) for x in q] for q in queries]
+
+
+def _truthy(value: Any) -> bool:
+    """A templated flag: ``True``/``False`` or its rendered text."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
 
 
 def _list_or_none(value: Any) -> list[Any] | None:

@@ -211,7 +211,7 @@ def test_create_collection_calls_hook_create_collection_with_rendered_arguments(
         description="for {{ params.kind }}",
     )
     hook = fake_hook(op, create_collection=True)
-    assert op.execute(context={}) == {"collection_name": "docs", "dimension": 4, "created": True}
+    assert op.execute(context={}) == {"collection_name": "docs", "dimension": 4, "created": True, "hybrid": False}
     hook.create_collection.assert_called_once_with(
         "docs",
         4,
@@ -227,6 +227,12 @@ def test_create_collection_calls_hook_create_collection_with_rendered_arguments(
         properties={"collection.ttl.seconds": 3600},
         consistency_level=None,
         load=True,
+        varchar_fields=None,
+        bm25_input_field=None,
+        bm25_output_field="sparse",
+        analyzer_params=None,
+        partition_key_field=None,
+        num_partitions=None,
     )
 
 
