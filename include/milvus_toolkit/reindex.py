@@ -85,6 +85,12 @@ def make_plan(params: ReindexParams, hook, run_key: str, stamp: str) -> Plan:
     current = pointed or (alias if hook.has_collection(alias) else None)
     build = params.strategy == "full" or current is None
     target = (params.build_collection or f"{alias}{BUILD_SEPARATOR}{stamp}") if build else current
+    if build and current is not None and hook.collection_layout(current)["partition_key_field"]:
+        raise ParamsError(
+            f"'{alias}' holds tenants (collection '{current}' has a partition key): a full rebuild from one "
+            f"source would leave every other tenant's rows behind the alias. Nothing was changed; reindex each "
+            f"tenant incrementally (tenant=<name>)."
+        )
     if build:
         if target in (current, alias):
             raise ParamsError(f"param 'build_collection': {target!r} is the collection being served; choose a new name")

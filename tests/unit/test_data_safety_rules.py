@@ -130,3 +130,46 @@ def test_a_declared_index_identity_wins_over_the_run_conf(monkeypatch):
     monkeypatch.setattr("airflow.sdk.get_current_context", lambda: context)
     params = dag_support.current_params(parse_reindex_params, {"source": "/declared", "collection": "docs"})
     assert (params.source, params.collection, params.strategy) == ("/declared", "docs", "full")
+
+
+# ---- tenants ------------------------------------------------------------------------------------
+
+def test_a_tenant_run_never_plans_to_delete_another_tenants_rows():
+
+
+    rows = [
+        {"pk": "a1", "source": "x.md", "tenant": "a", "run_stamp": 1.0},
+        {"pk": "b1", "source": "x.md", "tenant": "b", "run_stamp": 1.0},  # same file, other tenant
+        {"pk": "b2", "source": "gone.md", "tenant": "b", "run_stamp": 1.0},
+    ]
+    scope = Scope(loaded=["x.md"], listed_prefix="", tenant="a")
+    assert obsolete_ids(rows, {"x.md": set()}, scope, run_stamp=2.0) == ["a1"]
+    # Without a tenant (a plain collection), rows that carry one are never its to delete either.
+    assert obsolete_ids(rows, {"x.md": set()}, Scope(loaded=["x.md"], listed_prefix=""), run_stamp=2.0) == []
+
+
+def test_tenant_names_are_checked_and_tenant_ids_differ():
+    from milvus_toolkit.ingest.splitting import chunk_id
+
+    from milvus_toolkit.rules import tenant_filter
+
+    assert tenant_filter("acme-1") == 'tenant == "acme-1"' and tenant_filter(None) == ""
+    assert chunk_id("x.md", "h", 0) != chunk_id("x.md", "h", 0, "a") != chunk_id("x.md", "h", 0, "b")
+    assert chunk_id("x.md", "h", 0) == chunk_id("x.md", "h", 0, None)  # plain collections keep their ids
+    with pytest.raises(ParamsError, match="param 'tenant': must be 1 to 64"):
+        parse_params({"source": "/x", "collection": "c", "tenant": 'a" or 1 == 1'})
+    for extra in ({"strategy": "full"}, {"force_reembed": True}):
+        with pytest.raises(ParamsError, match="rebuilds the whole collection"):
+            parse_reindex_params({"source": "/x", "collection": "c", "tenant": "a", **extra})
+
+
+def test_declared_tenants_may_share_a_collection_only_as_tenants(tmp_path):
+    entry = "  - name: {name}\n    source: /x\n    collection: shared\n"
+    two = "indexes:\n" + entry.format(name="a") + "    tenant: a\n" + entry.format(name="b") + "    tenant: b\n"
+    assert [i.tenant for i in load_declarations(write(tmp_path, two))] == ["a", "b"]
+    same = "indexes:\n" + entry.format(name="a") + "    tenant: a\n" + entry.format(name="b") + "    tenant: a\n"
+    with pytest.raises(DeclarationError, match=r"\['shared \(tenant a\)'\] declared by more than one index"):
+        load_declarations(write(tmp_path, same))
+    mixed = "indexes:\n" + entry.format(name="a") + "    tenant: a\n" + entry.format(name="b")
+    with pytest.raises(DeclarationError, match="must each have a tenant"):
+        load_declarations(write(tmp_path, mixed))
