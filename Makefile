@@ -14,12 +14,14 @@ DEV_ENV    := source scripts/dev-env.sh
 
 .PHONY: help venv milvus-up milvus-down milvus-status airflow-init demo test test-unit lock clean bench-ingest bench-reindex
 .PHONY: system-deps airflow-up airflow-down airflow-status
+.PHONY: milvus-lite-up milvus-lite-down milvus-lite-status
 
 help:
 	@echo "make demo        set up, start the local Milvus, ingest the sample corpus, print a summary"
 	@echo "make test        set up and run the whole test suite (unit + integration, own Milvus)"
 	@echo "make test-unit   only the fast unit tests"
 	@echo "make milvus-up / milvus-down / milvus-status   the local Milvus server (auth on)"
+	@echo "make milvus-lite-up / milvus-lite-down / milvus-lite-status   the second server: Milvus Lite 3.2.2 (BM25, hybrid; no auth: 127.0.0.1:19540 only)"
 	@echo "make airflow-init   the local Airflow metadata database (SQLite, .local/airflow)"
 	@echo "make airflow-up [EXECUTOR=celery] / airflow-down / airflow-status   a local Airflow (PostgreSQL; Celery: Redis, 2 workers)"
 	@echo "make bench-reindex  reindex cost: full rebuild vs incremental on an unchanged 100k-chunk corpus"
@@ -31,11 +33,16 @@ help:
 # takes the CPU wheel instead of pulling several GB of CUDA packages. Three editable packages:
 # the runtime package (include/milvus_toolkit, also in the worker image), the provider
 # (plugins/) and the developer tools (dev/milvus_toolkit_dev: local servers; never in an image).
+# llama-index-vector-stores-milvus 1.2.0 (the benchmark's llamaindex layer) declares pymilvus<3
+# but works on our pymilvus 3.0.2 (tests/integration/test_benchmark.py runs it): installed with
+# --no-deps so pip cannot downgrade pymilvus; its other dependency, llama-index-core, is pinned
+# in requirements.txt.
 $(STAMP): requirements.txt requirements-dev.txt requirements.lock pyproject.toml plugins/pyproject.toml dev/pyproject.toml
 	@test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip==26.3 setuptools==84.2.1 wheel==0.45.1
 	$(PIP) install --quiet "torch==$$(sed -n 's/^torch==//p' requirements.txt)"
 	$(PIP) install --quiet -r requirements.txt -r requirements-dev.txt -c requirements.lock
+	$(PIP) install --quiet --no-deps "llama-index-vector-stores-milvus==1.2.0"
 	$(PIP) install --quiet --no-deps --no-build-isolation -e . -e plugins -e dev
 	@touch $@
 
@@ -53,6 +60,17 @@ milvus-down:
 milvus-status: venv
 	$(PY) -m milvus_toolkit_dev.local_milvus status
 
+# The second server: Milvus Lite's gRPC server (milvus-lite 3.2.2; Milvus 2.5+ features such as
+# BM25 and hybrid search). No authentication, so loopback only; data in .local/milvus-lite.
+milvus-lite-up: venv
+	$(PY) -m milvus_toolkit_dev.local_milvus up --lite
+
+milvus-lite-down:
+	@if [ -x $(PY) ]; then $(PY) -m milvus_toolkit_dev.local_milvus down --lite; else echo "no venv: nothing to stop"; fi
+
+milvus-lite-status: venv
+	$(PY) -m milvus_toolkit_dev.local_milvus status --lite
+
 airflow-init: venv
 	@$(DEV_ENV) && scripts/airflow-init.sh
 
@@ -61,8 +79,10 @@ demo: venv milvus-up airflow-init
 
 # Several minutes: >= 200k generated chunks; result in .local/benchmarks/ingest-<timestamp>.json.
 # e.g. make bench-ingest BENCH_ARGS="--batch-size 20000 --concurrency 16 --keep-corpus"
+# With the real local model (the model alone, the DAG's write phase and end to end, the seeds'
+# approach, on ~1,200 chunks; about 7 min on 2 cores): make bench-ingest EMBEDDING=local
 bench-ingest: venv milvus-up airflow-init
-	@$(DEV_ENV) && python -m milvus_toolkit_dev.bench.ingest $(BENCH_ARGS)
+	@$(DEV_ENV) && python -m milvus_toolkit_dev.bench.ingest $(if $(EMBEDDING),--embedding $(EMBEDDING)) $(BENCH_ARGS)
 
 # What each reindex strategy costs on an unchanged 100,000-chunk corpus (full vs incremental).
 bench-reindex: venv milvus-up airflow-init
@@ -102,5 +122,5 @@ test: venv system-deps
 test-unit: venv
 	$(PY) -m pytest tests/unit
 
-clean: milvus-down
+clean: milvus-down milvus-lite-down
 	rm -rf $(VENV) .local

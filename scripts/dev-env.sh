@@ -31,4 +31,10 @@ if [ -z "${AIRFLOW_CONN_MILVUS_DEFAULT:-}" ]; then
     AIRFLOW_CONN_MILVUS_DEFAULT="$(python -m milvus_toolkit_dev.local_milvus conn-uri)"
     export AIRFLOW_CONN_MILVUS_DEFAULT
 fi
+# The second server, Milvus Lite (`make milvus-lite-up`; 127.0.0.1, no auth, no secret), as
+# milvus_lite. Also set only if not set already.
+if [ -z "${AIRFLOW_CONN_MILVUS_LITE:-}" ]; then
+    AIRFLOW_CONN_MILVUS_LITE="$(python -m milvus_toolkit_dev.local_milvus conn-uri --lite)"
+    export AIRFLOW_CONN_MILVUS_LITE
+fi
 unset _repo

@@ -1,4 +1,5 @@
-"""Start and stop the local Milvus standalone server shipped in the PyPI package ``milvus``.
+"""Start and stop the local Milvus servers: the standalone server shipped in the PyPI package
+``milvus`` (v2.3.5-lite, auth on) and the Milvus Lite gRPC server of ``milvus-lite`` (3.2.2).
 
 The package (Milvus v2.3.5-lite, embedded etcd, local storage) is a real Milvus server, but
 its components listen on every interface and cannot be told otherwise. So this module
@@ -19,6 +20,16 @@ Usage::
     python -m milvus_toolkit_dev.local_milvus down    # idempotent; graceful, then forced
     python -m milvus_toolkit_dev.local_milvus status
     python -m milvus_toolkit_dev.local_milvus conn-uri   # Airflow connection URI (has the secret)
+
+The second server, Milvus Lite (``milvus-lite server``; Milvus 2.5+ features such as BM25
+functions, hybrid search and partition keys, which 2.3.5 lacks) is managed the same way with
+``--lite``: default port 19540, data in ``.local/milvus-lite``. It has no authentication at
+all, so it is only ever bound to 127.0.0.1 (its own default is every interface)::
+
+    python -m milvus_toolkit_dev.local_milvus up --lite       # idempotent, under a second
+    python -m milvus_toolkit_dev.local_milvus down --lite     # SIGTERM -> its graceful stop
+    python -m milvus_toolkit_dev.local_milvus status --lite
+    python -m milvus_toolkit_dev.local_milvus conn-uri --lite # no secret: there is none
 """
 
 from __future__ import annotations
@@ -36,10 +47,12 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 from urllib.parse import quote
 
 DEFAULT_PORT = 19530
+DEFAULT_LITE_PORT = 19540  # clear of 19530 and the 2.3.5 server's internal default ports
 DEFAULT_ROOT_PASSWORD = "Milvus"  # Milvus's documented factory default; replaced on first start
 # A developer tool: it lives in the repository (dev/milvus_toolkit_dev/) and keeps its state in
 # the repository's .local/. The runtime package milvus_toolkit never derives paths like this.
@@ -52,12 +65,19 @@ class LocalMilvusError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class LocalMilvus:
-    """One local server: its data folder, its client port and where its state files live."""
+class LocalServer:
+    """What every local server shares: its data folder, its client port, a pid file and a
+    state file in ``home``, the stale-state recovery, the health wait and the stop.
+
+    Subclasses say how to start the process (``_start_process``), how to tell it is healthy
+    (``is_healthy``) and what to do once it answers (``_after_start``).
+    """
 
     home: Path = DEFAULT_HOME
     port: int = DEFAULT_PORT
     name: str = "milvus"
+    label: ClassVar[str] = "local Milvus"
+    port_env: ClassVar[str] = "MILVUS_PORT"
 
     @property
     def data_dir(self) -> Path:
@@ -69,16 +89,139 @@ class LocalMilvus:
 
     @property
     def state_file(self) -> Path:
-        """Ports chosen at start (the health port is picked at start time)."""
+        """What was chosen at start (ports)."""
         return self.home / f"{self.name}.state.json"
 
     @property
-    def credentials_file(self) -> Path:
-        return self.home / f"{self.name}-credentials.json"
+    def logs(self) -> Path:
+        return self.data_dir / "logs"
 
     @property
     def uri(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    # ---- process state -----------------------------------------------------------------
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if _process_alive(pid) else None
+
+    def is_healthy(self) -> bool:
+        raise NotImplementedError
+
+    def status(self) -> str:
+        pid = self.pid()
+        if pid is None:
+            return f"stopped ({self.uri}; data in {self.data_dir})"
+        return (
+            f"{'running' if self.is_healthy() else 'unhealthy'} (pid {pid}, {self.uri}, "
+            f"data in {self.data_dir})"
+        )
+
+    # ---- start / stop --------------------------------------------------------------------
+
+    def up(self, timeout: float = 180.0, attempts: int = 3) -> None:
+        """Start the server unless it already runs; wait until it answers."""
+        if self.is_healthy():
+            self._after_start()
+            return
+        self._clean_stale()
+        last_error: Exception | None = None
+        for attempt in range(1, attempts + 1):
+            try:
+                self._start_process()
+                self._wait_healthy(timeout)
+                self._after_start()
+                return
+            except LocalMilvusError as exc:
+                # An immediate restart on the same data folder can panic ("node not
+                # match") while the previous session's lease is still alive in etcd.
+                last_error = exc
+                self.down(quiet=True)
+                if attempt < attempts:
+                    time.sleep(5 * attempt)
+        raise LocalMilvusError(
+            f"{self.label} did not start after {attempts} attempts: {last_error}. "
+            f"Logs: {self.logs}"
+        )
+
+    def down(self, timeout: float = 30.0, quiet: bool = False) -> None:
+        """Stop the server: SIGTERM (graceful), then SIGKILL after ``timeout`` seconds."""
+        pid = self.pid()
+        if pid is not None:
+            _signal_group(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while _process_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if _process_alive(pid):
+                _signal_group(pid, signal.SIGKILL)
+                while _process_alive(pid):
+                    time.sleep(0.1)
+        deadline = time.monotonic() + 20
+        while _port_open(self.port) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.pid_file.unlink(missing_ok=True)
+        self.state_file.unlink(missing_ok=True)
+        if not quiet:
+            print(f"{self.label} stopped ({self.uri})")
+
+    def _clean_stale(self) -> None:
+        """Recover from an earlier unclean stop: a live but unhealthy process, stale files."""
+        if self.pid() is not None:
+            self.down(quiet=True)
+        self.pid_file.unlink(missing_ok=True)
+        self.state_file.unlink(missing_ok=True)
+        if _port_open(self.port):
+            raise LocalMilvusError(
+                f"port {self.port} is already in use by a process this project did not start; "
+                f"stop it or choose another port ({self.port_env}=...)"
+            )
+
+    def _start_process(self) -> None:
+        raise NotImplementedError
+
+    def _after_start(self) -> None:
+        """Runs once the server answers (also when ``up`` finds it running)."""
+
+    def _spawn(self, argv: list[str], *, cwd: Path, env: dict[str, str], log_name: str) -> None:
+        """Start ``argv`` as a daemon (own session and process group, output to log files)
+        and record its pid."""
+        self.logs.mkdir(parents=True, exist_ok=True)
+        with open(self.logs / f"{log_name}-stdout.log", "ab") as out, open(
+            self.logs / f"{log_name}-stderr.log", "ab"
+        ) as err:
+            proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # survives the shell that started it; own group
+            )
+        self.pid_file.write_text(str(proc.pid))
+
+    def _wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.pid() is None:
+                raise LocalMilvusError(f"the {self.label} process exited during start-up")
+            if self.is_healthy() and _port_open(self.port):
+                return
+            time.sleep(0.5)
+        raise LocalMilvusError(f"{self.label} did not answer on {self.uri} within {timeout:.0f} s")
+
+
+@dataclass(frozen=True)
+class LocalMilvus(LocalServer):
+    """The ``milvus`` package's standalone server (v2.3.5-lite), authorization on."""
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.home / f"{self.name}-credentials.json"
 
     # ---- credentials -------------------------------------------------------------------
 
@@ -110,13 +253,6 @@ class LocalMilvus:
 
     # ---- process state -----------------------------------------------------------------
 
-    def pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if _process_alive(pid) else None
-
     def health_port(self) -> int | None:
         try:
             return int(json.loads(self.state_file.read_text())["health_port"])
@@ -133,73 +269,10 @@ class LocalMilvus:
         except (urllib.error.URLError, OSError):
             return False
 
-    def status(self) -> str:
-        pid = self.pid()
-        if pid is None:
-            return f"stopped ({self.uri}; data in {self.data_dir})"
-        return (
-            f"{'running' if self.is_healthy() else 'unhealthy'} (pid {pid}, {self.uri}, "
-            f"data in {self.data_dir})"
-        )
-
     # ---- start / stop --------------------------------------------------------------------
 
-    def up(self, timeout: float = 180.0, attempts: int = 3) -> None:
-        """Start the server unless it already runs; wait until it answers; secure root."""
-        if self.is_healthy():
-            self._secure_root_password()
-            return
-        self._clean_stale()
-        last_error: Exception | None = None
-        for attempt in range(1, attempts + 1):
-            try:
-                self._start_process()
-                self._wait_healthy(timeout)
-                self._secure_root_password()
-                return
-            except LocalMilvusError as exc:
-                # An immediate restart on the same data folder can panic ("node not
-                # match") while the previous session's lease is still alive in etcd.
-                last_error = exc
-                self.down(quiet=True)
-                if attempt < attempts:
-                    time.sleep(5 * attempt)
-        raise LocalMilvusError(
-            f"local Milvus did not start after {attempts} attempts: {last_error}. "
-            f"Logs: {self.data_dir / 'logs'}"
-        )
-
-    def down(self, timeout: float = 30.0, quiet: bool = False) -> None:
-        """Stop the server: SIGTERM (graceful), then SIGKILL after ``timeout`` seconds."""
-        pid = self.pid()
-        if pid is not None:
-            _signal_group(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while _process_alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            if _process_alive(pid):
-                _signal_group(pid, signal.SIGKILL)
-                while _process_alive(pid):
-                    time.sleep(0.1)
-        deadline = time.monotonic() + 20
-        while _port_open(self.port) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        self.pid_file.unlink(missing_ok=True)
-        self.state_file.unlink(missing_ok=True)
-        if not quiet:
-            print(f"local Milvus stopped ({self.uri})")
-
-    def _clean_stale(self) -> None:
-        """Recover from an earlier unclean stop: a live but unhealthy process, stale files."""
-        if self.pid() is not None:
-            self.down(quiet=True)
-        self.pid_file.unlink(missing_ok=True)
-        self.state_file.unlink(missing_ok=True)
-        if _port_open(self.port):
-            raise LocalMilvusError(
-                f"port {self.port} is already in use by a process this project did not start; "
-                f"stop it or choose another port (MILVUS_PORT=...)"
-            )
+    def _after_start(self) -> None:
+        self._secure_root_password()
 
     def _start_process(self) -> None:
         # The package's own config renderer and unpacker (see module docstring for why we
@@ -231,21 +304,7 @@ class LocalMilvus:
             MILVUS_RUN_DIR=str(self.data_dir / "run"),
             LD_LIBRARY_PATH=f"{binary.parent}:{os.environ.get('LD_LIBRARY_PATH', '')}",
         )
-        logs = self.data_dir / "logs"
-        logs.mkdir(exist_ok=True)
-        with open(logs / "milvus-stdout.log", "ab") as out, open(
-            logs / "milvus-stderr.log", "ab"
-        ) as err:
-            proc = subprocess.Popen(
-                [str(binary), "run", "standalone"],
-                cwd=self.data_dir,
-                env=env,
-                stdout=out,
-                stderr=err,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # survives the shell that started it; own group
-            )
-        self.pid_file.write_text(str(proc.pid))
+        self._spawn([str(binary), "run", "standalone"], cwd=self.data_dir, env=env, log_name="milvus")
         self.state_file.write_text(json.dumps({"health_port": health_port, "port": self.port}))
 
     def _write_config(self) -> dict[str, int]:
@@ -300,16 +359,6 @@ class LocalMilvus:
         milvus_yaml.write_text(text)
         return peer_port
 
-    def _wait_healthy(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.pid() is None:
-                raise LocalMilvusError("the Milvus process exited during start-up")
-            if self.is_healthy() and _port_open(self.port):
-                return
-            time.sleep(0.5)
-        raise LocalMilvusError(f"Milvus did not answer on {self.uri} within {timeout:.0f} s")
-
     def _secure_root_password(self) -> None:
         """Make sure ``root`` uses our generated password, never the factory default."""
         from pymilvus import MilvusClient
@@ -343,6 +392,103 @@ class LocalMilvus:
             finally:
                 client.close()
 
+
+
+@dataclass(frozen=True)
+class LocalMilvusLite(LocalServer):
+    """The ``milvus-lite`` package's gRPC server (Milvus Lite 3.2.2, pure Python).
+
+    It has no authentication whatsoever, so it is bound to 127.0.0.1 and nothing else (its
+    own default is 0.0.0.0). Its gRPC listener sets SO_REUSEPORT, so a second server could
+    silently share a taken port: ``up`` refuses a port that already answers. It stops
+    gracefully on KeyboardInterrupt only (drains requests, flushes and unlocks its data
+    folder); :func:`serve_lite` runs it with SIGTERM mapped to that, so :meth:`down` (SIGTERM,
+    then SIGKILL) stops it cleanly.
+    """
+
+    port: int = DEFAULT_LITE_PORT
+    name: str = "milvus-lite"
+    label: ClassVar[str] = "local Milvus Lite"
+    port_env: ClassVar[str] = "MILVUS_LITE_PORT"
+    host: ClassVar[str] = "127.0.0.1"
+
+    @property
+    def logs(self) -> Path:
+        # Beside the data folder, not in it: the data folder is Milvus Lite's own layout.
+        return self.home / f"{self.name}-logs"
+
+    def connection_uri(self) -> str:
+        """An Airflow connection URI (``AIRFLOW_CONN_MILVUS_LITE``): no user, no secret."""
+        return f"milvus://{self.host}:{self.port}/default?secure=false"
+
+    def is_healthy(self) -> bool:
+        """Our process is alive and a Milvus client gets a server version from the port."""
+        if self.pid() is None or not _port_open(self.port):
+            return False
+        from pymilvus import MilvusClient
+        from pymilvus.exceptions import MilvusException
+
+        try:
+            client = MilvusClient(uri=self.uri, timeout=3)
+        except MilvusException:
+            return False
+        try:
+            return bool(client.get_server_version())
+        except MilvusException:
+            return False
+        finally:
+            client.close()
+
+    def up(self, timeout: float = 60.0, attempts: int = 1) -> None:
+        super().up(timeout=timeout, attempts=attempts)
+
+    def _start_process(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            sys.executable, "-c", "from milvus_toolkit_dev.local_milvus import serve_lite; serve_lite()",
+            "server", "--data-dir", str(self.data_dir), "--host", self.host, "--port", str(self.port),
+        ]
+        self._spawn(argv, cwd=self.home, env=dict(os.environ), log_name="milvus-lite")
+        self.state_file.write_text(json.dumps({"port": self.port, "host": self.host}))
+
+
+# gRPC server options added to Milvus Lite's own. pymilvus keeps its channels alive with a ping
+# every 10 s, also between calls; a Python gRPC server by default accepts a ping without data
+# only every 5 minutes and after two "too early" ones answers GOAWAY too_many_pings, which
+# fails whatever call is starting at that moment (seen in the test suite: a hook's connect
+# after a 40 s DAG run). Accept pings every 5 s, with or without calls, and never hang up
+# over them (a loopback-only server: nobody else can ping it).
+LITE_PING_POLICY = (
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 5000),
+    ("grpc.http2.max_ping_strikes", 0),
+)
+
+
+def serve_lite(argv: list[str] | None = None) -> int:
+    """``milvus-lite`` (its own command line) with SIGTERM meaning a graceful stop, and a gRPC
+    ping policy that pymilvus clients can live with (:data:`LITE_PING_POLICY`).
+
+    ``milvus_lite``'s ``run_server`` stops gracefully on KeyboardInterrupt and nothing else;
+    SIGINT may even be ignored when the parent was started in the background. Map both
+    SIGTERM and SIGINT to KeyboardInterrupt, then run its ``main``. Its server is built by
+    ``grpc.server(...)`` with fixed options and no way to add any: this process exists only
+    to run it, so ``grpc.server`` is wrapped here to append the ping policy."""
+    import grpc
+    from milvus_lite.cmdline import main as lite_main
+
+    make_server = grpc.server
+
+    def server_with_ping_policy(*args, options=None, **kwargs):
+        return make_server(*args, options=[*(options or ()), *LITE_PING_POLICY], **kwargs)
+
+    grpc.server = server_with_ping_policy
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    args = sys.argv[1:] if argv is None else argv
+    if "--host" not in args:
+        raise SystemExit("serve_lite: pass --host (never the server's all-interfaces default)")
+    return lite_main(args)
 
 def _server_config_class():
     import milvus as milvus_pkg
@@ -410,16 +556,23 @@ def _port_open(port: int, host: str = "127.0.0.1") -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("action", choices=["up", "down", "status", "conn-uri"])
+    parser.add_argument("--lite", action="store_true",
+                        help="the Milvus Lite server (milvus-lite 3.2.2, no auth, 127.0.0.1 only)")
     parser.add_argument("--home", type=Path, default=Path(os.environ.get("LOCAL_HOME", DEFAULT_HOME)))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("MILVUS_PORT", DEFAULT_PORT)))
+    parser.add_argument("--port", type=int, default=None,
+                        help=f"default: $MILVUS_PORT or {DEFAULT_PORT}; with --lite $MILVUS_LITE_PORT or {DEFAULT_LITE_PORT}")
     args = parser.parse_args(argv)
-    server = LocalMilvus(home=args.home.resolve(), port=args.port)
+    kind = LocalMilvusLite if args.lite else LocalMilvus
+    default_port = DEFAULT_LITE_PORT if args.lite else DEFAULT_PORT
+    port = args.port if args.port is not None else int(os.environ.get(kind.port_env, default_port))
+    server = kind(home=args.home.resolve(), port=port)
     try:
         if args.action == "up":
             started = time.monotonic()
             server.up()
-            print(f"local Milvus ready at {server.uri} ({time.monotonic() - started:.1f} s); "
-                  f"credentials in {server.credentials_file}")
+            where = (f"credentials in {server.credentials_file}" if isinstance(server, LocalMilvus)
+                     else f"no authentication, loopback only; data in {server.data_dir}")
+            print(f"{server.label} ready at {server.uri} ({time.monotonic() - started:.1f} s); {where}")
         elif args.action == "down":
             server.down()
         elif args.action == "status":

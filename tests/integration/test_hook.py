@@ -1,4 +1,6 @@
-"""MilvusHook against a real Milvus server that this test session started."""
+"""MilvusHook against the real Milvus servers that this test session started: most tests run
+on both (``server_hook``: the 2.3.5 server and Milvus Lite 3.2.2), the authentication ones on
+2.3.5 only (Milvus Lite has none)."""
 
 from __future__ import annotations
 
@@ -17,16 +19,19 @@ from pymilvus.exceptions import MilvusException
 
 pytestmark = pytest.mark.integration
 DIM = 8
+# What each server reports as its version.
+VERSION = {"milvus_default": "v2.3.5", "milvus_lite": "milvus_lite-3.2.2"}
+NO_AUTH = "Milvus Lite has no authentication (it accepts any or no credentials); it is bound to 127.0.0.1 instead"
 
 
 def docs(*pairs):
     return [Document(page_content=text, metadata={"source": source}) for text, source in pairs]
 
 
-def test_connection_succeeds_with_server_version(hook):
-    ok, message = hook.test_connection()
+def test_connection_succeeds_with_server_version(server_hook, server_conn_id):
+    ok, message = server_hook.test_connection()
     assert ok, message
-    assert "v2.3.5" in message and "database 'default'" in message
+    assert VERSION[server_conn_id] in message and "database 'default'" in message
 
 
 def test_connection_to_a_closed_port_fails_fast(monkeypatch, milvus_server):
@@ -37,19 +42,27 @@ def test_connection_to_a_closed_port_fails_fast(monkeypatch, milvus_server):
     assert time.monotonic() - started < 10
 
 
-def test_connection_with_a_wrong_password_or_database_fails_clearly(monkeypatch, milvus_server):
-    monkeypatch.setenv("AIRFLOW_CONN_MILVUS_BADPW", f"milvus://root:not-the-password@127.0.0.1:{milvus_server.port}/default")
+def test_connection_to_a_missing_database_fails_clearly(monkeypatch, server_conn_id, local_server):
+    # Milvus 2.3.5 says "database not found", Milvus Lite "database 'x' does not exist": both are recognized.
+    good = local_server.connection_uri()
+    monkeypatch.setenv("AIRFLOW_CONN_MILVUS_BADDB", good.replace("/default?", "/no_such_db?"))
+    ok, message = MilvusHook("milvus_baddb").test_connection()
+    assert ok is False and message == f"Database 'no_such_db' does not exist on {local_server.uri}"
+
+
+def test_connection_with_a_wrong_password_fails_clearly(monkeypatch, server_conn_id, local_server):
+    if server_conn_id == "milvus_lite":
+        pytest.skip(NO_AUTH)
+    monkeypatch.setenv("AIRFLOW_CONN_MILVUS_BADPW", f"milvus://root:not-the-password@127.0.0.1:{local_server.port}/default")
     ok, message = MilvusHook("milvus_badpw").test_connection()
     assert ok is False and "wrong user, password or token" in message
     assert "not-the-password" not in message
 
-    good = milvus_server.connection_uri()
-    monkeypatch.setenv("AIRFLOW_CONN_MILVUS_BADDB", good.replace("/default?", "/no_such_db?"))
-    ok, message = MilvusHook("milvus_baddb").test_connection()
-    assert ok is False and message == f"Database 'no_such_db' does not exist on {milvus_server.uri}"
 
-
-def test_server_refuses_unauthenticated_and_default_password_clients(milvus_server):
+def test_server_refuses_unauthenticated_and_default_password_clients(server_conn_id, local_server):
+    if server_conn_id == "milvus_lite":
+        pytest.skip(NO_AUTH)
+    milvus_server = local_server
     for token in ("", "root:Milvus"):
         # refused at the handshake (MilvusException) or at the first call (gRPC UNAUTHENTICATED)
         with pytest.raises((MilvusException, grpc.RpcError)):
@@ -57,13 +70,14 @@ def test_server_refuses_unauthenticated_and_default_password_clients(milvus_serv
     assert milvus_server.credentials_file.stat().st_mode & 0o077 == 0, "credentials file is 0600"
 
 
-def test_health_check_and_sync_client(hook):
-    health = hook.health_check()
-    assert health["server_version"].startswith("v2.3.5")
-    assert isinstance(hook.get_conn().list_collections(), list)
+def test_health_check_and_sync_client(server_hook, server_conn_id):
+    health = server_hook.health_check()
+    assert health["server_version"].startswith(VERSION[server_conn_id])
+    assert isinstance(server_hook.get_conn().list_collections(), list)
 
 
-def test_vector_store_round_trip_add_upsert_search_delete_count(hook, collection_name):
+def test_vector_store_round_trip_add_upsert_search_delete_count(server_hook, collection_name):
+    hook = server_hook
     spec = CollectionSpec(name=collection_name, dim=DIM)
     store = chunk_store.vector_store(hook, spec, DeterministicFakeEmbedding(size=DIM))
     store.add_documents(docs(("alpha text", "a.md"), ("beta text", "a.md"), ("gamma text", "b.md")), ids=["a1", "a2", "b1"])
@@ -83,7 +97,8 @@ def test_vector_store_round_trip_add_upsert_search_delete_count(hook, collection
     assert hook.count(collection_name, filter='source == "a.md"') == 1
 
 
-def test_async_store_and_client_work_from_two_successive_event_loops(hook, collection_name):
+def test_async_store_and_client_work_from_two_successive_event_loops(server_hook, collection_name):
+    hook = server_hook
     spec = CollectionSpec(name=collection_name, dim=DIM)
     embedding = DeterministicFakeEmbedding(size=DIM)
 
@@ -99,7 +114,8 @@ def test_async_store_and_client_work_from_two_successive_event_loops(hook, colle
     assert asyncio.run(write("second")) == ["second text 3", 10]  # a new loop: no "Event loop is closed"
 
 
-def test_dimension_mismatch_is_a_clear_error_and_leaves_the_collection_alone(hook, collection_name):
+def test_dimension_mismatch_is_a_clear_error_and_leaves_the_collection_alone(server_hook, collection_name):
+    hook = server_hook
     store = chunk_store.vector_store(hook, CollectionSpec(name=collection_name, dim=DIM), DeterministicFakeEmbedding(size=DIM))
     store.add_documents(docs(("keep me", "k.md")), ids=["k1"])
     with pytest.raises(DimensionMismatchError, match=rf"stores {DIM}-dim vectors but the embedding produces 16-dim"):
@@ -108,7 +124,8 @@ def test_dimension_mismatch_is_a_clear_error_and_leaves_the_collection_alone(hoo
     assert hook.count(collection_name) == 1
 
 
-def test_alias_create_alter_describe_and_drop(hook, collection_name):
+def test_alias_create_alter_describe_and_drop(server_hook, collection_name):
+    hook = server_hook
     blue, green, alias = f"{collection_name}_b", f"{collection_name}_g", f"{collection_name}_live"
     try:
         for name in (blue, green):
@@ -128,9 +145,10 @@ def test_alias_create_alter_describe_and_drop(hook, collection_name):
                 hook.drop_collection(name)
 
 
-def test_errors_name_the_action_and_server_not_the_secret(hook, milvus_server):
+def test_errors_name_the_action_and_server_not_the_secret(server_hook, local_server):
     with pytest.raises(MilvusHookError) as excinfo:
-        hook.count("no_such_collection_xyz")
+        server_hook.count("no_such_collection_xyz")
     message = str(excinfo.value)
-    assert "count rows in 'no_such_collection_xyz'" in message and milvus_server.uri in message
-    assert milvus_server.credentials()["password"] not in message
+    assert "count rows in 'no_such_collection_xyz'" in message and local_server.uri in message
+    if hasattr(local_server, "credentials"):  # Milvus Lite has no secret to leak
+        assert local_server.credentials()["password"] not in message

@@ -1,4 +1,5 @@
-"""milvus_ingest through real Airflow (`airflow dags test`) against the session's Milvus."""
+"""milvus_ingest through real Airflow (`airflow dags test`) against the session's Milvus (the first test on
+both servers: the 2.3.5 one and Milvus Lite)."""
 
 from __future__ import annotations
 
@@ -42,8 +43,11 @@ def latest_run_xcoms(env: dict) -> list[tuple]:
         return conn.execute("select task_id, key, value from xcom where dag_id='milvus_ingest' and run_id=?", (run_id,)).fetchall()
 
 
-def test_ingest_sample_corpus_twice_exact_counts_same_rows_small_xcom(airflow_env, hook, collection_name):
-    conf = {"source": str(SAMPLE_CORPUS), "collection": collection_name, "embedding": "deterministic", "batch_size": 25, "concurrency": 4}
+def test_ingest_sample_corpus_twice_exact_counts_same_rows_small_xcom(airflow_env, server_conn_id, server_hook, collection_name):
+    # On both servers (milvus_default: 2.3.5, milvus_lite: Milvus Lite 3.2.2); the other DAG tests on 2.3.5 only.
+    hook = server_hook
+    conf = {"source": str(SAMPLE_CORPUS), "collection": collection_name, "embedding": "deterministic", "batch_size": 25,
+            "concurrency": 4, "milvus_conn_id": server_conn_id}
     first = dags_test(airflow_env, conf)
     assert first.returncode == 0, first.output[-5000:]
     expected = expected_counts(SAMPLE_CORPUS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 import time
 from collections import Counter
@@ -171,7 +172,7 @@ class MilvusHook(BaseHook):
                 version = client.get_server_version()
                 client.list_collections()  # fails when the database does not exist
         except MilvusException as exc:
-            if "database not found" in str(exc):
+            if re.search(r"database .*(not found|does not exist)", str(exc)):  # 2.x / Milvus Lite wording
                 return False, f"Database '{config.db_name}' does not exist on {config.uri}"
             return False, f"Connected to {config.uri} but a request failed: {_clean(exc)}"
         finally:
@@ -997,6 +998,8 @@ def _written(result: Any, op: str, sent: int) -> int:
 def _deleted(result: Any) -> int:
     if isinstance(result, Mapping):
         return int(result.get("delete_count", 0))
+    if isinstance(result, (list, tuple)):  # Milvus Lite answers a delete with the deleted keys
+        return len(result)
     return int(getattr(result, "delete_count", 0) or 0)
 
 

@@ -1,5 +1,6 @@
 """The sensor's poke, the trigger's polling and the hook's generic data methods (sync and
-async twins) against the real Milvus server of the test session."""
+async twins) against the real Milvus servers of the test session, each test on both
+(``server_conn_id`` / ``server_hook``: the 2.3.5 server and Milvus Lite 3.2.2)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,13 @@ from milvus_provider.sensors.milvus import MilvusCollectionSensor
 from milvus_provider.triggers.milvus import MilvusCollectionTrigger
 
 pytestmark = pytest.mark.integration
+def sensor(conn_id, name, **kwargs):
+    return MilvusCollectionSensor(task_id="wait", collection_name=name, poke_interval=0.1, timeout=30, milvus_conn_id=conn_id, **kwargs)
 
 
-def sensor(name, **kwargs):
-    return MilvusCollectionSensor(task_id="wait", collection_name=name, poke_interval=0.1, timeout=30, **kwargs)
-
-
-def test_sensor_poke_is_false_until_the_collection_is_loaded_with_enough_matching_rows(hook, collection_name):
-    wait = sensor(collection_name, min_row_count=2, filter='kind == "feed"')
+def test_sensor_poke_is_false_until_the_collection_is_loaded_with_enough_matching_rows(server_hook, server_conn_id, collection_name):
+    hook = server_hook
+    wait = sensor(server_conn_id, collection_name, min_row_count=2, filter='kind == "feed"')
     assert wait.poke(context={}).is_done is False, "missing"
     hook.create_collection(collection_name, 2)
     hook.upsert(collection_name, [{"id": "f1", "vector": [1.0, 0.0], "kind": "feed"}, {"id": "o1", "vector": [0.0, 1.0], "kind": "other"}])
@@ -31,25 +31,27 @@ def test_sensor_poke_is_false_until_the_collection_is_loaded_with_enough_matchin
     assert result.xcom_value == {"collection_name": collection_name, "exists": True, "loaded": True, "row_count": 2}
 
     hook.get_conn().release_collection(collection_name)
-    assert sensor(collection_name).poke(context={}).is_done is False, "released: not loaded"
+    assert sensor(server_conn_id, collection_name).poke(context={}).is_done is False, "released: not loaded"
     hook.get_conn().load_collection(collection_name)
-    assert sensor(collection_name).poke(context={}).is_done is True
+    assert sensor(server_conn_id, collection_name).poke(context={}).is_done is True
 
 
-def test_sensor_accepts_an_alias(hook, collection_name):
+def test_sensor_accepts_an_alias(server_hook, server_conn_id, collection_name):
+    hook = server_hook
     alias = f"{collection_name}_a"
     hook.create_collection(collection_name, 2)
     hook.upsert(collection_name, [{"id": "x", "vector": [1.0, 0.0]}])
-    assert sensor(alias).poke(context={}).is_done is False
+    assert sensor(server_conn_id, alias).poke(context={}).is_done is False
     hook.create_alias(alias, collection_name)
     try:
-        assert sensor(alias, min_row_count=1).poke(context={}).is_done is True
+        assert sensor(server_conn_id, alias, min_row_count=1).poke(context={}).is_done is True
     finally:
         hook.drop_alias(alias)
 
 
-def test_trigger_polls_the_real_server_until_rows_arrive(hook, collection_name):
-    trigger = MilvusCollectionTrigger(collection_name=collection_name, min_row_count=2, poke_interval=0.2, end_at=time.time() + 60)
+def test_trigger_polls_the_real_server_until_rows_arrive(server_hook, server_conn_id, collection_name):
+    hook = server_hook
+    trigger = MilvusCollectionTrigger(milvus_conn_id=server_conn_id, collection_name=collection_name, min_row_count=2, poke_interval=0.2, end_at=time.time() + 60)
 
     async def scenario():
         task = asyncio.create_task(trigger.run().__anext__())
@@ -63,13 +65,14 @@ def test_trigger_polls_the_real_server_until_rows_arrive(hook, collection_name):
     assert event.payload["status"] == "success" and event.payload["state"]["row_count"] == 2
 
 
-def test_trigger_times_out_with_a_timeout_event(collection_name):
-    trigger = MilvusCollectionTrigger(collection_name=collection_name, poke_interval=0.1, end_at=time.time() + 0.5)
+def test_trigger_times_out_with_a_timeout_event(server_conn_id, collection_name):
+    trigger = MilvusCollectionTrigger(milvus_conn_id=server_conn_id, collection_name=collection_name, poke_interval=0.1, end_at=time.time() + 0.5)
     event = asyncio.run(asyncio.wait_for(trigger.run().__anext__(), timeout=30))
     assert event.payload["status"] == "timeout" and "does not exist yet" in event.payload["message"]
 
 
-def test_sync_data_methods(hook, collection_name):
+def test_sync_data_methods(server_hook, collection_name):
+    hook = server_hook
     assert hook.create_collection(collection_name, 2, primary_field_type="INT64") is True
     assert hook.create_collection(collection_name, 2) is False
     rows = [{"id": i, "vector": [1.0, float(i)], "kind": "even" if i % 2 == 0 else "odd"} for i in range(10)]
@@ -86,7 +89,8 @@ def test_sync_data_methods(hook, collection_name):
     assert hook.collection_state(collection_name)["row_count"] == 6
 
 
-def test_async_twins_match_the_sync_methods(hook, collection_name):
+def test_async_twins_match_the_sync_methods(server_hook, collection_name):
+    hook = server_hook
     hook.create_collection(collection_name, 2)
     rows = [{"id": f"r{i:02d}", "vector": [1.0, float(i)], "group": i % 3} for i in range(30)]
 
@@ -115,9 +119,9 @@ def test_async_twins_match_the_sync_methods(hook, collection_name):
     assert hook.count(collection_name) == 27
 
 
-def test_a_fresh_hook_resolves_its_connection_inside_the_event_loop(milvus_conn_uri, collection_name):
+def test_a_fresh_hook_resolves_its_connection_inside_the_event_loop(server_conn_id, collection_name):
     async def scenario():
-        hook = MilvusHook()
+        hook = MilvusHook(server_conn_id)
         config = await hook.aget_config()
         return config.uri, await hook.acollection_state(collection_name)
 
