@@ -29,7 +29,9 @@ RUN cd /opt/milvus-toolkit \
     && grep -v -E '^(torch|milvus)==' requirements.lock > /tmp/constraints-image.txt \
     && pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" \
         -r /tmp/requirements-image.txt -c /tmp/constraints-image.txt \
-    && rm /tmp/requirements-image.txt /tmp/constraints-image.txt
+    && rm /tmp/requirements-image.txt /tmp/constraints-image.txt \
+    && pip install --no-cache-dir --no-deps "llama-index-vector-stores-milvus==1.2.0"
+# (--no-deps: it declares pymilvus<3 but works on our pinned 3.0.2; see the Makefile)
 
 # The code, in the repository's layout (the package finds its sample corpus relative to it),
 # installed editable so that /opt/milvus-toolkit stays the one place the code lives. The

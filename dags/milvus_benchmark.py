@@ -3,11 +3,13 @@
 
 The Milvus tutorials' scenario (async LangChain and LlamaIndex): single calls in a sync loop
 against the same calls gathered as coroutines, for add, upsert, search and delete, through
-langchain-milvus and raw pymilvus (the floor), per consistency level and concurrency.
+langchain-milvus, LlamaIndex's MilvusVectorStore and raw pymilvus (the floor), per consistency
+level and concurrency; then VectorDBBench-style search metrics (load time, recall, a timed
+concurrency sweep; dense vs BM25 vs hybrid where the server has BM25) on `milvus_conn_id`.
 **check_inputs** fails bad params or a Milvus that is down before anything is created;
 **measure** runs every cell in ONE task (no two measurements share the CPU), each on a fresh,
-warmed-up `bench_*` collection dropped afterwards; **report** writes the seeds-shaped table,
-percentiles, a chart and the history to `MILVUS_BENCHMARK_RESULTS` and flags regressions.
+warmed-up `bench_*` collection dropped afterwards; **report** writes the tables (server version,
+tutorials beside ours), charts and history to `MILVUS_BENCHMARK_RESULTS`, flags regressions.
 Schedule: `MILVUS_BENCHMARK_SCHEDULE` (default `@weekly`; `none` turns it off). Method and
 figures: docs/benchmarks.md.
 """
@@ -38,7 +40,7 @@ def _params_and_hook():
 
 
 @dag(dag_id="milvus_benchmark", schedule=SCHEDULE, start_date=datetime(2026, 1, 1, tzinfo=UTC), catchup=False,
-     max_active_runs=1, default_args=DEFAULT_ARGS, tags=["milvus", "benchmark", "langchain"], doc_md=__doc__,
+     max_active_runs=1, default_args=DEFAULT_ARGS, tags=["milvus", "benchmark", "langchain", "llamaindex"], doc_md=__doc__,
      params=benchmark_form())
 def milvus_benchmark():
     @task

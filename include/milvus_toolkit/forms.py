@@ -13,7 +13,7 @@ def source_and_split_params(collection_description: str = "Milvus collection to 
 
     from milvus_toolkit.dag_defaults import MILVUS_CONN_ID
     from milvus_toolkit.ingest import params as p
-    from milvus_toolkit.rules import COLLECTION_NAME_PATTERN, MAX_VECTOR_DIM
+    from milvus_toolkit.rules import COLLECTION_NAME_PATTERN, MAX_VECTOR_DIM, TENANT_PATTERN
 
     return {
         "source": Param(None, type=["null", "string"], minLength=1, title="Source",
@@ -33,6 +33,10 @@ def source_and_split_params(collection_description: str = "Milvus collection to 
         "embedding_dim": Param(None, type=["null", "integer"], minimum=1, maximum=MAX_VECTOR_DIM, title="Embedding dimension",
                                description="Only for deterministic (default 384) or OpenAI text-embedding-3 (shortened vectors)."),
         "milvus_conn_id": Param(MILVUS_CONN_ID, type="string", title="Milvus connection", description="Airflow connection of type Milvus."),
+        "hybrid": Param(False, type="boolean", title="Hybrid (BM25 + dense)",
+                        description="Milvus 2.5+: the collection also gets a BM25 keyword index of the text, for keyword and hybrid search. Must match how an existing collection was made."),
+        "tenant": Param(None, type=["null", "string"], pattern=TENANT_PATTERN, title="Tenant",
+                        description="Milvus 2.2+: write into this tenant of a collection partitioned by tenant; counts, validation and deletes touch only this tenant's rows."),
         **safety_params(),
     }
 
@@ -124,7 +128,8 @@ def benchmark_form() -> dict:
                                      "The first is used for writes; searches are measured at each. Strong waits ~200 ms per call.",
                                      uniqueItems=True),
         "layers": _array(list(bp.LAYERS), {"type": "string", "enum": list(bp.LAYERS)}, "Layers",
-                         "langchain: langchain-milvus Milvus store. raw: pymilvus MilvusClient / AsyncMilvusClient (the floor).",
+                         "langchain: langchain-milvus Milvus store. llamaindex: LlamaIndex MilvusVectorStore, as in its "
+                         "tutorial (TextNodes with precomputed vectors). raw: pymilvus MilvusClient / AsyncMilvusClient (the floor).",
                          uniqueItems=True),
         "delete_filters": _array(["metadata", "pk"], {"type": "string", "enum": ["metadata", "pk"]}, "Delete filters",
                                  "metadata: delete(expr='doc_id == ...') as in the seeds (Milvus queries first: ~200 ms per call). "
@@ -142,6 +147,17 @@ def benchmark_form() -> dict:
         "top_k": Param(3, type="integer", minimum=1, maximum=100, title="Search top k", description="k of every search (3 in the seeds)."),
         "search_rows": Param(1000, type="integer", minimum=1, maximum=bp.MAX_COUNT, title="Rows searched",
                              description="Documents in each search collection (1000 in the seeds)."),
+        "sweep_concurrency": Param(bp.DEFAULT_SWEEP_CONCURRENCY, type="array",
+                                   items={"type": "integer", "minimum": 1, "maximum": bp.MAX_SWEEP_CONCURRENCY}, minItems=0,
+                                   title="Search sweep: concurrent clients",
+                                   description="VectorDBBench-style time-boxed sweep: at each level, that many clients (threads, "
+                                               "and coroutines) search for 'sweep seconds'; qps, p50/p95/p99, failed rate; also "
+                                               "recall and load time. [] turns these search metrics off."),
+        "sweep_seconds": Param(bp.DEFAULT_SWEEP_SECONDS, type="number", minimum=0.1, maximum=600, title="Search sweep: seconds per level",
+                               description="How long each concurrency level of the sweep searches (VectorDBBench: 30 s)."),
+        "hybrid_search": Param(True, type="boolean", title="Compare dense, BM25 and hybrid search",
+                               description="Where the server supports BM25 (Milvus 2.5+, Milvus Lite 3.x): latency and qps of "
+                                           "a dense, a BM25 keyword and a hybrid (RRF) search on one collection."),
         "regression_threshold": Param(0.2, type="number", exclusiveMinimum=0, maximum=10, title="Regression threshold",
                                       description="Flag a cell slower than the previous run on the same server by more than this fraction."),
         "milvus_conn_id": Param(MILVUS_CONN_ID, type="string", minLength=1, title="Milvus connection",

@@ -1,12 +1,18 @@
-"""The benchmark against a real Milvus (the test session's own server), and the DAG once
+"""The benchmark against a real Milvus (the test session's own servers), and the DAG once
 through a real `airflow dags test`. Small counts and dimensions; no assertion on timing,
-only on correctness: every cell measured, the same real work in sync and async,
-collections dropped on success and on failure, regressions flagged."""
+only on correctness: every cell measured (langchain, LlamaIndex and raw layers), the same
+real work in sync and async and in every layer, recall against numpy's exact neighbours,
+the concurrency sweep's levels, collections dropped on success and on failure, regressions
+flagged; dense vs BM25 vs hybrid on the server that has BM25 (Milvus Lite), an explicit skip
+on the one that has not (2.3.5)."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
+import textwrap
 from collections import defaultdict
 
 import pytest
@@ -24,6 +30,7 @@ from milvus_toolkit.embeddings import EmbeddingChoice
 
 pytestmark = pytest.mark.integration
 DIM = 8
+SMALL_SWEEP = {"sweep_concurrency": [1, 4], "sweep_seconds": 0.3}
 
 
 def bench_collections(hook) -> set[str]:
@@ -55,6 +62,7 @@ def test_every_cell_is_measured_and_does_the_same_real_work(hook, spy):
         "consistency_levels": ["Session", "Strong"],
         "wait_cells_max_count": 5,  # Strong searches and metadata deletes at count 5 only
         "search_rows": 50,
+        **SMALL_SWEEP,
     }
     before = bench_collections(hook)
     run = run_benchmark(hook, params)
@@ -64,10 +72,18 @@ def test_every_cell_is_measured_and_does_the_same_real_work(hook, spy):
     planned = {c.key for c in build_plan(params).cells}
     assert {c["key"] for c in record["cells"]} == planned
     assert {"search|-|5|sync|raw|1|Strong", "delete|metadata|5|async|langchain|4|Session"} <= planned
+    assert {c["layer"] for c in record["cells"]} == {"langchain", "llamaindex", "raw"}
+    # LlamaIndex's delete(ref_doc_id) does not wait at Session: measured at count 20 too
+    assert "delete|metadata|20|sync|llamaindex|1|Session" in planned
+    assert "delete|metadata|20|sync|raw|1|Session" not in planned
     for cell in record["cells"]:
         assert cell["calls"] == cell["count"], cell["key"]
         for field in ("seconds", "ops_per_s", "p50_ms", "p95_ms", "p99_ms"):
             assert cell[field] and cell[field] > 0, (cell["key"], field)
+        if cell["operation"] == "search":  # against numpy's exact neighbours of each call's query
+            assert 0.9 <= cell["recall"] <= 1.0, cell["key"]
+        else:
+            assert cell["recall"] is None
     for m in run.measurements:
         assert len(m.latencies) == m.cell.count and all(x > 0 for x in m.latencies), m.cell.key
 
@@ -85,7 +101,7 @@ def test_every_cell_is_measured_and_does_the_same_real_work(hook, spy):
         else:
             assert m.rows_after == 50 and m.hits == c.count * 3
 
-    # sync and async ran the same number of real operations in every group
+    # sync and async, and every layer, ran the same number of real operations in every group
     work = defaultdict(set)
     for m in run.measurements:
         c = m.cell
@@ -98,9 +114,27 @@ def test_every_cell_is_measured_and_does_the_same_real_work(hook, spy):
     assert env["clients"]["pymilvus"] and env["clients"]["langchain-milvus"]
     assert env["cpu_cores"] >= 1 and env["dim"] == DIM and env["consistency_levels"] == ["Session", "Strong"]
 
-    # one fresh collection per measurement, all dropped
-    assert len(set(spy)) == len(run.measurements) == len(run.collections_created)
-    assert all(name.startswith(f"{COLLECTION_PREFIX}{record['plan']['collection_tag']}_") for name in spy)
+    # the search metrics: load time, and per layer recall, serial p99 and the sweep's levels
+    sm = record["search_metrics"]
+    assert sm["load"]["insert_duration"] > 0 and sm["load"]["load_duration"] >= sm["load"]["insert_duration"]
+    assert sm["load"]["rows"] == 50
+    for layer in ("langchain", "llamaindex", "raw"):
+        m = sm["layers"][layer]
+        assert 0.9 <= m["recall"] <= 1.0 and m["serial_latency_p99"] > 0 and m["serial"]["queries"] == 50
+        for mode in ("sync", "async"):
+            assert m[mode]["conc_num_list"] == [1, 4]
+            assert all(q > 0 for q in m[mode]["conc_qps_list"]) and m[mode]["conc_failed_rate_list"] == [0.0, 0.0]
+            assert all(p99 > 0 for p99 in m[mode]["conc_latency_p99_list"])
+        assert m["qps"] == max(m["sync"]["conc_qps_list"] + m["async"]["conc_qps_list"])
+    assert sm["hybrid"]["measured"] is False and "v2.3.5-lite" in sm["hybrid"]["reason"]
+
+    # one fresh collection per measurement (plus the search metrics' own), all dropped; the
+    # hook creates the langchain and raw ones, LlamaIndex's store its own
+    tag = f"{COLLECTION_PREFIX}{record['plan']['collection_tag']}_"
+    assert len(run.collections_created) == len(set(run.collections_created)) == len(run.measurements) + 2
+    assert set(spy) <= set(run.collections_created)
+    assert {m.collection for m in run.measurements if m.cell.layer != "llamaindex"} <= set(spy)
+    assert all(name.startswith(tag) for name in run.collections_created)
     assert run.collections_left == []
     assert bench_collections(hook) == before
 
@@ -217,14 +251,21 @@ def test_a_milvus_that_is_down_fails_clearly_before_anything(monkeypatch, milvus
 
 
 def test_dag_produces_table_record_and_chart_and_flags_a_planted_slow_result(airflow_env, hook, tmp_path):
+    """The issue's run, `{"counts": [10, 100], "layers": ["langchain", "llamaindex", "raw"]}`,
+    with smaller extras so the suite stays short: adds and searches only, the unbounded
+    gather, Strong searches (the LlamaIndex tutorial's level) at count 10 only, a 2-level sweep."""
     results = tmp_path / "benchmarks"
     conf = {
-        "counts": [3, 6],
+        "counts": [10, 100],
+        "layers": ["langchain", "llamaindex", "raw"],
         "dim": DIM,
         "operations": ["add", "search"],
         "concurrency": ["all"],
-        "consistency_levels": ["Session"],
-        "search_rows": 20,
+        "consistency_levels": ["Session", "Strong"],
+        "wait_cells_max_count": 10,
+        "search_rows": 100,
+        "sweep_concurrency": [1, 4],
+        "sweep_seconds": 0.5,
     }
     # A planted earlier run on the same server, impossibly fast: every cell of the new run
     # is far more than 20% slower and must be flagged.
@@ -241,7 +282,7 @@ def test_dag_produces_table_record_and_chart_and_flags_a_planted_slow_result(air
             "embedding_model": f"deterministic-{DIM}",
             "dim": DIM,
         },
-        "params": {"top_k": 3, "search_rows": 20},
+        "params": {"top_k": 3, "search_rows": 100},
         "cells": planted_cells,
     }
     (results / "runs").mkdir(parents=True)
@@ -266,9 +307,134 @@ def test_dag_produces_table_record_and_chart_and_flags_a_planted_slow_result(air
     assert len(record["regressions"]) == len(planted_cells)
     assert "Slower than run 19990101T000000Z" in log
 
+    # llamaindex cells, recall for searches, qps per concurrency level
+    llama = {(c["operation"], c["count"], c["mode"], c["consistency_level"]) for c in record["cells"] if c["layer"] == "llamaindex"}
+    assert {("add", n, m, "Session") for n in (10, 100) for m in ("sync", "async")} <= llama
+    assert {("search", 10, "sync", "Strong"), ("search", 10, "async", "Strong"), ("search", 100, "sync", "Session")} <= llama
+    searches = [c for c in record["cells"] if c["operation"] == "search"]
+    assert searches and all(0.9 <= c["recall"] <= 1.0 for c in searches)
+    sm = record["search_metrics"]
+    assert record["environment"]["milvus_capabilities"]["version"] == record["environment"]["milvus_server_version"]
+    for layer in ("langchain", "llamaindex", "raw"):
+        for mode in ("sync", "async"):
+            lists = sm["layers"][layer][mode]
+            assert lists["conc_num_list"] == [1, 4] and len(lists["conc_qps_list"]) == 2
+            assert all(q > 0 for q in lists["conc_qps_list"]), (layer, mode, lists)
+        assert 0.9 <= sm["layers"][layer]["recall"] <= 1.0
+    assert sm["load"]["load_duration"] > 0
+
     markdown = stem.with_suffix(".md").read_text()
-    assert "| add | 3 |" in markdown and "| add | 6 |" in markdown and "| search | 6 |" in markdown
+    assert "| add | 10 |" in markdown and "| add | 100 |" in markdown and "| search | 100 |" in markdown
+    assert "## LlamaIndex MilvusVectorStore: async vs sync" in markdown
+    # the tutorial's rows next to ours: its figures, then this run's llamaindex cells
+    tutorial = markdown[markdown.index("### LlamaIndex tutorial"):]
+    add10 = next(line for line in tutorial.splitlines() if line.startswith("| add | 10 | 0.190 | 0.560 | 2.9x |"))
+    search10 = next(line for line in tutorial.splitlines() if line.startswith("| search | 10 | 0.550 | 3.29 | 6.0x |"))
+    assert "| - | - |" not in add10 and search10.endswith("| Strong |  |")
+    assert "| add | 1000 | 3.22 | 62.91 | 19.5x | - | - | - | Session | count 1000 not measured in this run |" in tutorial
+    # each large gap explained: ours at Strong (the time tick), the tutorial's own
+    gaps = markdown[markdown.index("## Why the large sync/async gaps"):markdown.index("## Search metrics")]
+    strong = next(line for line in gaps.splitlines() if line.startswith("- **here, llamaindex: search (Strong) x10,"))
+    assert "time tick" in strong
+    assert "- **llamaindex tutorial: search x1000, 35.1x**" in gaps
+    assert "| layer | mode | clients | qps | p50 | p95 | p99 | avg | failed rate | requests |" in markdown
+    assert "Not measured: Milvus server v2.3.5-lite has no BM25" in markdown
+
     assert stem.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (stem.parent / f"{stem.name}.sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(stem.with_suffix(".csv").read_text().splitlines()) == 1 + len(planted_cells)
-    assert (results / "history.csv").exists() and (results / "latest.md").exists()
+    history = (results / "history.csv").read_text().splitlines()
+    assert sum("search_sweep|" in line for line in history) == 3 * 2 * 2  # layers x modes x levels
+    assert (results / "latest.md").exists() and (results / "latest.sweep.png").exists()
     assert bench_collections(hook) == before
+
+
+# ---- either server: the version in the report; dense vs BM25 vs hybrid where the server has BM25 ----------------
+
+
+def test_the_benchmark_runs_on_either_server_and_compares_bm25_dense_and_hybrid_where_supported(server_hook, server_conn_id):
+    from milvus_toolkit.benchmark import markdown_report
+
+    before = bench_collections(server_hook)
+    params = {
+        "counts": [5], "dim": DIM, "operations": ["search"], "concurrency": ["all"], "consistency_levels": ["Session"],
+        "search_rows": 50, "milvus_conn_id": server_conn_id, **SMALL_SWEEP,
+    }
+    record = build_record(run_benchmark(server_hook, params))
+    caps = server_hook.capabilities()
+    env = record["environment"]
+    assert env["milvus_server_version"] == caps.version and env["milvus_capabilities"] == caps.to_dict()
+    assert {c["layer"] for c in record["cells"]} == {"langchain", "llamaindex", "raw"}
+    assert all(0.9 <= c["recall"] <= 1.0 for c in record["cells"])
+    text = markdown_report(record)
+    assert f"- Milvus **{caps.version}** at {server_hook.config.uri}" in text
+    assert bench_collections(server_hook) == before
+    hybrid = record["search_metrics"]["hybrid"]
+    if not caps.bm25:
+        assert hybrid["measured"] is False and caps.version in hybrid["reason"] and "BM25" in hybrid["reason"]
+        assert f"Not measured: Milvus server {caps.version} has no BM25" in text
+        pytest.skip(f"Milvus {caps.version} has no BM25 (needs 2.5+): the report says so; no dense/BM25/hybrid comparison")
+    assert hybrid["measured"] is True
+    for kind in ("dense", "bm25", "hybrid"):
+        k = hybrid["kinds"][kind]
+        assert k["serial"]["queries"] == 50 and k["serial"]["serial_latency_p50"] > 0
+        assert k["sync"]["qps"] > 0 and k["async"]["qps"] > 0 and k["sync"]["failed_rate"] == 0
+    assert hybrid["kinds"]["dense"]["serial"]["recall"] >= 0.9
+    # a keyword search finds the query's own document ("test document 7" -> s7) first
+    assert hybrid["kinds"]["bm25"]["serial"]["own_document_first"] >= 0.9
+    assert hybrid["kinds"]["hybrid"]["serial"]["own_document_in_top_k"] >= 0.9
+    assert "| search | serial p50 ms | serial p99 ms | sync qps | async qps | async p99 ms | check |" in text
+    assert "| bm25 |" in text and "| hybrid |" in text
+
+
+# ---- llama-index-vector-stores-milvus on pymilvus 3, nothing downloaded ------------------------------------------
+
+
+def test_the_llamaindex_layer_runs_on_pymilvus_3_and_downloads_nothing(milvus_conn_uri, tmp_path):
+    """llama-index-vector-stores-milvus 1.2.0 declares pymilvus<3 and is installed with
+    --no-deps: in a fresh process, with every connection outside the loopback refused and
+    recorded (nltk, tiktoken or anything else would show up), import it and run its add,
+    search and delete cells, sync and async, against the test server."""
+    script = textwrap.dedent(
+        """
+        import json, socket, sys
+        attempts = []
+        original = socket.socket.connect
+
+        def guarded(self, address):
+            host = address[0] if isinstance(address, tuple) else address
+            if isinstance(host, str) and not (host.startswith("127.") or host in ("::1", "localhost")) and self.family != socket.AF_UNIX:
+                attempts.append(str(address))
+                raise OSError(f"test: no network beyond the loopback ({address})")
+            return original(self, address)
+
+        socket.socket.connect = guarded
+        from importlib.metadata import version
+        from milvus_provider.hooks.milvus import MilvusHook
+        from milvus_toolkit.benchmark import build_record, run_benchmark
+
+        hook = MilvusHook()
+        record = build_record(run_benchmark(hook, {
+            "counts": [3], "dim": 8, "layers": ["llamaindex"], "concurrency": ["all"], "consistency_levels": ["Session"],
+            "search_rows": 20, "sweep_concurrency": [2], "sweep_seconds": 0.2, "delete_filters": ["metadata", "pk"],
+        }))
+        hook.close()
+        print(json.dumps({
+            "attempts": attempts, "pymilvus": version("pymilvus"), "store": version("llama-index-vector-stores-milvus"),
+            "cells": [[c["key"], c["calls"], c.get("recall")] for c in record["cells"]],
+            "left": record["collections_left"],
+        }))
+        """
+    )
+    env = dict(os.environ, AIRFLOW_CONN_MILVUS_DEFAULT=milvus_conn_uri, HOME=str(tmp_path), NLTK_DATA=str(tmp_path / "nltk"))
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["attempts"] == []
+    assert out["pymilvus"] == "3.0.2" and out["store"] == "1.2.0"
+    keys = {key for key, _, _ in out["cells"]}
+    for op in ("add|-", "upsert|-", "search|-", "delete|metadata", "delete|pk"):
+        for mode in ("sync|llamaindex|1", "async|llamaindex|all"):
+            assert f"{op}|3|{mode}|Session" in keys
+    assert all(calls == 3 for _, calls, _ in out["cells"]) and out["left"] == []
+    assert not (tmp_path / "nltk").exists()

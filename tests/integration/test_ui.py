@@ -409,5 +409,5 @@ def test_benchmark_from_the_trigger_form(ui, airflow_ui):
         expect(page.get_by_text(row).first).to_be_visible()
         log = page.inner_text("body")
         assert "# Milvus benchmark" in log
-        # one row per layer: langchain-milvus (the seeds' table) and raw pymilvus
-        assert len(row.findall(log)) == 2, log[-4000:]
+        # one row per layer: langchain-milvus (the seeds' table), LlamaIndex and raw pymilvus
+        assert len(row.findall(log)) == 3, log[-4000:]

@@ -87,9 +87,10 @@ def test_default_plan_covers_the_seeds_matrix():
     assert params.counts == [10, 100, 1000] and params.dim == 768 and params.embedding == "deterministic"
     keys = [c.key for c in plan.cells]
     assert len(keys) == len(set(keys)), "every cell is measured once per repeat"
+    assert params.layers == ["langchain", "llamaindex", "raw"]
     for op in ("add", "upsert", "search", "delete"):
         for count in (10, 100, 1000):
-            for layer in ("langchain", "raw"):
+            for layer in ("langchain", "llamaindex", "raw"):
                 variant = "pk" if op == "delete" else ""
                 mine = [c for c in plan.cells if (c.operation, c.variant, c.count, c.layer) == (op, variant, count, layer)]
                 assert {c.mode for c in mine} == {"sync", "async"}, (op, count, layer)
@@ -100,7 +101,13 @@ def test_default_plan_covers_the_seeds_matrix():
     # wait-bound cells (Strong search, metadata delete) stop at wait_cells_max_count
     assert max(c.count for c in plan.cells if c.waits_per_call) == 100
     assert {(s["operation"], s["count"]) for s in plan.skipped} == {("search", 1000), ("delete", 1000)}
-    assert plan.estimate_seconds() < 600
+    (delete_skip,) = [s for s in plan.skipped if s["operation"] == "delete"]
+    assert delete_skip["layers"] == ["langchain", "raw"], "LlamaIndex deletes by key after its own Session query: no wait"
+    assert any(c.layer == "llamaindex" and c.variant == "metadata" and c.count == 1000 for c in plan.cells)
+    # the search metrics (VectorDBBench-style) run after the cells, with a small sweep
+    assert plan.runs_search_metrics and params.sweep_concurrency == [1, 8, 32] and params.sweep_seconds == 3.0
+    assert 0 < plan.search_metrics_seconds() < 120
+    assert plan.estimate_seconds() < 900
 
 
 def test_sync_cells_are_single_loops_and_async_cells_carry_their_concurrency():
@@ -141,6 +148,33 @@ def test_wait_bound_cells():
     assert not is_wait_bound("search", "", "Session")
     assert is_wait_bound("delete", "metadata", "Session")
     assert not is_wait_bound("delete", "pk", "Strong")
+    # LlamaIndex's delete(ref_doc_id) queries the keys at the collection's level, then deletes by key
+    assert not is_wait_bound("delete", "metadata", "Session", "llamaindex")
+    assert is_wait_bound("delete", "metadata", "Strong", "llamaindex")
+    assert is_wait_bound("search", "", "Strong", "llamaindex")
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"sweep_concurrency": [0]}, "every sweep level is a number of clients from 1 to 256, got 0"),
+        ({"sweep_concurrency": [1, 1000]}, "got 1000"),
+        ({"sweep_seconds": 0}, "sweep_seconds must be between 0.1 and 600"),
+        ({"layers": ["haystack"]}, "'haystack' is not allowed"),
+    ],
+)
+def test_bad_search_metric_params(params, expected):
+    with pytest.raises(BenchmarkParamsError, match="invalid benchmark parameters") as err:
+        build_plan(params)
+    assert expected in str(err.value)
+
+
+def test_the_search_metrics_follow_the_searches_and_can_be_turned_off():
+    assert build_plan({"sweep_concurrency": "32, 1, 8"}).params.sweep_concurrency == [1, 8, 32]
+    assert not build_plan({"sweep_concurrency": []}).runs_search_metrics
+    assert not build_plan({"operations": ["add"]}).runs_search_metrics
+    plan = build_plan({"counts": [10], "layers": ["raw"], "sweep_concurrency": [1, 4], "sweep_seconds": 0.5})
+    assert plan.runs_search_metrics and "search metrics (sweep [1, 4] clients x 0.5 s" in plan.describe()
 
 
 # ---- the DAG's form and the model agree ------------------------------------------------------------
@@ -178,3 +212,16 @@ def test_schedule_comes_from_the_environment(monkeypatch):
     assert DagBag(dag_folder=str(DAG_FILE)).dags["milvus_benchmark"].schedule == "0 3 * * 1"
     monkeypatch.setenv("MILVUS_BENCHMARK_SCHEDULE", "none")
     assert DagBag(dag_folder=str(DAG_FILE)).dags["milvus_benchmark"].schedule is None
+
+
+def test_the_llamaindex_layer_without_its_package_fails_before_milvus_is_asked(monkeypatch):
+    from milvus_toolkit.benchmark import runner
+
+    class NoMilvus:
+        def __getattr__(self, name):
+            raise AssertionError(f"Milvus was asked ({name}) before the parameters were checked")
+
+    real = runner.package_version
+    monkeypatch.setattr(runner, "package_version", lambda dist: None if dist == "llama-index-vector-stores-milvus" else real(dist))
+    with pytest.raises(BenchmarkParamsError, match="'llamaindex' needs llama-index-vector-stores-milvus"):
+        runner.prepare(NoMilvus(), {"counts": [5]})

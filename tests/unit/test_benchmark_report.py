@@ -138,9 +138,9 @@ def test_markdown_report_has_the_tables_the_issue_asks_for():
     assert "| operation | count | async s (unbounded gather) | sync s | speedup |" in text
     assert "| add | 10 | 0.0025 | 0.020 | 8.0x |" in text
     assert "## Raw pymilvus client (the floor)" in text
-    assert "| operation | count | consistency | layer | mode | concurrency | seconds | ops/s | p50 ms | p95 ms | p99 ms |" in text
-    assert "langchain overhead ms" in text and "Searches by consistency level" in text
-    assert "Concurrency sweep" in text and "async 8 s" in text
+    assert "| operation | count | consistency | layer | mode | concurrency | seconds | ops/s | p50 ms | p95 ms | p99 ms | recall |" in text
+    assert "langchain overhead ms" in text and "llamaindex overhead ms" in text and "Searches by consistency level" in text
+    assert "Async concurrency levels of the cells" in text and "async 8 s" in text
     assert "search at Strong, count 1000" not in text  # not asked: counts were 10 and 100
     assert "No earlier comparable run" in text
 
@@ -240,3 +240,170 @@ def test_a_busy_machine_is_called_out_in_the_report():
     busy["environment"]["load_average_end"] = [8.43, 6.69, 3.92]
     assert machine_was_busy(busy) == 8.43
     assert "**Warning:** the machine was busy (1-minute load average up to 8.43 on 2 cores)" in markdown_report(busy)
+
+
+# ---- LlamaIndex, the tutorials beside ours, the gaps explained, the search metrics ----------------------
+
+
+def fake_search_metrics(*, hybrid: bool = False):
+    """A ``search_metrics`` section shaped like the runner's, from the sweep's own functions."""
+    from milvus_toolkit.benchmark.sweep import UNITS, WorkerResult, aggregate_level, layer_metrics, serial_summary
+
+    def level(concurrency, qps, ms):
+        workers = []
+        for _ in range(concurrency):
+            w = WorkerResult()
+            for _ in range(10):
+                w.record(ms / 1000, True)
+            workers.append(w)
+        return aggregate_level(concurrency, workers, wall_seconds=10 * concurrency / qps)
+
+    layers = {}
+    for n, layer in enumerate(("langchain", "llamaindex", "raw")):
+        serial = serial_summary([0.002 + n / 1000] * 49 + [0.009], [1.0] * 49 + [2 / 3], [1.0] * 50)
+        layers[layer] = layer_metrics(
+            serial,
+            {"sync": [level(1, 300.0 + n, 3.0), level(8, 350.0 + n, 20.0)],
+             "async": [level(1, 250.0 + n, 4.0), level(8, 500.0 + n, 15.0)]},
+        )
+    section = {
+        "consistency_level": "Session", "top_k": 3, "rows": 1000, "dim": 768, "queries": 50,
+        "sweep_concurrency": [1, 8], "sweep_seconds": 3.0, "modes": ["sync", "async"], "units": UNITS,
+        "load": {"rows": 1000, "insert_duration": 0.2, "optimize_duration": 7.5, "load_duration": 7.7, "flush_s": 2.7,
+                 "index_s": 0.5, "load_s": 4.0, "first_search_s": 0.3, "insert_rows_per_s": 5000.0},
+        "layers": layers,
+        "hybrid": {"capabilities": {"version": "v2.3.5-lite", "bm25": False}, "measured": False,
+                   "reason": "Milvus server v2.3.5-lite has no BM25 full-text search (needs Milvus 2.5+ or Milvus Lite 3.x)"},
+    }
+    if hybrid:
+        section["hybrid"] = {
+            "measured": True, "rrf_k": 60, "sweep_concurrency": 8, "collection_rows": 1000,
+            "kinds": {
+                "dense": {"serial": serial_summary([0.002] * 50, [1.0] * 50, [1.0] * 50), "sync": level(8, 400.0, 9.0),
+                          "async": level(8, 450.0, 8.0)},
+                "bm25": {"serial": serial_summary([0.006] * 50, [], []) | {"own_document_first": 1.0, "own_document_in_top_k": 1.0},
+                         "sync": level(8, 150.0, 30.0), "async": level(8, 160.0, 28.0)},
+                "hybrid": {"serial": serial_summary([0.008] * 50, [], []) | {"own_document_first": 0.7, "own_document_in_top_k": 1.0},
+                           "sync": level(8, 120.0, 40.0), "async": level(8, 125.0, 38.0)},
+            },
+        }
+    return section
+
+
+def test_the_report_has_a_llamaindex_table_and_the_tutorial_rows_beside_ours():
+    record = fake_record()
+    assert {c["layer"] for c in record["cells"]} == {"langchain", "llamaindex", "raw"}
+    text = markdown_report(record)
+    assert "## LlamaIndex MilvusVectorStore: async vs sync (the LlamaIndex tutorial's calls)" in text
+    assert "### LlamaIndex tutorial (RAG with Milvus and LlamaIndex Async API)" in text
+    # the tutorial's search at Strong, beside our llamaindex search at Strong (fake: 200 ms per call, async 4x faster)
+    assert "| search | 100 | 1.39 | 30.80 | 22.2x | 5.00 | 20.00 | 4.0x | Strong |  |" in text
+    assert "| add | 10 | 0.190 | 0.560 | 2.9x | 0.0025 | 0.020 | 8.0x | Session |  |" in text
+    # rows this run did not measure say so, beside the tutorial's figure
+    assert "| add | 1000 | 3.22 | 62.91 | 19.5x | - | - | - | Session | count 1000 not measured in this run |" in text
+    assert "| search | 1000 | 8.81 | 309 | 35.1x |" in text
+    # the LangChain tutorial too, with its own layer
+    assert "| add | 100 | 2.77 | 65.60 | 23.7x | 0.025 | 0.200 | 8.0x | Session |  |" in text
+    assert "| delete by metadata | 100 | 0.610 | 29.21 | 47.9x | - | - | - | Session | count 100 not measured in this run |" in text
+
+
+def test_tutorial_rows_fall_back_to_the_baseline_level_and_say_so():
+    from milvus_toolkit.benchmark.report import tutorial_table
+
+    record = fake_record()
+    record["cells"] = [c for c in record["cells"] if c["consistency_level"] != "Strong"]
+    record["params"]["consistency_levels"] = ["Session"]
+    row = next(r for r in tutorial_table(record, "llamaindex") if (r["operation"], r["count"]) == ("search", 10))
+    assert row["consistency"] == "Session" and row["sync_s"] is not None
+    assert row["note"] == "here at Session: the tutorial's Strong was not measured"
+    record["cells"] = [c for c in record["cells"] if c["layer"] != "llamaindex"]
+    assert tutorial_table(record, "llamaindex")[0]["note"] == "layer llamaindex not measured in this run"
+
+
+def test_every_large_gap_is_explained_from_the_figures():
+    record = fake_record()
+    strong = next(c for c in record["cells"] if c["key"] == "search|-|100|async|llamaindex|all|Strong")
+    strong["seconds"] = 0.25  # 20 s sync -> 80x
+    text = markdown_report(record)
+    assert "## Why the large sync/async gaps (5x or more)" in text
+    assert (
+        "- **here, llamaindex: search (Strong) x100, 80.0x**: every sync call waits (p50 200.0 ms): a Strong search waits "
+        "until the server's time tick passes the request. Gathered all at once, the waits overlap: 100 calls in 0.25 s "
+        "(2.50 ms per call)." in text
+    )
+    assert "- **here, raw: add x10, 8.0x**: sync is 10 round trips of p50 2.00 ms one after the other" in text
+    # the tutorials' own gaps: what their per-call time is made of
+    assert ("- **llamaindex tutorial: search x1000, 35.1x**: Strong consistency: every sync query waits for the server's "
+            "time tick") in text and "309 ms per call" in text
+    assert "- **llamaindex tutorial: add x1000, 19.5x**: no consistency wait on an insert: 63 ms per sync call" in text
+    assert ("- **langchain tutorial: add x100, 23.7x**: an OpenAI embeddings request inside every call: 656 ms per sync add, "
+            "most of it the embedding API (this run, langchain at Session: p50 2.0 ms per sync call)") in text
+    assert "langchain tutorial: add x10," not in text  # 3.1x: not a large gap
+
+
+def test_the_search_metrics_section_has_vectordbbench_figures_per_layer_and_level():
+    record = fake_record()
+    record["search_metrics"] = fake_search_metrics()
+    text = markdown_report(record)
+    assert "## Search metrics (VectorDBBench's fields)" in text
+    assert "**load_duration 7.70 s**" in text and "flush 2.70 s" in text
+    assert "| layer | qps (best level) | at | serial_latency_p99 ms | serial p50 ms | recall | ndcg |" in text
+    assert "| raw | 502 | async x8 | 6.55 | 4.00 | 0.993 | 1.00 |" in text  # p99 of 49 x 4 ms and one 9 ms
+    assert "| layer | mode | clients | qps | p50 | p95 | p99 | avg | failed rate | requests |" in text
+    assert "| llamaindex | sync | 8 | 351 | 20.00 | 20.00 | 20.00 | 20.00 | 0.00% | 80 |" in text
+    assert ("Not measured: Milvus server v2.3.5-lite has no BM25 full-text search (needs Milvus 2.5+ or Milvus Lite 3.x)."
+            in text)
+    record["search_metrics"] = fake_search_metrics(hybrid=True)
+    text = markdown_report(record)
+    assert "| search | serial p50 ms | serial p99 ms | sync qps | async qps | async p99 ms | check |" in text
+    assert "| bm25 | 6.00 | 6.00 | 150 | 160 | 28.00 | own doc first 1.0, in top k 1.0 |" in text
+    assert "| dense | 2.00 | 2.00 | 400 | 450 | 8.00 | 1.00 |" in text
+
+
+def test_the_server_version_and_what_it_supports_head_the_report():
+    record = fake_record()
+    record["environment"]["milvus_capabilities"] = {
+        "version": "milvus_lite-3.2.2", "flavor": "milvus-lite", "milvus_api": "2.5", "bm25": True, "hybrid_search": True,
+        "partition_key": True, "aliases": True, "authentication": False,
+    }
+    record["environment"]["milvus_server_version"] = "milvus_lite-3.2.2"
+    text = markdown_report(record)
+    assert ("- Milvus **milvus_lite-3.2.2** at http://127.0.0.1:19530 (database default); milvus-lite, Milvus 2.5 API, "
+            "supports: bm25, hybrid_search, partition_key, aliases") in text
+
+
+def test_save_run_draws_the_sweep_and_adds_its_levels_to_the_history(tmp_path):
+    record = fake_record()
+    record["search_metrics"] = fake_search_metrics()
+    paths = save_run(record, tmp_path)
+    assert open(paths["sweep_png"], "rb").read(8) == PNG_MAGIC
+    assert (tmp_path / "latest.sweep.png").exists()
+    with open(tmp_path / "history.csv") as fh:
+        history = list(csv.DictReader(fh))
+    sweep = [r for r in history if r["operation"] == "search_sweep"]
+    assert len(sweep) == 3 * 2 * 2  # layers x modes x levels
+    raw8 = next(r for r in sweep if (r["layer"], r["mode"], r["concurrency"]) == ("raw", "async", "8"))
+    assert float(raw8["ops_per_s"]) == 502.0 and float(raw8["recall"]) == pytest.approx(0.993333) and raw8["failed_rate"] == "0.0"
+    assert len(history) == len(record["cells"]) + len(sweep)
+    # a run without search metrics draws no sweep chart
+    plain = fake_record("20260108T000000Z", started_at="2026-01-08T00:00:00+00:00")
+    assert "sweep_png" not in save_run(plain, tmp_path)
+
+
+def test_an_older_history_gets_the_new_columns_and_keeps_its_rows(tmp_path):
+    from milvus_toolkit.benchmark.report import HISTORY_FIELDS, append_history
+
+    old_fields = [f for f in HISTORY_FIELDS if f not in ("recall", "failed_rate")]
+    path = tmp_path / "history.csv"
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=old_fields)
+        writer.writeheader()
+        writer.writerow({f: "old" for f in old_fields})
+    record = fake_record()
+    append_history(record, path)
+    with open(path) as fh:
+        reader = csv.DictReader(fh)
+        rows = list(reader)
+    assert reader.fieldnames == HISTORY_FIELDS
+    assert rows[0]["run_id"] == "old" and rows[0]["recall"] == ""
+    assert len(rows) == 1 + len(record["cells"])

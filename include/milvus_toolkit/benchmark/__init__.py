@@ -1,13 +1,17 @@
-"""Sync-vs-async benchmarks of Milvus through langchain-milvus and the raw pymilvus clients.
+"""Sync-vs-async benchmarks of Milvus through langchain-milvus, LlamaIndex's MilvusVectorStore
+and the raw pymilvus clients, plus VectorDBBench-style search metrics.
 
 - :mod:`~milvus_toolkit.benchmark.plan`: validated parameters -> the cells to measure;
 - :mod:`~milvus_toolkit.benchmark.runner`: the entry points (validate, check Milvus, run);
   the cell loop in ``cells`` (fresh collections per batch, cleanup), the data in
-  ``workload``, the calls per layer in ``calls``, the clock in ``timing``, the proof of real
-  work in ``verification``, the machine and versions in ``environment`` (works with any
-  hook-like object; no Airflow import);
+  ``workload``, the calls per layer in ``calls`` (LlamaIndex's store in ``llama``), the clock
+  in ``timing``, the proof of real work in ``verification``, the machine and versions in
+  ``environment``; then ``search_metrics`` (load time, recall from ``recall``, the sweep's
+  figures from ``sweep``, dense vs BM25 vs hybrid) (works with any hook-like object; no
+  Airflow import);
 - the figures: ``stats`` (percentiles, per-cell summaries, the record), ``storage`` (results
-  folder, history), ``regression``, ``tables``, ``render`` (Markdown) and ``chart`` (PNG);
+  folder, history), ``regression``, ``tables`` (with the tutorials' published figures from
+  ``tutorials``), ``render`` (Markdown) and ``chart`` (PNGs);
   :mod:`~milvus_toolkit.benchmark.report` re-exports them all.
 
 The DAG ``dags/milvus_benchmark.py`` wires them together.

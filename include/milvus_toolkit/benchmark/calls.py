@@ -1,6 +1,9 @@
 """The call a cell times, per layer and mode: call ``i`` (``-1``: the warm-up) through
 langchain-milvus (``add_documents``/``aadd_documents``, ``upsert``/``aupsert``,
-``similarity_search``/``asimilarity_search``, ``delete``/``adelete``) or through the raw
+``similarity_search``/``asimilarity_search``, ``delete``/``adelete``), through LlamaIndex's
+``MilvusVectorStore`` as in its tutorial (``add``/``async_add`` of one ``TextNode``, the same
+on an ``upsert_mode`` store for upsert, ``query``/``aquery``, ``delete``/``adelete`` by
+``ref_doc_id`` or ``delete_nodes``/``adelete_nodes`` by id), or through the raw
 ``MilvusClient``/``AsyncMilvusClient`` (the floor)."""
 
 from __future__ import annotations
@@ -31,7 +34,45 @@ def sync_call(work: Workload, cell: Cell, name: str, store: Any, client: Any) ->
             def call(i):
                 return store.delete(expr=work.delete_filter(cell, i))
         return call
+    if cell.layer == "llamaindex":
+        return llama_sync_call(work, cell, store)
     return raw_call(work, cell, name, client)
+
+
+def llama_sync_call(work: Workload, cell: Cell, store: Any) -> Callable[[int], Any]:
+    op = cell.operation
+    if op in ("add", "upsert"):  # upsert: the same add() on a store with upsert_mode=True
+        return lambda i: store.add([work.node(cell, i)])
+    if op == "search":
+        return lambda i: store.query(work.vector_query(i))
+    if cell.variant == "metadata":  # the node's ref_doc_id: LlamaIndex queries its keys, then deletes them
+        def call(i):
+            store.delete(work.ref_doc_id(i))
+            return True  # returns None; failures raise
+    else:
+        def call(i):
+            store.delete_nodes(node_ids=[work.delete_pk(i)])
+            return True
+    return call
+
+
+def llama_async_call(work: Workload, cell: Cell, store: Any) -> Callable[[int], Awaitable[Any]]:
+    op = cell.operation
+    if op in ("add", "upsert"):
+        async def call(i):
+            return await store.async_add([work.node(cell, i)])
+    elif op == "search":
+        async def call(i):
+            return await store.aquery(work.vector_query(i))
+    elif cell.variant == "metadata":
+        async def call(i):
+            await store.adelete(work.ref_doc_id(i))
+            return True
+    else:
+        async def call(i):
+            await store.adelete_nodes(node_ids=[work.delete_pk(i)])
+            return True
+    return call
 
 
 def raw_call(work: Workload, cell: Cell, name: str, client: Any) -> Callable[[int], Any]:
@@ -67,4 +108,6 @@ def async_call(work: Workload, cell: Cell, name: str, store: Any, client: Any) -
             async def call(i):
                 return await store.adelete(expr=work.delete_filter(cell, i))
         return call
+    if cell.layer == "llamaindex":
+        return llama_async_call(work, cell, store)
     return raw_call(work, cell, name, client)

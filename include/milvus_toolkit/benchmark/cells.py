@@ -16,6 +16,7 @@ import time
 import uuid
 from typing import Any
 
+from milvus_toolkit.benchmark import llama
 from milvus_toolkit.benchmark.model import Measurement, Slot, VerificationError
 from milvus_toolkit.benchmark.parallel import parallel
 from milvus_toolkit.benchmark.plan import COLLECTION_PREFIX, Cell, Plan
@@ -100,6 +101,14 @@ class CellLoop:
                 left.append(name)
         return left
 
+    def reserve_name(self) -> str:
+        """A fresh collection name, registered for cleanup before anything creates it (for
+        the search metrics, which make their own collections)."""
+        name = self._new_name()
+        with self._lock:
+            self.created.append(name)
+        return name
+
     def _new_name(self) -> str:
         self._seq += 1
         return f"{COLLECTION_PREFIX}{self.tag}_{self._seq:04d}"
@@ -111,11 +120,14 @@ class CellLoop:
         def one(slot: Slot) -> None:
             with self._lock:
                 self.created.append(slot.name)  # before creating: a half-made one is dropped too
-            chunk_store.ensure_collection(self.hook, slot.spec(self.params.dim))
             rows = self.work.seed_rows(slot.cell)
-            client = self.hook.get_conn()
-            for i in range(0, len(rows), INSERT_BATCH):
-                client.insert(slot.name, rows[i : i + INSERT_BATCH])
+            if slot.cell.layer == "llamaindex":  # LlamaIndex's own layout, made and filled by its store
+                llama.create_collection(self.hook, slot.spec(self.params.dim), [self.work.text_node(r) for r in rows], INSERT_BATCH)
+            else:
+                chunk_store.ensure_collection(self.hook, slot.spec(self.params.dim))
+                client = self.hook.get_conn()
+                for i in range(0, len(rows), INSERT_BATCH):
+                    client.insert(slot.name, rows[i : i + INSERT_BATCH])
             slot.rows = len(rows)
             if rows:  # Strong: every row is visible to the timed calls, whatever their level
                 counted = self.hook.count(slot.name)

@@ -1,4 +1,5 @@
-"""The PNG chart of a benchmark run: sync vs async seconds per operation and count."""
+"""The PNG charts of a benchmark run: sync vs async seconds per operation and count; and the
+search sweep: QPS and p99 latency against concurrency, sync vs async, per layer."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import math
 from pathlib import Path
 from typing import Any
 
-from milvus_toolkit.benchmark.tables import cell_order, headline_concurrency, row_label
+from milvus_toolkit.benchmark.tables import cell_order, headline_concurrency, row_label, sweep_rows
+
+LAYERS = ("langchain", "llamaindex", "raw")
 
 
 def write_chart(record: dict[str, Any], path: str | Path) -> None:
     """Sync vs async seconds per operation and count (log-log), one panel per operation;
-    solid lines langchain-milvus, dashed the raw client."""
+    solid lines langchain-milvus, dotted LlamaIndex, dashed the raw client."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -24,12 +27,12 @@ def write_chart(record: dict[str, Any], path: str | Path) -> None:
     ncols = 2 if len(labels) > 1 else 1
     nrows = math.ceil(len(labels) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(6 * ncols, 3.6 * nrows), squeeze=False)
-    conc = {layer: headline_concurrency([c for c in cells if c["layer"] == layer]) for layer in ("langchain", "raw")}
-    styles = {"langchain": "-", "raw": "--"}
-    markers = {"langchain": "o", "raw": "s"}
+    conc = {layer: headline_concurrency([c for c in cells if c["layer"] == layer]) for layer in LAYERS}
+    styles = {"langchain": "-", "llamaindex": ":", "raw": "--"}
+    markers = {"langchain": "o", "llamaindex": "^", "raw": "s"}
     colors = {"sync": "tab:blue", "async": "tab:orange"}
     for ax, label in zip(axes.flat, labels, strict=False):
-        for layer in ("langchain", "raw"):
+        for layer in LAYERS:
             for mode in ("sync", "async"):
                 want = "1" if mode == "sync" else conc[layer]
                 pts = sorted(
@@ -64,3 +67,59 @@ def write_chart(record: dict[str, Any], path: str | Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def write_sweep_chart(record: dict[str, Any], path: str | Path) -> bool:
+    """QPS (left) and p99 latency (right) against the number of concurrent clients, one line
+    per layer and mode (solid sync threads, dashed async coroutines). Returns ``False``
+    (and writes nothing) when the run has no sweep."""
+    rows = sweep_rows(record)
+    if not rows:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
+    colors = {"langchain": "tab:blue", "llamaindex": "tab:green", "raw": "tab:red"}
+    styles = {"sync": "-", "async": "--"}
+    markers = {"sync": "o", "async": "s"}
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
+    levels = sorted({r["concurrency"] for r in rows})
+    for layer in sorted({r["layer"] for r in rows}, key=lambda lay: LAYERS.index(lay) if lay in LAYERS else 9):
+        for mode in ("sync", "async"):
+            pts = sorted((r["concurrency"], r["qps"], r["latency_p99_ms"]) for r in rows if r["layer"] == layer and r["mode"] == mode)
+            if not pts:
+                continue
+            xs = [p[0] for p in pts]
+            style = dict(linestyle=styles[mode], marker=markers[mode], color=colors.get(layer, "tab:gray"), label=f"{layer} {mode}")
+            left.plot(xs, [p[1] for p in pts], **style)
+            lat = [(x, p99) for x, _, p99 in pts if p99 is not None]
+            if lat:
+                right.plot([x for x, _ in lat], [y for _, y in lat], **style)
+    for ax, title, ylabel in ((left, "QPS (successful searches/s)", "qps"), (right, "p99 latency", "ms")):
+        ax.set_xscale("log")
+        ax.set_xticks(levels)
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("concurrent clients")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    left.set_ylim(bottom=0)
+    right.set_yscale("log")
+    right.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    right.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    right.yaxis.set_minor_formatter(NullFormatter())
+    sm, env = record["search_metrics"], record["environment"]
+    fig.suptitle(
+        f"Milvus {env.get('milvus_server_version')}: search sweep, {sm['rows']} rows x {sm['dim']}d, top_k {sm['top_k']}, "
+        f"{sm['sweep_seconds']:g} s per level, {sm['consistency_level']} ({record['run_id']})",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True

@@ -21,7 +21,9 @@ def collect_environment(hook: Any, server: dict[str, Any], choice: Any, params: 
         "milvus_database": server.get("database"),
         "milvus_round_trip_ms": server.get("round_trip_ms"),
         "clients": {name: package_version(name) for name in (
-            "pymilvus", "langchain-milvus", "langchain-core", "grpcio", "apache-airflow", "numpy")},
+            "pymilvus", "langchain-milvus", "langchain-core", "llama-index-vector-stores-milvus", "llama-index-core",
+            "grpcio", "apache-airflow", "numpy")},
+        "milvus_capabilities": capabilities(hook),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "machine": platform.machine(),
@@ -37,6 +39,15 @@ def collect_environment(hook: Any, server: dict[str, Any], choice: Any, params: 
         "top_k": params.top_k,
         "search_rows": params.search_rows,
     }
+
+
+def capabilities(hook: Any) -> dict[str, Any] | None:
+    """What the server supports (the hook's ``capabilities()``), as a dict; ``None`` when the
+    hook cannot tell."""
+    ask = getattr(hook, "capabilities", None)
+    if not callable(ask):
+        return None
+    return ask().to_dict()
 
 
 def package_version(dist: str) -> str | None:

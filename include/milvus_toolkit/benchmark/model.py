@@ -37,6 +37,7 @@ class Measurement:
     rows_after: int | None = None
     upserted_expected: int | None = None
     upserted_after: int | None = None
+    recall: float | None = None  # searches: mean recall at top_k against numpy's exact neighbours
 
     def to_dict(self) -> dict[str, Any]:
         return self.cell.to_dict() | {
@@ -49,6 +50,7 @@ class Measurement:
             "rows_after": self.rows_after,
             "upserted_expected": self.upserted_expected,
             "upserted_after": self.upserted_after,
+            "recall": self.recall,
             "latencies_ms": [round(x * 1000, 3) for x in self.latencies],
         }
 
@@ -88,3 +90,4 @@ class BenchmarkRun:
     measurements: list[Measurement] = field(default_factory=list)
     collections_created: list[str] = field(default_factory=list)
     collections_left: list[str] = field(default_factory=list)
+    search_metrics: dict[str, Any] | None = None  # VectorDBBench-style metrics (search_metrics.py)

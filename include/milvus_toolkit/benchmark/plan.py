@@ -1,7 +1,8 @@
 """What to measure: the validated parameters of a benchmark run and the list of cells.
 
 A *cell* is one measured figure: an operation (add, upsert, search, delete) repeated
-``count`` times through one layer (langchain-milvus or the raw pymilvus client), in one mode
+``count`` times through one layer (langchain-milvus, LlamaIndex's ``MilvusVectorStore`` or
+the raw pymilvus client), in one mode
 (sync loop or async gather at a concurrency level), against a collection with one
 consistency level. Every cell (and every repeat of it) gets its own fresh collection.
 
@@ -21,6 +22,11 @@ Cost model, and why the defaults look the way they do (2-core machine, Milvus 2.
   gather; it is not measured twice (at count 10 the levels [1, 8, 64, "all"] are 1, 8, all).
 - Consistency levels only change reads. Writes are measured at the first level given
   (the *baseline*); searches at every level.
+- LlamaIndex's ``delete(ref_doc_id)`` first queries the primary keys itself (at the
+  collection's level), then deletes by key: it waits for the time tick only at ``Strong``.
+- Besides the cells, the search metrics (``search_metrics``: VectorDBBench's ``qps``,
+  ``serial_latency_p99``, ``recall``, the concurrency sweep, ``load_duration``) take about
+  ``len(layers) x len(modes) x len(sweep_concurrency) x sweep_seconds`` plus ~10 s per layer.
 
 Nothing here touches Milvus or Airflow: validation errors surface before any collection
 exists.
@@ -39,14 +45,14 @@ from milvus_toolkit.rules import MAX_VECTOR_DIM, PermanentError
 
 Operation = Literal["add", "upsert", "search", "delete"]
 Mode = Literal["sync", "async"]
-Layer = Literal["langchain", "raw"]
+Layer = Literal["langchain", "llamaindex", "raw"]
 Consistency = Literal["Strong", "Bounded", "Session", "Eventually"]
 DeleteFilter = Literal["metadata", "pk"]
 EmbeddingName = Literal["deterministic", "local", "openai"]
 
 OPERATIONS: tuple[str, ...] = ("add", "upsert", "search", "delete")
 MODES: tuple[str, ...] = ("sync", "async")
-LAYERS: tuple[str, ...] = ("langchain", "raw")
+LAYERS: tuple[str, ...] = ("langchain", "llamaindex", "raw")
 UNBOUNDED = "all"
 COLLECTION_PREFIX = "bench_"
 
@@ -55,6 +61,11 @@ DEFAULT_CONCURRENCY: list[int | str] = [1, 8, 64, UNBOUNDED]
 DEFAULT_CONSISTENCY = ["Session", "Strong"]
 DEFAULT_DIM = 768  # as in the seeds (LlamaIndex tutorial, precomputed 768-dim vectors)
 MAX_COUNT = 100_000
+# The search metrics' concurrency sweep (VectorDBBench: 1, 5, 10, ... clients x 30 s each;
+# kept small here: 2 shared cores, and the whole run stays a few minutes).
+DEFAULT_SWEEP_CONCURRENCY = [1, 8, 32]
+DEFAULT_SWEEP_SECONDS = 3.0
+MAX_SWEEP_CONCURRENCY = 256
 
 
 class BenchmarkParamsError(PermanentError, ValueError):
@@ -79,6 +90,9 @@ class BenchmarkParams(BaseModel):
     embedding: EmbeddingName = "deterministic"
     top_k: int = 3
     search_rows: int = 1000
+    sweep_concurrency: list[int] = Field(default_factory=lambda: list(DEFAULT_SWEEP_CONCURRENCY))
+    sweep_seconds: float = DEFAULT_SWEEP_SECONDS
+    hybrid_search: bool = True
     regression_threshold: float = 0.2
     milvus_conn_id: str = "milvus_default"
 
@@ -94,6 +108,22 @@ class BenchmarkParams(BaseModel):
             if int(item) > MAX_COUNT:
                 raise ValueError(f"counts above {MAX_COUNT} are not supported, got {item!r}")
         return _unique([int(v) for v in values])
+
+    @field_validator("sweep_concurrency", mode="before")
+    @classmethod
+    def _sweep_concurrency(cls, value: Any) -> Any:
+        values = _as_list(value, "sweep_concurrency")
+        for item in values:
+            if isinstance(item, bool) or not _is_int_like(item) or not 1 <= int(item) <= MAX_SWEEP_CONCURRENCY:
+                raise ValueError(f"every sweep level is a number of clients from 1 to {MAX_SWEEP_CONCURRENCY}, got {item!r}")
+        return sorted(_unique([int(v) for v in values]))
+
+    @field_validator("sweep_seconds")
+    @classmethod
+    def _sweep_seconds(cls, value: float) -> float:
+        if not 0.1 <= value <= 600:
+            raise ValueError(f"sweep_seconds must be between 0.1 and 600, got {value}")
+        return value
 
     @field_validator("concurrency", mode="before")
     @classmethod
@@ -255,7 +285,7 @@ class Cell:
     @property
     def waits_per_call(self) -> bool:
         """True when every sequential call waits for the server's time tick (~200 ms)."""
-        return is_wait_bound(self.operation, self.variant, self.consistency_level)
+        return is_wait_bound(self.operation, self.variant, self.consistency_level, self.layer)
 
     @property
     def semaphore(self) -> int | None:
@@ -277,10 +307,15 @@ def async_levels(concurrency: list[int | str], count: int) -> list[str]:
     return levels
 
 
-def is_wait_bound(operation: str, variant: str, consistency_level: str) -> bool:
-    return (operation == "search" and consistency_level == "Strong") or (
-        operation == "delete" and variant == "metadata"
-    )
+def is_wait_bound(operation: str, variant: str, consistency_level: str, layer: str = "") -> bool:
+    """A Strong search waits for the time tick; so does a delete by a metadata filter, for
+    which Milvus runs an internal query first, except through LlamaIndex, whose
+    ``delete(ref_doc_id)`` queries the keys itself at the collection's level, then deletes by key."""
+    if operation == "search":
+        return consistency_level == "Strong"
+    if operation == "delete" and variant == "metadata":
+        return layer != "llamaindex" or consistency_level == "Strong"
+    return False
 
 
 @dataclass(frozen=True)
@@ -315,12 +350,30 @@ class Plan:
                 else:
                     timed = cell.count * per_call / min(width, 3)
             total += (timed + 0.6) * self.params.repeats  # + preparing, warming, checking
-        return round(total, 1)
+        return round(total + self.search_metrics_seconds(), 1)
+
+    @property
+    def runs_search_metrics(self) -> bool:
+        """The VectorDBBench-style search metrics run when searches are measured and the
+        sweep has at least one level."""
+        return "search" in self.params.operations and bool(self.params.sweep_concurrency)
+
+    def search_metrics_seconds(self) -> float:
+        """Rough cost of the search metrics: load timing (~10 s on Milvus 2.3.5), then per
+        layer a collection, the serial recall pass and the time-boxed sweep."""
+        if not self.runs_search_metrics:
+            return 0.0
+        p = self.params
+        per_layer = len(p.modes) * len(p.sweep_concurrency) * (p.sweep_seconds + 0.3) + 5
+        return 10 + len(p.layers) * per_layer + (5 if p.hybrid_search else 0)
 
     def describe(self) -> str:
         return (
             f"{len(self.cells)} cells x {self.params.repeats} repeat(s) = {self.collections_needed} fresh "
-            f"collections, about {self.estimate_seconds():.0f} s on a 2-core machine"
+            f"collections"
+            + (f" + search metrics (sweep {self.params.sweep_concurrency} clients x {self.params.sweep_seconds:g} s, "
+               f"{', '.join(self.params.modes)}, {len(self.params.layers)} layer(s))" if self.runs_search_metrics else "")
+            + f", about {self.estimate_seconds():.0f} s on a 2-core machine"
             + (f"; {len(self.skipped)} wait-bound cell group(s) skipped" if self.skipped else "")
         )
 
@@ -337,20 +390,24 @@ def build_plan(params: BenchmarkParams | dict[str, Any] | None) -> Plan:
         for variant in variants:
             for level in levels:
                 for count in params.counts:
-                    if cap is not None and count > cap and is_wait_bound(operation, variant, level):
-                        skipped.append(
-                            {
-                                "operation": operation,
-                                "variant": variant,
-                                "consistency_level": level,
-                                "count": count,
-                                "reason": f"waits ~200 ms per sequential call; count > wait_cells_max_count={cap}",
-                            }
-                        )
-                        continue
+                    layers = list(params.layers)
+                    if cap is not None and count > cap:
+                        waiting = [lay for lay in layers if is_wait_bound(operation, variant, level, lay)]
+                        if waiting:
+                            skipped.append(
+                                {
+                                    "operation": operation,
+                                    "variant": variant,
+                                    "consistency_level": level,
+                                    "count": count,
+                                    "layers": waiting,
+                                    "reason": f"waits ~200 ms per sequential call; count > wait_cells_max_count={cap}",
+                                }
+                            )
+                            layers = [lay for lay in layers if lay not in waiting]
                     for mode in params.modes:
                         levels_c = ["1"] if mode == "sync" else async_levels(params.concurrency, count)
-                        for layer in params.layers:
+                        for layer in layers:
                             for conc in levels_c:
                                 cells.append(Cell(operation, count, mode, layer, conc, level, variant))
     asked = {(op, v) for op in params.operations for v in (params.delete_filters if op == "delete" else [""])}

@@ -1,5 +1,8 @@
-"""The Markdown report of a benchmark run: the seeds-shaped tables, where the time goes,
-every cell, what was not measured and the comparison with the previous run."""
+"""The Markdown report of a benchmark run: the seeds-shaped tables per layer, the tutorials'
+figures beside ours, why each large sync/async gap happens, the search metrics
+(VectorDBBench's qps, serial_latency_p99, recall, the concurrency sweep, load_duration; dense
+vs BM25 vs hybrid where the server supports it), where the time goes, every cell, what was
+not measured and the comparison with the previous run."""
 
 from __future__ import annotations
 
@@ -7,7 +10,20 @@ import math
 from typing import Any
 
 from milvus_toolkit.benchmark.stats import machine_was_busy
-from milvus_toolkit.benchmark.tables import breakdown, cell_order, headline_concurrency, row_label, seeds_table
+from milvus_toolkit.benchmark.tables import (
+    LARGE_GAP,
+    LAYER_ORDER,
+    LAYER_TITLES,
+    breakdown,
+    cell_order,
+    gap_explanations,
+    headline_concurrency,
+    row_label,
+    seeds_table,
+    sweep_rows,
+    tutorial_table,
+)
+from milvus_toolkit.benchmark.tutorials import TUTORIALS
 
 
 def _fmt(value: Any) -> str:
@@ -47,14 +63,110 @@ def all_cells_markdown(record: dict[str, Any]) -> str:
         [
             row_label(c, c["consistency_level"]), c["count"], c["consistency_level"], c["layer"], c["mode"],
             c["concurrency"] if c["mode"] == "async" else "-", c["seconds"], c["ops_per_s"],
-            c["p50_ms"], c["p95_ms"], c["p99_ms"],
+            c["p50_ms"], c["p95_ms"], c["p99_ms"], c.get("recall"),
         ]
         for c in sorted(record["cells"], key=cell_order(record))
     ]
     return _md_table(
-        ["operation", "count", "consistency", "layer", "mode", "concurrency", "seconds", "ops/s", "p50 ms", "p95 ms", "p99 ms"],
+        ["operation", "count", "consistency", "layer", "mode", "concurrency", "seconds", "ops/s", "p50 ms", "p95 ms", "p99 ms",
+         "recall"],
         rows,
     )
+
+
+def tutorials_markdown(record: dict[str, Any]) -> list[str]:
+    """The tutorials' published rows, each beside this run's cell of the same layer,
+    operation and count."""
+    out: list[str] = []
+    for name, tut in TUTORIALS.items():
+        rows = tutorial_table(record, name)
+        out += [
+            f"### {tut['title']}",
+            "",
+            f"Theirs: {tut['embedding']}, consistency {tut['consistency_level']}, their machine and network "
+            f"({tut['url']}). Here: the {LAYER_TITLES[tut['layer']]} layer on this run's server.",
+            "",
+            _md_table(
+                ["operation", "count", "tutorial async s", "tutorial sync s", "tutorial speedup",
+                 "here async s", "here sync s", "here speedup", "here at", "note"],
+                [[r["operation"], r["count"], r["tutorial_async_s"], r["tutorial_sync_s"], f"{r['tutorial_speedup']}x",
+                  r["async_s"], r["sync_s"], f"{r['speedup']}x" if r["speedup"] else "-", r["consistency"], r["note"] or ""]
+                 for r in rows],
+            ),
+            "",
+        ]
+    return out
+
+
+def gaps_markdown(record: dict[str, Any]) -> list[str]:
+    gaps = gap_explanations(record)
+    if not gaps:
+        return [f"No sync/async gap of {LARGE_GAP:g}x or more, here or in the tutorials' rows shown.", ""]
+    return [f"- **{g['who']}: {g['operation']} x{g['count']}, {g['speedup']}x**: {g['why']}" for g in gaps] + [""]
+
+
+def search_metrics_markdown(record: dict[str, Any]) -> list[str]:
+    """VectorDBBench's figures per layer, the sweep, the load, and dense vs BM25 vs hybrid."""
+    sm = record.get("search_metrics")
+    if not sm:
+        return ["Not measured in this run (it needs the operation search and at least one sweep level).", ""]
+    load = sm["load"]
+    out = [
+        f"{sm['rows']} rows of {sm['dim']} dims per layer, each collection built like the load below (rows in, then "
+        f"flush, HNSW/COSINE index, load; ef 64), top_k {sm['top_k']}, consistency "
+        f"{sm['consistency_level']}; recall against numpy's exact neighbours of the seeds' {sm['queries']} queries; "
+        f"sweep: {sm['sweep_concurrency']} clients x {sm['sweep_seconds']:g} s per level "
+        f"(sync: threads sharing one client or store; async: coroutines sharing one, made inside the loop). "
+        f"Latencies in ms.",
+        "",
+        f"Load until searchable (raw pymilvus; VectorDBBench's `load_duration` = `insert_duration` + `optimize_duration`): "
+        f"insert {_fmt(load['insert_duration'])} s ({_fmt(load['insert_rows_per_s'])} rows/s), flush {_fmt(load['flush_s'])} s, "
+        f"index {_fmt(load['index_s'])} s, load {_fmt(load['load_s'])} s, first Strong search {_fmt(load['first_search_s'])} s: "
+        f"**load_duration {_fmt(load['load_duration'])} s**.",
+        "",
+        _md_table(
+            ["layer", "qps (best level)", "at", "serial_latency_p99 ms", "serial p50 ms", "recall", "ndcg"],
+            [[lay, m["qps"], f"{m['qps_at']['mode']} x{m['qps_at']['concurrency']}" if m.get("qps_at") else "-",
+              m["serial_latency_p99"], m["serial"]["serial_latency_p50"], m["recall"], m["ndcg"]]
+             for lay, m in sorted(sm["layers"].items(), key=lambda kv: LAYER_ORDER.get(kv[0], 9))],
+        ),
+        "",
+        "Concurrency sweep:",
+        "",
+        _md_table(
+            ["layer", "mode", "clients", "qps", "p50", "p95", "p99", "avg", "failed rate", "requests"],
+            [[r["layer"], r["mode"], r["concurrency"], r["qps"], r["latency_p50_ms"], r["latency_p95_ms"], r["latency_p99_ms"],
+              r["latency_avg_ms"], f"{r['failed_rate'] * 100:.2f}%", r["requests"]] for r in sweep_rows(record)],
+        ),
+        "",
+    ]
+    errors = [r for r in sweep_rows(record) if r.get("first_error")]
+    out += [f"- {r['layer']} {r['mode']} x{r['concurrency']}: first failure: {r['first_error']}" for r in errors]
+    if errors:
+        out += [""]
+    hy = sm.get("hybrid") or {}
+    out += ["### Dense, BM25 and hybrid search", ""]
+    if not hy.get("measured"):
+        out += [f"Not measured: {hy.get('reason', 'not asked for')}.", ""]
+        return out
+    rows = []
+    for kind, k in hy["kinds"].items():
+        ser = k["serial"]
+        rows.append([
+            kind, ser["serial_latency_p50"], ser["serial_latency_p99"],
+            (k.get("sync") or {}).get("qps"), (k.get("async") or {}).get("qps"), (k.get("async") or {}).get("latency_p99_ms"),
+            ser.get("recall") if ser.get("recall") is not None else f"own doc first {ser.get('own_document_first')}, "
+                                                                    f"in top k {ser.get('own_document_in_top_k')}",
+        ])
+    out += [
+        f"One collection: the dense HNSW field, and the text analyzed into a BM25 function's sparse field "
+        f"(SPARSE_INVERTED_INDEX, metric BM25); hybrid = both requests ranked by RRF (k={hy['rrf_k']}). "
+        f"Sweep columns: {hy['sweep_concurrency']} clients.",
+        "",
+        _md_table(["search", "serial p50 ms", "serial p99 ms", "sync qps", "async qps", "async p99 ms", "check"], rows),
+        "",
+    ]
+    return out
 
 
 def busy_warning(record: dict[str, Any]) -> list[str]:
@@ -74,10 +186,14 @@ def markdown_report(record: dict[str, Any]) -> str:
     env, params = record["environment"], record["params"]
     baseline = (params.get("consistency_levels") or ["Session"])[0]
     clients = ", ".join(f"{k} {v}" for k, v in env.get("clients", {}).items() if v)
+    caps = env.get("milvus_capabilities") or {}
+    supports = ", ".join(k for k in ("bm25", "hybrid_search", "partition_key", "aliases", "authentication") if caps.get(k))
     out = [
         f"# Milvus benchmark {record['run_id']}",
         "",
-        f"- Milvus {env.get('milvus_server_version')} at {env.get('milvus_uri')} (database {env.get('milvus_database')})",
+        f"- Milvus **{env.get('milvus_server_version')}** at {env.get('milvus_uri')} (database {env.get('milvus_database')})"
+        + (f"; {caps.get('flavor')}, Milvus {caps.get('milvus_api')} API, supports: {supports or 'none of the optional features'}"
+           if caps else ""),
         f"- clients: {clients}; Python {env.get('python')}",
         f"- machine: {env.get('cpu_cores')} cores ({env.get('cpu_cores_usable')} usable), {env.get('platform')}; "
         f"load average at start {env.get('load_average_start')}, at end {env.get('load_average_end')}",
@@ -95,15 +211,23 @@ def markdown_report(record: dict[str, Any]) -> str:
         seeds_table_markdown(record, "langchain"),
         "",
     ]
+    if any(c["layer"] == "llamaindex" for c in record["cells"]):
+        out += ["## LlamaIndex MilvusVectorStore: async vs sync (the LlamaIndex tutorial's calls)", "",
+                seeds_table_markdown(record, "llamaindex"), ""]
     if any(c["layer"] == "raw" for c in record["cells"]):
         out += ["## Raw pymilvus client (the floor)", "", seeds_table_markdown(record, "raw"), ""]
+    out += ["## The tutorials' figures beside this run", "", *tutorials_markdown(record)]
+    out += [f"## Why the large sync/async gaps ({LARGE_GAP:g}x or more)", "", *gaps_markdown(record)]
+    out += ["## Search metrics (VectorDBBench's fields)", "", *search_metrics_markdown(record)]
     parts = breakdown(record)
     out += ["## Where the time goes", "", "Sync loops, median time per call (p50):", ""]
     if parts["layers"]:
         out += [
             _md_table(
-                ["operation", "count", "consistency", "langchain p50 ms", "raw p50 ms", "langchain overhead ms"],
-                [[r["operation"], r["count"], r["consistency"], r["langchain_p50_ms"], r["raw_p50_ms"], r["langchain_overhead_ms"]]
+                ["operation", "count", "consistency", "raw p50 ms", "langchain p50 ms", "langchain overhead ms",
+                 "llamaindex p50 ms", "llamaindex overhead ms"],
+                [[r["operation"], r["count"], r["consistency"], r["raw_p50_ms"], r["langchain_p50_ms"], r["langchain_overhead_ms"],
+                  r["llamaindex_p50_ms"], r["llamaindex_overhead_ms"]]
                  for r in parts["layers"]],
             ),
             "",
@@ -125,7 +249,7 @@ def markdown_report(record: dict[str, Any]) -> str:
             cols += [k for k in row if k not in ("operation", "count", "layer") and k not in cols]
         cols.sort(key=lambda k: (k != "sync", math.inf if k.endswith(" all") else int(k.split()[-1]) if k != "sync" else 0))
         out += [
-            "Concurrency sweep (seconds for the whole batch):",
+            "Async concurrency levels of the cells (seconds for the whole batch):",
             "",
             _md_table(["operation", "count", "layer", *[f"{k} s" for k in cols]],
                       [[r["operation"], r["count"], r["layer"], *[r.get(k) for k in cols]] for r in sweep]),
@@ -136,6 +260,7 @@ def markdown_report(record: dict[str, Any]) -> str:
         out += ["Not measured (wait-bound; see `wait_cells_max_count`):", ""]
         out += [
             f"- {s['operation']}{' by ' + s['variant'] if s['variant'] else ''} at {s['consistency_level']}, count {s['count']}"
+            + (f" ({', '.join(s['layers'])})" if s.get("layers") else "")
             for s in record["plan"]["skipped"]
         ]
         out += [""]

@@ -26,6 +26,10 @@ Method, per cell and per repeat:
    (:mod:`.verification`);
 6. the collection is dropped (at the end of its batch, and in any case in a ``finally``).
 
+After the cells, when searches are measured, the VectorDBBench-style search metrics run
+(:mod:`.search_metrics`: load time, recall, serial latency, the concurrency sweep, dense vs
+BM25 vs hybrid where the server has BM25) on collections of their own, dropped with the rest.
+
 This module holds the entry points: validate, check Milvus, run the cell loop, collect the
 environment (:mod:`.environment`). Nothing here imports Airflow: the runner works with any
 *hook-like* object that offers ``MilvusHook``'s methods (``health_check``,
@@ -41,7 +45,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from milvus_toolkit.benchmark.cells import CellLoop
-from milvus_toolkit.benchmark.environment import collect_environment, load_average
+from milvus_toolkit.benchmark.environment import collect_environment, load_average, package_version
 from milvus_toolkit.benchmark.model import (
     BenchmarkError,
     BenchmarkRun,
@@ -50,6 +54,7 @@ from milvus_toolkit.benchmark.model import (
     VerificationError,
 )
 from milvus_toolkit.benchmark.plan import BenchmarkParams, BenchmarkParamsError, Plan, build_plan
+from milvus_toolkit.benchmark.search_metrics import SearchMetrics
 
 log = logging.getLogger("milvus_toolkit.benchmark")
 
@@ -97,6 +102,11 @@ def prepare(hook: Any, params: BenchmarkParams | dict[str, Any] | None, *, embed
     the plan, the embedding's dimension and Milvus's health. Raises ``BenchmarkParamsError``
     or ``MilvusUnavailableError``."""
     plan = build_plan(params)
+    if "llamaindex" in plan.params.layers and package_version("llama-index-vector-stores-milvus") is None:
+        raise BenchmarkParamsError(
+            "invalid benchmark parameters: layers: 'llamaindex' needs llama-index-vector-stores-milvus, which is not "
+            "installed here (make venv installs it: pip install --no-deps llama-index-vector-stores-milvus==1.2.0)"
+        )
     choice = resolve_embedding(plan.params, embedding)
     server = check_milvus(hook)
     return plan, choice, server
@@ -117,8 +127,11 @@ def run_benchmark(
     log.info("Benchmark %s: %s", run_id, plan.describe())
     env = collect_environment(hook, server, choice, plan.params)
     runner = CellLoop(hook, choice, plan)
+    search = None
     try:
         runner.run()
+        if plan.runs_search_metrics:
+            search = SearchMetrics(hook, runner.work, runner.reserve_name).run()
     finally:
         left = runner.cleanup()
     env["load_average_end"] = load_average()
@@ -141,4 +154,5 @@ def run_benchmark(
         measurements=runner.measurements,
         collections_created=list(runner.created),
         collections_left=left,
+        search_metrics=search,
     )

@@ -36,6 +36,7 @@ def summarize(measurements: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         seconds = [m["seconds"] for m in group]
         latencies = [x for m in group for x in m["latencies_ms"]]
         median = statistics.median(seconds)
+        recalls = [m["recall"] for m in group if m.get("recall") is not None]
         cells.append(
             {
                 "key": key,
@@ -52,6 +53,7 @@ def summarize(measurements: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                 "p99_ms": round(percentile(latencies, 99), 3),
                 "mean_ms": round(statistics.fmean(latencies), 3),
                 "max_ms": round(max(latencies), 3),
+                "recall": round(statistics.fmean(recalls), 4) if recalls else None,
             }
         )
     return cells
@@ -72,6 +74,7 @@ def build_record(run: Any) -> dict[str, Any]:
         "measurements": measurements,
         "collections_created": len(run.collections_created),
         "collections_left": run.collections_left,
+        "search_metrics": getattr(run, "search_metrics", None),
         "regressions": [],
         "compared_with": None,
     }

@@ -9,8 +9,10 @@ One folder (``MILVUS_BENCHMARK_RESULTS``, else ``$LOCAL_HOME/benchmarks``
 - ``runs/<run_id>.csv``   one row per cell (the summaries);
 - ``runs/<run_id>.md``    the report (seeds-shaped tables, breakdown, regressions);
 - ``runs/<run_id>.png``   sync vs async per operation and count;
-- ``history.csv``         one row per cell per run, appended (all runs in one file);
-- ``latest.md`` / ``latest.png``  copies of the newest report.
+- ``runs/<run_id>.sweep.png``  search QPS and p99 against concurrency, sync vs async, per layer;
+- ``history.csv``         one row per cell per run, and one per sweep level (operation
+  ``search_sweep``, ``ops_per_s`` = its qps), appended (all runs in one file);
+- ``latest.md`` / ``latest.png`` / ``latest.sweep.png``  copies of the newest report.
 """
 
 from __future__ import annotations
@@ -22,21 +24,22 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from milvus_toolkit.benchmark.chart import write_chart
+from milvus_toolkit.benchmark.chart import write_chart, write_sweep_chart
 from milvus_toolkit.benchmark.regression import find_previous_run, find_regressions
 from milvus_toolkit.benchmark.render import markdown_report
 from milvus_toolkit.benchmark.stats import SCHEMA_VERSION, machine_was_busy
+from milvus_toolkit.benchmark.tables import sweep_rows
 from milvus_toolkit.paths import data_home
 
 HISTORY_FIELDS = [
     "run_id", "started_at", "milvus_uri", "milvus_server_version", "embedding", "dim", "key",
     "operation", "variant", "count", "mode", "layer", "concurrency", "consistency_level",
-    "repeats", "seconds", "ops_per_s", "p50_ms", "p95_ms", "p99_ms",
+    "repeats", "seconds", "ops_per_s", "p50_ms", "p95_ms", "p99_ms", "recall", "failed_rate",
 ]
 CELL_FIELDS = [
     "key", "operation", "variant", "count", "mode", "layer", "concurrency", "consistency_level",
     "repeats", "calls", "seconds", "seconds_min", "seconds_max", "ops_per_s",
-    "p50_ms", "p95_ms", "p99_ms", "mean_ms", "max_ms",
+    "p50_ms", "p95_ms", "p99_ms", "mean_ms", "max_ms", "recall",
 ]
 
 
@@ -92,6 +95,7 @@ def save_run(record: dict[str, Any], folder: Path | str | None = None) -> dict[s
         "png": f"{stem}.png",
         "history": str(folder / "history.csv"),
     }
+    sweep_png = f"{stem}.sweep.png"
     save_record(record, folder)
     with open(paths["csv"], "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=CELL_FIELDS, extrasaction="ignore")
@@ -99,28 +103,55 @@ def save_run(record: dict[str, Any], folder: Path | str | None = None) -> dict[s
         writer.writerows(record["cells"])
     Path(paths["markdown"]).write_text(markdown_report(record))
     write_chart(record, paths["png"])
+    if write_sweep_chart(record, sweep_png):
+        paths["sweep_png"] = sweep_png
+        shutil.copyfile(sweep_png, folder / "latest.sweep.png")
     append_history(record, Path(paths["history"]))
     shutil.copyfile(paths["markdown"], folder / "latest.md")
     shutil.copyfile(paths["png"], folder / "latest.png")
     return paths
 
 
-def append_history(record: dict[str, Any], path: Path) -> None:
+def history_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows a run adds to ``history.csv``: its cells, then its sweep levels."""
     env = record["environment"]
+    common = {
+        "run_id": record["run_id"],
+        "started_at": record["started_at"],
+        "milvus_uri": env.get("milvus_uri"),
+        "milvus_server_version": env.get("milvus_server_version"),
+        "embedding": env.get("embedding_model"),
+        "dim": env.get("dim"),
+    }
+    rows = [cell | common for cell in record["cells"]]
+    sm = record.get("search_metrics") or {}
+    for r in sweep_rows(record):
+        recall = (sm.get("layers") or {}).get(r["layer"], {}).get("recall")
+        rows.append(common | {
+            "key": f"search_sweep|{r['layer']}|{r['mode']}|{r['concurrency']}|{sm.get('consistency_level')}",
+            "operation": "search_sweep", "variant": "", "count": r["requests"], "mode": r["mode"], "layer": r["layer"],
+            "concurrency": r["concurrency"], "consistency_level": sm.get("consistency_level"), "repeats": 1,
+            "seconds": r["duration_s"], "ops_per_s": r["qps"], "p50_ms": r["latency_p50_ms"], "p95_ms": r["latency_p95_ms"],
+            "p99_ms": r["latency_p99_ms"], "recall": recall, "failed_rate": r["failed_rate"],
+        })
+    return rows
+
+
+def append_history(record: dict[str, Any], path: Path) -> None:
+    """Append the run's rows; a history written with fewer columns (before ``recall`` and
+    ``failed_rate``) is rewritten once with the current header, its rows kept."""
+    if path.exists() and path.stat().st_size > 0:
+        with open(path, newline="") as fh:
+            reader = csv.DictReader(fh)
+            header, old = reader.fieldnames, list(reader)
+        if header != HISTORY_FIELDS:
+            with open(path, "w", newline="") as out:
+                writer = csv.DictWriter(out, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
+                writer.writeheader()
+                writer.writerows(old)
     new = not path.exists() or path.stat().st_size == 0
     with open(path, "a", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
         if new:
             writer.writeheader()
-        for cell in record["cells"]:
-            writer.writerow(
-                cell
-                | {
-                    "run_id": record["run_id"],
-                    "started_at": record["started_at"],
-                    "milvus_uri": env.get("milvus_uri"),
-                    "milvus_server_version": env.get("milvus_server_version"),
-                    "embedding": env.get("embedding_model"),
-                    "dim": env.get("dim"),
-                }
-            )
+        writer.writerows(history_rows(record))

@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from milvus_toolkit.benchmark import llama
 from milvus_toolkit.benchmark import verification as check
 from milvus_toolkit.benchmark.calls import async_call, sync_call
 from milvus_toolkit.benchmark.model import Measurement, Slot
@@ -47,6 +48,8 @@ class CellTimer:
         store = None
         if cell.layer == "langchain":
             store = chunk_store.vector_store(self.hook, slot.spec(self.work.params.dim), self.work.embeddings)
+        elif cell.layer == "llamaindex":
+            store = llama.sync_store(self.hook, slot.spec(self.work.params.dim), upsert=cell.operation == "upsert")
         client = self.hook.get_conn()
         try:
             call = sync_call(self.work, cell, slot.name, store, client)
@@ -69,6 +72,9 @@ class CellTimer:
         cell = slot.cell
         if cell.layer == "langchain":
             async with chunk_store.open_store(self.hook, slot.spec(self.work.params.dim), self.work.embeddings) as store:
+                return await self._time_async(slot, async_call(self.work, cell, slot.name, store, None))
+        if cell.layer == "llamaindex":  # made inside this loop: its async client binds to it
+            async with llama.open_store(self.hook, slot.spec(self.work.params.dim), upsert=cell.operation == "upsert") as store:
                 return await self._time_async(slot, async_call(self.work, cell, slot.name, store, None))
         async with self.hook.async_client() as client:
             return await self._time_async(slot, async_call(self.work, cell, slot.name, None, client))
@@ -97,6 +103,18 @@ class CellTimer:
         seconds = clock() - started
         return self._measurement(slot, seconds, latencies, list(results))
 
+    def _recall(self, cell: Any, results: list[Any]) -> float | None:
+        """Mean recall at ``top_k`` of a search cell's calls against the exact neighbours
+        (numpy) of each call's query; computed after the clock stopped."""
+        if cell.operation != "search":
+            return None
+        from milvus_toolkit.benchmark.recall import mean_recall
+
+        pairs = [
+            (check.result_ids(cell, r), self.work.exact_top_k(self.work.query(i))) for i, r in enumerate(results)
+        ]
+        return mean_recall(pairs, self.work.params.top_k)
+
     def _measurement(self, slot: Slot, seconds: float, latencies: list[float], results: list[Any]) -> Measurement:
         cell = slot.cell
         return Measurement(
@@ -107,6 +125,7 @@ class CellTimer:
             latencies=latencies,
             ok_calls=sum(1 for r in results if check.succeeded(cell, r)),
             hits=sum(check.hits(cell, r) for r in results) if cell.operation == "search" else None,
+            recall=self._recall(cell, results),
             rows_expected=check.expected_rows(cell, slot.rows),
             upserted_expected=cell.count if cell.operation == "upsert" else None,
         )

@@ -17,6 +17,8 @@ def succeeded(cell: Cell, result: Any) -> bool:
         return False  # langchain-milvus's delete() returns False instead of raising
     if cell.layer == "langchain" and cell.operation == "add":
         return isinstance(result, list) and len(result) == 1
+    if cell.layer == "llamaindex" and cell.operation in ("add", "upsert"):
+        return isinstance(result, list) and len(result) == 1  # the node ids written
     return True
 
 
@@ -28,7 +30,18 @@ def check_warm_up(cell: Cell, result: Any) -> None:
 def hits(cell: Cell, result: Any) -> int:
     if cell.layer == "raw":
         return len(result[0]) if result else 0
+    if cell.layer == "llamaindex":
+        return len(result.ids or [])
     return len(result)
+
+
+def result_ids(cell: Cell, result: Any) -> list[str]:
+    """The primary keys a search returned, best first (for ``recall``)."""
+    if cell.layer == "raw":
+        return [hit["entity"]["pk"] for hit in (result[0] if result else [])]
+    if cell.layer == "llamaindex":
+        return list(result.ids or [])
+    return [doc.metadata.get("pk") for doc in result]
 
 
 def expected_rows(cell: Cell, seeded: int) -> int:
