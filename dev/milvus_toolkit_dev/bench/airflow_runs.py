@@ -11,7 +11,7 @@ import os
 import sqlite3
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -116,6 +116,7 @@ class DagsTest:
     seconds: float  # wall clock, process start to exit
     tree_peak_rss_mb: float  # the airflow process and its children
     record: RunRecord
+    rss_samples: list[tuple[float, float]] = field(default_factory=list)  # (epoch s, MB) of that tree
 
 
 def dags_test(dag_id: str, conf: dict, log_path: Path) -> DagsTest:
@@ -140,4 +141,25 @@ def dags_test(dag_id: str, conf: dict, log_path: Path) -> DagsTest:
     record = find_run(dag_id, conf["collection"], since)
     if record.state != "success":
         raise RuntimeError(f"DAG run {record.run_id} ended {record.state}; log {log_path}")
-    return DagsTest(argv, wall, tree_peak, record)
+    return DagsTest(argv, wall, tree_peak, record, sampler.samples)
+
+
+def peak_rss_during_tasks(record: RunRecord, samples: list[tuple[float, float]]) -> dict[str, float]:
+    """Per task instance (``task_id`` or ``task_id[map_index]``): the highest sampled RSS of
+    the ``dags test`` process tree while it ran. Tasks of ``dags test`` share one process,
+    so memory a task leaves behind (a loaded model) still counts in the tasks after it."""
+    peaks: dict[str, float] = {}
+    for task_id, map_index, start, end, *_ in record.task_instances:
+        if not start or not end:
+            continue
+        t0, t1 = _epoch(start), _epoch(end)
+        during = [mb for t, mb in samples if t0 <= t <= t1]
+        label = task_id if map_index in (None, -1) else f"{task_id}[{map_index}]"
+        peaks[label] = max(during) if during else None
+    return peaks
+
+
+def _epoch(db_time: str) -> float:
+    """A metadata-DB timestamp (naive UTC text) as epoch seconds."""
+    value = datetime.fromisoformat(_text(db_time))
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()

@@ -6,10 +6,11 @@ value); memory and time per write task are the ``write_batch`` tasks' return val
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from pathlib import Path
 
-from milvus_toolkit_dev.bench.airflow_runs import RunRecord, command, dags_test
+from milvus_toolkit_dev.bench.airflow_runs import RunRecord, command, dags_test, peak_rss_during_tasks
 from milvus_toolkit_dev.bench.meter import load_average
 
 DAG_ID = "milvus_ingest"
@@ -36,8 +37,35 @@ def ingest_facts(record: RunRecord) -> dict:
     }
 
 
-def run_dag(source: str, name: str, batch_size: int, concurrency: int, mode: str, log_path: Path) -> dict:
-    conf = {"source": source, "collection": name, "embedding": "deterministic",
+_TASK_START = re.compile(r"\[DAG TEST\] starting task_id=(\S+) map_index=(-?\d+)")
+_REQUESTED = re.compile(r"Local embedding model (\S+) requested \(pid (\d+)\)")
+_LOADED = re.compile(r"Local embedding model (\S+) loaded on (\S+) in ([\d.]+) s \(pid (\d+)\)")
+_RUNTIME = re.compile(r"Local embedding model \S+ on (\S+): (\d+) concurrent call\(s\), (\S+) torch thread\(s\) each")
+
+
+def model_events(log_path: Path) -> dict:
+    """Which tasks of the run asked for the local model and where it was loaded, from the
+    lines ``milvus_toolkit.embeddings`` logs (``... requested``, ``... loaded on``). In
+    ``dags test`` all tasks share one process, so the model loads at most once; under an
+    executor every task is a process of its own and each task that asks for it loads it."""
+    task, requested, loads, runtime = "(before the first task)", [], [], None
+    for line in log_path.read_text(errors="replace").splitlines():
+        if m := _TASK_START.search(line):
+            task = m[1] if m[2] == "-1" else f"{m[1]}[{m[2]}]"
+        elif _REQUESTED.search(line):
+            if task not in requested:
+                requested.append(task)
+        elif m := _LOADED.search(line):
+            loads.append({"task": task, "device": m[2], "seconds": float(m[3]), "pid": int(m[4])})
+        elif m := _RUNTIME.search(line):
+            runtime = {"device": m[1], "embedding_calls_at_once": int(m[2]), "torch_threads": m[3]}
+    return {"loads_in_this_process": len(loads), "loads": loads, "tasks_asking_for_the_model": requested,
+            "loads_under_an_executor": len(requested), "runtime": runtime}
+
+
+def run_dag(source: str, name: str, batch_size: int, concurrency: int, mode: str, log_path: Path,
+            embedding: str = "deterministic") -> dict:
+    conf = {"source": source, "collection": name, "embedding": embedding,
             "batch_size": batch_size, "concurrency": concurrency, "mode": mode}
     print(f"(b) {' '.join(command(DAG_ID, conf)[:4])} -c '{json.dumps(conf)}'  (log: {log_path})", flush=True)
     load_before = load_average()
@@ -50,7 +78,10 @@ def run_dag(source: str, name: str, batch_size: int, concurrency: int, mode: str
         "chunks_per_s": round(chunks / wall, 1), "process_tree_peak_rss_mb": run.tree_peak_rss_mb,
         "outside_tasks_s": round(wall - task_seconds, 2), "log": str(log_path),
         "load_avg_before": load_before, "load_avg_after": load_average(), **facts,
+        "peak_rss_mb_during_task": peak_rss_during_tasks(run.record, run.rss_samples),
     }
+    if embedding == "local":
+        result["model"] = model_events(log_path)
     print(f"    {chunks} chunks in {wall:.1f} s = {result['chunks_per_s']:.0f} chunks/s; {facts['write_tasks']} write "
           f"tasks; XCom {facts['xcom_bytes']} bytes", flush=True)
     return result

@@ -18,10 +18,13 @@ One run, back to back, against the same Milvus server (``milvus_default``):
 
 The DAG run's figures (chunks, files, split time: the ``report`` task's return value), peak
 RSS per write task (the ``write_batch`` return values) and the run's XCom bytes are read
-from milvus_toolkit import chunk_store
 from the Airflow database ($AIRFLOW_HOME/airflow.db). Prints a table and writes
 $LOCAL_HOME/benchmarks/ingest-<ts>.json. Benchmark collections are dropped at the end.
 Expects ``source scripts/dev-env.sh`` (``make bench-ingest`` does it).
+
+``--embedding local`` measures with the real local model instead (``real_model``): the model
+alone, the toolkit's embedding alone, the DAG's write phase and end to end, and the seeds'
+approach, on about ``--model-chunks`` chunks, with the ratios to the model alone.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from milvus_toolkit.ingest.params import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from milvus_toolkit_dev.bench import results_dir
 from milvus_toolkit_dev.bench.ceiling import run_async_ceiling, run_ceiling
 from milvus_toolkit_dev.bench.corpus import corpus_root, make_corpus, subset_corpus
+from milvus_toolkit_dev.bench import real_model
 from milvus_toolkit_dev.bench.dag import run_dag
 from milvus_toolkit_dev.bench.meter import PhaseMeter, load_average, milvus_process, settle
 from milvus_toolkit_dev.bench.report import compare, table
@@ -61,6 +65,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip (a2), the same work with AsyncMilvusClient (for reference, not a target)")
     parser.add_argument("--dim", type=int, default=DETERMINISTIC_DEFAULT_DIM, help="vector dimension (deterministic embedding default)")
     parser.add_argument("--seed", type=int, default=42, help="corpus seed")
+    parser.add_argument("--embedding", choices=["deterministic", "local"], default="deterministic",
+                        help="local: the real model instead (model alone, the DAG's write phase and end to end, the "
+                             "seeds' approach, on about --model-chunks chunks; see bench/real_model.py)")
+    parser.add_argument("--model-chunks", type=int, default=1200,
+                        help="with --embedding local: chunks in the corpus (default 1200, ~25 files)")
+    parser.add_argument("--model-phases", default="mt,c",
+                        help="with --embedding local: besides the model alone and the DAG, which phases run: mt (the "
+                             "toolkit's embedding without Milvus), c (the seeds' approach); default mt,c")
     parser.add_argument("--conn-id", default="milvus_default")
     parser.add_argument("--keep-corpus", action="store_true", help="keep .local/bench-corpus (reused by the next run)")
     parser.add_argument("--keep-collections", action="store_true", help="do not drop the benchmark collections")
@@ -79,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     health = hook.health_check()
     suffix = stamp.lower().replace("t", "_").replace("z", "")
     names = {k: f"bench_ingest_{k}_{suffix}" for k in ("a", "a2", "b", "c", "b_small")}
+    model_mode = args.embedding == "local"
     result: dict = {
         "timestamp": stamp, "machine": {"cpus": os.cpu_count(), "shared": True,
                                         "note": "shared machine: other sessions may run tests at the same time"},
@@ -93,24 +106,33 @@ def main(argv: list[str] | None = None) -> int:
     out = results / f"ingest-{stamp}.json"
     started = time.perf_counter()
     try:
+        # (a), (b), (c) back to back on the same server, then (b) on the smaller corpus. Before
+        # each: wait for the server to finish the previous collection's index; after each: drop.
+        server = milvus_process(health["uri"])
+
+        def phase(key: str, run, *run_args, **run_kwargs) -> dict:
+            waited = settle(server)
+            with PhaseMeter(server) as meter:
+                figures = run(*run_args, **run_kwargs)
+            figures["settle_before"] = waited
+            figures["cpu_during_phase"] = meter.figures
+            if key in names:
+                drop(hook, names[key], args.keep_collections)
+            return figures
+
+        if model_mode:
+            result["settings"] = real_model.settings(args)
+            real_model.run(args, result, phase, names, results, stamp)
+            real_model.compare(result)
+            result["total_s"] = round(time.perf_counter() - started, 1)
+            print(real_model.table(result))
+            return 0
+
         corpus = make_corpus(args.seed, args.chunks)
         print(f"corpus: {corpus.folder} ({corpus.files} files, {corpus.bytes / 1e6:.0f} MB, ~{corpus.estimated_chunks} "
               f"chunks; {'reused' if corpus.reused else f'generated in {corpus.seconds:.1f} s'})", flush=True)
         result["corpus"] = {"folder": str(corpus.folder), "files": corpus.files, "bytes": corpus.bytes,
                             "generated_s": round(corpus.seconds, 2), "reused": corpus.reused}
-        # (a), (b), (c) back to back on the same server, then (b) on the smaller corpus. Before
-        # each: wait for the server to finish the previous collection's index; after each: drop.
-        server = milvus_process(health["uri"])
-
-        def phase(key: str, run, *run_args) -> dict:
-            waited = settle(server)
-            with PhaseMeter(server) as meter:
-                figures = run(*run_args)
-            figures["settle_before"] = waited
-            figures["cpu_during_phase"] = meter.figures
-            drop(hook, names[key], args.keep_collections)
-            return figures
-
         result["a"] = phase("a", run_ceiling, hook, str(corpus.folder), names["a"], args.dim, args.insert_batch)
         if result["a"]["chunks"] < args.chunks:
             raise RuntimeError(f"corpus yields {result['a']['chunks']} chunks, fewer than --chunks {args.chunks}")

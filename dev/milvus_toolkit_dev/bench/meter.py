@@ -100,11 +100,13 @@ class PhaseMeter:
 
 
 class TreeRssSampler(threading.Thread):
-    """Samples the RSS of a process and its children (the peak over the run)."""
+    """Samples the RSS of a process and its children (the peak over the run, and the samples,
+    to tell the peak during each task of an in-process ``airflow dags test``)."""
 
     def __init__(self, pid: int, every: float = 0.25) -> None:
         super().__init__(daemon=True)
         self.pid, self.every, self.peak_mb, self._stop_event = pid, every, 0.0, threading.Event()
+        self.samples: list[tuple[float, float]] = []  # (epoch seconds, MB): the tree's RSS over time
 
     def run(self) -> None:
         import psutil
@@ -123,6 +125,7 @@ class TreeRssSampler(threading.Thread):
                     except psutil.Error:
                         pass
                 self.peak_mb = max(self.peak_mb, rss / 2**20)
+                self.samples.append((time.time(), round(rss / 2**20, 1)))
             except psutil.Error:
                 return
             self._stop_event.wait(self.every)

@@ -13,11 +13,13 @@ from milvus_toolkit_dev.bench.meter import load_average
 from milvus_toolkit_dev.bench.workload import collection_spec, embeddings, ingest_params, iter_chunks
 
 
-def run_seeds(hook, source: str, name: str, dim: int, slice_size: int) -> dict:
+def run_seeds(hook, source: str, name: str, dim: int, slice_size: int, *, embedding=None, params=None) -> dict:
+    """``embedding``: what the calls embed with (default: the DAG's for ``params``, the
+    deterministic one unless ``params`` says otherwise)."""
     from langchain_core.documents import Document
-    params = ingest_params(source, name, dim)
+    params = params or ingest_params(source, name, dim)
     spec = collection_spec(params)
-    embedding = embeddings(params)
+    embedding = embedding or embeddings(params)
 
     async def main() -> dict:
         t = time.perf_counter()

@@ -14,10 +14,12 @@ from milvus_toolkit.ingest.params import IngestParams
 from milvus_toolkit.ingest.splitting import SplitSettings
 
 
-def ingest_params(source: str, collection: str, dim: int | None = None) -> IngestParams:
+def ingest_params(source: str, collection: str, dim: int | None = None, embedding: str = "deterministic",
+                  **more) -> IngestParams:
     """The DAG's params for a run on ``source`` into ``collection`` (defaults for the rest),
-    with ``deterministic`` embeddings of ``dim`` dimensions."""
-    return IngestParams(source=source, collection=collection, embedding="deterministic", embedding_dim=dim)
+    with ``deterministic`` embeddings of ``dim`` dimensions (or ``embedding="local"``)."""
+    return IngestParams(source=source, collection=collection, embedding=embedding,
+                        embedding_dim=dim if embedding == "deterministic" else None, **more)
 
 
 def split_settings(params: IngestParams | None = None) -> SplitSettings:

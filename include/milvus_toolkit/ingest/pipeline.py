@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 
 PLANNED_DELETES = "planned_deletes.json"
+SMOKE_CHUNK, SMOKE_QUERY = "smoke_chunk.json", "smoke_query.json"
 
 
 class CorpusError(PermanentError, ValueError):
@@ -44,7 +45,7 @@ def collection_spec(params: IngestParams, dim: int, name: str | None = None):
 
 
 def embedding_for(params: IngestParams) -> EmbeddingChoice:
-    return get_embeddings(params.embedding, dim=params.embedding_dim)
+    return get_embeddings(params.embedding, dim=params.embedding_dim, concurrency=params.concurrency)
 
 
 def list_corpus(params: IngestParams, hook, collection: str):
@@ -162,7 +163,7 @@ def _split_corpus(params: IngestParams, hook, run_folder, deletes_unlisted: bool
         chunks=writer.total,
         expected_counts_path=write_json(run_folder / "expected_counts.json", dict(writer.counts)),
         bad_files_path=write_json(run_folder / "bad_files.json", [{"source": b.source, "reason": b.reason} for b in bad]),
-        smoke_chunk_path=write_json(run_folder / "smoke_chunk.json", smoke),
+        smoke_chunk_path=write_json(run_folder / SMOKE_CHUNK, smoke),
         seconds=round(time.perf_counter() - started, 3),
         run_stamp=run_stamp,
         source_root=normal_root(corpus.root),
@@ -259,6 +260,8 @@ async def write_staged_batch(params: IngestParams, hook, batch: BatchRef | dict,
                         store, to_write, mode=mode, concurrency=params.concurrency, batch_index=batch.index,
                         primary_field=spec.primary_field,
                     )
+    if to_write:  # this task embedded, so its model is loaded: the smoke query costs one more text
+        await remember_smoke_query(batch, to_write, embedding)
     counts = {
         "batch": batch.index, "chunks": len(chunks), "new": len(changes.new),
         "rewritten": len(to_write) - len(changes.new) if mode == "upsert" else 0,
@@ -272,6 +275,24 @@ async def write_staged_batch(params: IngestParams, hook, batch: BatchRef | dict,
         result.seconds, result.peak_rss_mb,
     )
     return counts
+
+
+async def remember_smoke_query(batch: BatchRef, written, embedding: EmbeddingChoice) -> None:
+    """In the write task that embedded the smoke chunk (its model is loaded): embed the smoke
+    query too and stage its vector, so that ``validate`` need not load the model for one
+    query. The vector is still the model's own for that text, made apart from the write."""
+    run = UPath(batch.path).parent  # batches are staged in the run folder, beside the smoke chunk
+    smoke = read_json(run / SMOKE_CHUNK) if (run / SMOKE_CHUNK).exists() else None
+    if smoke and any(c.id == smoke["id"] for c in written):
+        vector = await embedding.embeddings.aembed_query(smoke["text"])
+        write_json(run / SMOKE_QUERY, {"model": marks.embedding_identity(embedding), "text": smoke["text"], "vector": vector})
+
+
+def smoke_queries(manifest: SplitManifest, embedding: EmbeddingChoice) -> dict[str, list[float]]:
+    """The smoke query's vector staged by a write task of this run with this model, if any."""
+    path = UPath(manifest.run_folder) / SMOKE_QUERY
+    staged = read_json(path) if path.exists() else None
+    return {staged["text"]: staged["vector"]} if staged and staged["model"] == marks.embedding_identity(embedding) else {}
 
 
 def validate_collection(
@@ -294,7 +315,7 @@ def validate_collection(
         report.facts["kept_unreadable_sources"] = len(failed)
     smoke = read_json(manifest.smoke_chunk_path) if manifest.smoke_chunk_path else None
     if smoke:
-        store = chunk_store.vector_store(hook, spec, embedding.embeddings)
+        store = chunk_store.vector_store(hook, spec, embedding.answering(smoke_queries(manifest, embedding)))
         found, ids = smoke_search(store, smoke["id"], smoke["text"], expr=spec.scope_filter)
         store.client.close()
         report.facts["smoke_search"] = "chunk found in top 3" if found else f"chunk NOT in top 3 ({ids})"
@@ -345,6 +366,8 @@ def summarize(params: IngestParams, manifest: SplitManifest | dict, results: lis
     sum_write_seconds = sum(r["seconds"] for r in results)
     figures = {
         "collection": params.collection,
+        "tenant": params.tenant,
+        "hybrid": params.hybrid,
         "mode": params.mode,
         "files_seen": manifest.files_seen,
         "files_indexed": manifest.files_loaded,
@@ -365,7 +388,8 @@ def summarize(params: IngestParams, manifest: SplitManifest | dict, results: lis
         "validation": "passed" if validation.get("success") else "FAILED",
     }
     lines = [
-        f"Ingest into '{params.collection}' ({params.mode}, {params.embedding} embeddings, {params.splitter} splitter)",
+        f"Ingest into '{params.collection}'{f' tenant {params.tenant!r}' if params.tenant else ''} ({params.mode}, "
+        f"{params.embedding} embeddings{', hybrid BM25' if params.hybrid else ''}, {params.splitter} splitter)",
         f"  files    : {figures['files_seen']} seen, {figures['files_indexed']} indexed, {figures['files_skipped']} skipped",
     ]
     lines += [f"             skipped {b['source']} (its rows are kept): {b['reason']}" for b in bad[:20]]

@@ -230,7 +230,10 @@ async def write_batch(
     """Write ``chunks`` through a langchain-milvus store opened in this event loop."""
     started = time.perf_counter()
     size = call_size_for(len(chunks), concurrency)
-    groups = [chunks[i : i + size] for i in range(0, len(chunks), size)]
+    # Chunks of similar length share a call: a local model pads each forward pass to its
+    # longest text, so mixed lengths cost compute for nothing (docs/ingest-benchmark.md).
+    by_length = sorted(chunks, key=lambda c: len(c.page_content))
+    groups = [by_length[i : i + size] for i in range(0, len(by_length), size)]
     semaphore = asyncio.Semaphore(concurrency)
     retries = RetryLog(f"batch {batch_index + 1}")
     written = 0
