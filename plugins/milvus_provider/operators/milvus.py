@@ -346,7 +346,7 @@ class MilvusCreateCollectionOperator(_MilvusBaseOperator):
     Idempotent: an existing collection with the same dimension is fine (returned with
     ``created: False``); another dimension fails the task and changes nothing.
 
-    Returns ``{"collection_name", "dimension", "created"}``.
+    Returns ``{"collection_name", "dimension", "created", "hybrid"}``.
 
     :param collection_name: (templated)
     :param dimension: vector dimension (templated).

@@ -88,7 +88,7 @@ def test_example_milvus_dag_creates_ingests_searches_aliases_and_drops(system_en
     assert len(states) == 9
 
     x = xcoms(system_env, "example_milvus", run_id)
-    assert x["create_collection"] == {"collection_name": collection, "dimension": 4, "created": True}
+    assert x["create_collection"] == {"collection_name": collection, "dimension": 4, "created": True, "hybrid": False}
     assert x["ingest"] == {
         "collection_name": collection,
         "mode": "upsert",
