@@ -14,11 +14,11 @@ T = TypeVar("T")
 def permanent_errors() -> tuple[type[BaseException], ...]:
     """Errors a retry cannot heal: bad params or input, a collection of the wrong shape,
     a failed validation."""
-    from milvus_provider.hooks.milvus import DimensionMismatchError, SchemaMismatchError
+    from milvus_provider.hooks.milvus import DimensionMismatchError, SchemaMismatchError, UnsupportedFeatureError
 
     from milvus_toolkit.rules import PermanentError
 
-    return (PermanentError, DimensionMismatchError, SchemaMismatchError)
+    return (PermanentError, DimensionMismatchError, SchemaMismatchError, UnsupportedFeatureError)
 
 
 @contextmanager

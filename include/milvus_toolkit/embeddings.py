@@ -317,16 +317,19 @@ def local_embeddings(concurrency: int = 1, device_setting: str | None = None) ->
     device = resolve_device(device_setting or requested_device())
     runtime = local_runtime(concurrency, device)
     log.info("Local embedding model %s requested (pid %d)", LOCAL_MODEL, os.getpid())  # which tasks need it
-    return _local_embeddings(runtime)
+    embeddings = _local_embeddings(runtime)
+    if runtime.threads is not None:
+        import torch
+
+        # Process-wide, so set on every request, not only when first built: one process may
+        # serve callers of other concurrency in turn (`airflow dags test`, a reused worker).
+        torch.set_num_threads(runtime.threads)
+    return embeddings
 
 
 @lru_cache(maxsize=8)
 def _local_embeddings(runtime: LocalRuntime) -> LocalEmbeddings:
     model = _local_model(runtime.device)
-    if runtime.threads is not None:
-        import torch
-
-        torch.set_num_threads(runtime.threads)  # process-wide; one runtime per task process
     log.info("Local embedding model %s on %s: %d concurrent call(s), %s torch thread(s) each (pid %d)",
              LOCAL_MODEL, runtime.device, runtime.calls, runtime.threads or "default", os.getpid())
     return LocalEmbeddings(model, runtime)
