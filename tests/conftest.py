@@ -39,15 +39,19 @@ def milvus_server():
     from milvus_toolkit_dev.local_milvus import LocalMilvus
 
     home = TEST_HOME / f"milvus-{os.getpid()}"  # concurrent sessions never share a server
-    server = LocalMilvus(home=home, port=_free_port(), name="milvus")
+    yield from _fresh_server(LocalMilvus(home=home, port=_free_port(), name="milvus"))
+
+
+def _fresh_server(server):
+    """Start ``server`` on empty data for the session; stop it and remove its data after."""
     server.down(quiet=True)  # a server left by an earlier, killed session
-    shutil.rmtree(home, ignore_errors=True)
+    shutil.rmtree(server.home, ignore_errors=True)
     server.up()
     yield server
     # Its data is thrown away, so a short grace period: a loaded 2.3.5-lite server can
     # take a minute to finish a graceful stop.
     server.down(timeout=10, quiet=True)
-    shutil.rmtree(home, ignore_errors=True)
+    shutil.rmtree(server.home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -64,14 +68,7 @@ def milvus_lite_server():
     fresh data under .local/test/; no authentication (it has none), bound to 127.0.0.1."""
     from milvus_toolkit_dev.local_milvus import LocalMilvusLite
 
-    home = TEST_HOME / f"milvus-lite-{os.getpid()}"
-    server = LocalMilvusLite(home=home, port=_free_port())
-    server.down(quiet=True)
-    shutil.rmtree(home, ignore_errors=True)
-    server.up()
-    yield server
-    server.down(timeout=10, quiet=True)
-    shutil.rmtree(home, ignore_errors=True)
+    yield from _fresh_server(LocalMilvusLite(home=TEST_HOME / f"milvus-lite-{os.getpid()}", port=_free_port()))
 
 
 @pytest.fixture(scope="session")

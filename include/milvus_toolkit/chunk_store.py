@@ -103,7 +103,7 @@ def ensure_collection(hook, spec: CollectionSpec) -> bool:
 
 def check_collection(hook, spec: CollectionSpec) -> None:
     """Raise a clear error when an existing collection cannot hold ``spec``'s rows."""
-    from milvus_provider.hooks.milvus import DimensionMismatchError
+    from milvus_provider.hooks.milvus import DimensionMismatchError, layout_of
 
     info = hook.describe_collection(spec.name)
     fields = {f["name"]: f for f in info.get("fields", [])}
@@ -124,7 +124,7 @@ def check_collection(hook, spec: CollectionSpec) -> None:
     primary = fields[spec.primary_field]
     if not primary.get("is_primary") or getattr(primary.get("type"), "name", str(primary.get("type"))).upper() != "VARCHAR" or info.get("auto_id"):
         raise LayoutMismatchError(f"{where}: '{spec.primary_field}' must be a VARCHAR primary key with auto_id off")
-    check_options(where, spec, hook.collection_layout(spec.name))
+    check_options(where, spec, layout_of(info))  # from the description read above: no second call
 
 
 def check_options(where: str, spec: CollectionSpec, layout: dict) -> None:

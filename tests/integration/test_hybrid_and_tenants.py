@@ -109,8 +109,8 @@ def test_a_hybrid_collection_refuses_a_dense_only_run_and_the_reverse(lite_hook,
     ensure_collection(lite_hook, CollectionSpec(name=collection_name, dim=8, hybrid=True))
     with pytest.raises(LayoutMismatchError, match="pass hybrid=true"):
         ensure_collection(lite_hook, CollectionSpec(name=collection_name, dim=8))
+    ensure_collection(lite_hook, CollectionSpec(name=collection_name + "_t", dim=8, tenant="a"))
     with pytest.raises(LayoutMismatchError, match="pass tenant"):
-        ensure_collection(lite_hook, CollectionSpec(name=collection_name + "_t", dim=8, tenant="a"))
         ensure_collection(lite_hook, CollectionSpec(name=collection_name + "_t", dim=8))
     lite_hook.drop_collection(collection_name + "_t")
 

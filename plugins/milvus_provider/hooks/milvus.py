@@ -368,15 +368,7 @@ class MilvusHook(BaseHook):
     def collection_layout(self, name: str) -> dict[str, Any]:
         """The BM25 functions (``{input field: output field}``) and the partition key field
         (or ``None``) of an existing collection."""
-        info = self.describe_collection(name)
-        bm25 = {
-            fn["input_field_names"][0]: fn["output_field_names"][0]
-            for fn in info.get("functions") or []
-            if str(getattr(fn.get("type"), "name", fn.get("type"))).upper() == "BM25"
-            and fn.get("input_field_names") and fn.get("output_field_names")
-        }
-        keys = [f["name"] for f in info.get("fields", []) if f.get("is_partition_key")]
-        return {"bm25": bm25, "partition_key_field": keys[0] if keys else None}
+        return layout_of(self.describe_collection(name))
 
     def _check_layout(self, name: str, bm25_input: str | None, bm25_output: str, partition_key: str | None) -> None:
         if not bm25_input and not partition_key:
@@ -893,6 +885,18 @@ class MilvusHook(BaseHook):
             return call()
         except MilvusException as exc:
             raise MilvusHookError(f"{action} on {self.config.uri} failed: {_clean(exc)}") from exc
+
+
+def layout_of(info: Mapping[str, Any]) -> dict[str, Any]:
+    """:meth:`MilvusHook.collection_layout` of a ``describe_collection`` answer already read."""
+    bm25 = {
+        fn["input_field_names"][0]: fn["output_field_names"][0]
+        for fn in info.get("functions") or []
+        if str(getattr(fn.get("type"), "name", fn.get("type"))).upper() == "BM25"
+        and fn.get("input_field_names") and fn.get("output_field_names")
+    }
+    keys = [f["name"] for f in info.get("fields", []) if f.get("is_partition_key")]
+    return {"bm25": bm25, "partition_key_field": keys[0] if keys else None}
 
 
 def is_not_loaded(exc: BaseException) -> bool:
