@@ -54,7 +54,7 @@ def reindex_dag(dag_id: str, *, schedule: str | None, form: dict, fixed: dict | 
         def prepare_target(run_plan: dict, manifest: dict) -> list:
             """Plan the deletes (within the budget), create the target (a marked build) or check it."""
             with fail_fast():
-                return pipeline.prepare(*setup(), manifest, run_plan["target"], marks_to_set=reindex.build_marks(run_plan))
+                return reindex.prepare_target(*setup(), run_plan, manifest)
 
         @task(map_index_template="{{ batch_label }}", max_active_tis_per_dagrun=4, multiple_outputs=False)
         async def index_batch(batch: dict, run_plan: dict) -> dict:
@@ -75,7 +75,8 @@ def reindex_dag(dag_id: str, *, schedule: str | None, form: dict, fixed: dict | 
         @task(multiple_outputs=False)
         def swap_alias(run_plan: dict, _validation: dict) -> dict:  # only after validation
             params, hook = setup()
-            return reindex.swap_alias(hook, run_plan, keep_builds=params.keep_builds)
+            with fail_fast():  # a build over the deletion budget is refused, not retried
+                return reindex.swap_alias(hook, run_plan, keep_builds=params.keep_builds)
 
         @task(outlets=[REINDEXED], multiple_outputs=False)
         def report(run_plan: dict, manifest: dict, indexed: list, deleted: int, validation: dict, swap: dict) -> dict:

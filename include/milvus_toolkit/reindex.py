@@ -23,7 +23,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from milvus_toolkit import marks
-from milvus_toolkit.ingest.params import IngestParams, ParamsError, parse_model
+from milvus_toolkit import sync
+from milvus_toolkit.ingest.params import DEFAULT_MAX_DELETE_PERCENT, IngestParams, ParamsError, parse_model
 from milvus_toolkit.ingest.staging import SplitManifest, read_json
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,8 @@ class Plan:
     serving: str | None  # what the serving name pointed to when the run started
     build: bool  # writing into a new collection (full, or first run)
     run_key: str  # marks this run's build, so a retry recognises it
+    # A build may leave out at most this share of the rows served now (as a delete would).
+    max_delete_percent: float = DEFAULT_MAX_DELETE_PERCENT
 
     def to_xcom(self) -> dict:
         return dict(self.__dict__)
@@ -99,7 +102,7 @@ def make_plan(params: ReindexParams, hook, run_key: str, stamp: str) -> Plan:
                 f"param 'build_collection': collection {target!r} already exists and is not a build this run "
                 f"made; it was left untouched. Choose a new name (or leave build_collection empty)."
             )
-    plan = Plan(alias, params.strategy, target, current, build, run_key)
+    plan = Plan(alias, params.strategy, target, current, build, run_key, params.max_delete_percent)
     log.info(
         "Reindex '%s' (%s): writing '%s'%s; serving '%s' until then",
         alias, "full rebuild" if build else "incremental", target,
@@ -114,6 +117,30 @@ def is_build_of(props: dict, alias: str, run_key: str | None = None) -> bool:
 
 def build_marks(plan: dict) -> dict | None:
     return {marks.BUILD_OF: plan["alias"], marks.BUILD_RUN: plan["run_key"]} if plan["build"] else None
+
+
+def check_build_budget(hook, plan: dict, serving: str | None, kept_sources) -> None:
+    """A full rebuild replaces what the alias serves: the sources it leaves out count against
+    ``max_delete_percent`` like the deletes of an incremental run. Checked before the build
+    is created (against the sources read) and again just before the alias moves (against the
+    build's own rows and what the alias serves at that moment)."""
+    if not (plan["build"] and serving and hook.has_collection(serving)):
+        return
+    served = hook.count_by_source(serving)
+    kept = set(kept_sources)
+    left_out = {source: rows for source, rows in served.items() if source not in kept}
+    sync.check_budget(serving, sum(left_out.values()), sum(served.values()),
+                      plan.get("max_delete_percent", DEFAULT_MAX_DELETE_PERCENT), build=plan["target"], sources=left_out)
+
+
+def prepare_target(params: ReindexParams, hook, plan: dict, manifest: SplitManifest | dict) -> list[dict]:
+    """Before anything is written: a build within the budget, then the planned deletes and the
+    target (a marked build, or the serving collection checked). Returns the batches."""
+    from milvus_toolkit.ingest import pipeline
+
+    scope = SplitManifest.of(manifest).scope
+    check_build_budget(hook, plan, plan["serving"], scope.loaded)
+    return pipeline.prepare(params, hook, manifest, plan["target"], marks_to_set=build_marks(plan))
 
 
 def check_unreadable_kept(hook, plan: dict, manifest: SplitManifest | dict) -> None:
@@ -159,6 +186,9 @@ def swap_alias(hook, plan: dict, keep_builds: int = 1) -> dict:
     if not plan["build"]:
         return {"alias": alias, "serving": target, "swapped": False, "previous": plan["serving"], "dropped": []}
     current = hook.describe_alias(alias)
+    if current != target:  # what the alias serves now, against what the build really holds
+        check_build_budget(hook, plan, current or (alias if hook.has_collection(alias) else None),
+                           hook.count_by_source(target))
     if current == target:  # a retry after the alias moved
         previous = hook.collection_properties(target).get(marks.PREVIOUS)
     elif current is not None:

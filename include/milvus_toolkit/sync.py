@@ -101,15 +101,21 @@ def obsolete_ids(rows: Iterable[dict], new_ids: dict[str, set[str]], scope: Scop
     return gone
 
 
-def check_budget(collection: str, to_delete: int, total: int, max_percent: float) -> None:
+def check_budget(collection: str, to_delete: int, total: int, max_percent: float, *, build: str | None = None,
+                 sources: Iterable[str] = ()) -> None:
+    """Stop a run that would remove more than ``max_percent`` of ``collection``'s rows: by
+    deleting them, or (``build``) by serving a new build that leaves them out."""
     if to_delete == 0 or to_delete <= total * max_percent / 100:
         return
     share = 100 * to_delete / max(total, 1)
+    named = sorted(sources)
+    which = f" of {len(named)} source(s) ({', '.join(named[:10])}{', ...' if len(named) > 10 else ''})" if named else ""
+    what = (f"the new build '{build}' would leave out {to_delete}{which} of the {total} rows served now by '{collection}'"
+            if build else f"this run would delete {to_delete}{which} of the {total} rows of '{collection}'")
     raise DeletionBudgetExceeded(
-        f"this run would delete {to_delete} of the {total} rows of '{collection}' ({share:.1f} %), more "
-        f"than max_delete_percent={max_percent:g} allows. Nothing was written or deleted. If that many "
-        f"chunks really are gone (check the files listed and skipped above), run again with "
-        f"max_delete_percent={math.ceil(share)} or higher."
+        f"{what} ({share:.1f} %), more than max_delete_percent={max_percent:g} allows. Nothing was "
+        f"{'served or dropped' if build else 'written or deleted'}. If that many chunks really are gone (check the "
+        f"files listed and skipped above), run again with max_delete_percent={math.ceil(share)} or higher."
     )
 
 

@@ -85,3 +85,37 @@ class Run:
         if validate:
             validate_collection(self.params, self.hook, self.manifest)
         return results, deleted
+
+
+class Reindex:
+    """One ``milvus_reindex`` run's steps in the DAG's order, in this process (the DAG file
+    wires the same functions). ``run_started``: the run's start on the scheduler's clock."""
+
+    def __init__(self, hook, conf: dict, name: str, *, run_started: float | None = None):
+        from milvus_toolkit import reindex
+        from milvus_toolkit.reindex import parse_reindex_params
+
+        self.hook, self.name, self.run_started = hook, name, run_started
+        self.params = parse_reindex_params({"embedding": "deterministic", **conf})
+        self.reindex = reindex
+
+    def all(self) -> dict:
+        """Run every step; returns the swap's result (or the rollback's)."""
+        r, params, hook = self.reindex, self.params, self.hook
+        if params.strategy == "rollback":
+            return r.rollback(hook, params.collection)
+        plan = r.make_plan(params, hook, run_key=f"test/{self.name}", stamp=self.name)
+        check_inputs(params, hook, plan.target, rewrites_all=params.rewrites_all)
+        extra = {} if self.run_started is None else {"run_started": self.run_started}
+        manifest = split_corpus(params, hook, run_folder("test", self.name), deletes_unlisted=True, **extra).to_xcom()
+        self.plan, self.manifest = plan.to_xcom(), manifest
+        batches = r.prepare_target(params, hook, self.plan, manifest)
+
+        async def write_all():
+            return [await write_staged_batch(params, hook, b, plan.target, mode="upsert" if params.force_reembed else "add")
+                    for b in batches]
+
+        self.indexed = asyncio.run(write_all())
+        self.deleted = delete_obsolete(params, hook, manifest, plan.target)
+        r.validate_target(params, hook, self.plan, manifest)
+        return r.swap_alias(hook, self.plan, keep_builds=params.keep_builds)

@@ -1,0 +1,65 @@
+"""Data safety, round two (issue 21): each test reproduced a way to lose or corrupt data on the
+toolkit as it was before, against the real Milvus of the test session. The pipeline steps run
+in this process in the DAGs' order (``Run`` for ingest, ``Reindex`` for reindex)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from milvus_toolkit import marks
+from milvus_toolkit.sync import DeletionBudgetExceeded
+
+from tests.integration.conftest import Reindex, Run, ids_in, split_ids
+from tests.integration.test_data_safety import params_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("private_staging")]
+
+
+def served_by_source(hook, alias) -> dict[str, int]:
+    return hook.count_by_source(hook.describe_alias(alias) or alias)
+
+
+# ---- 1. a full rebuild answers to the deletion budget too --------------------------------------
+
+def test_a_full_rebuild_that_would_drop_most_sources_is_stopped_and_no_copy_is_lost(hook, alias, corpus):
+    """Before: 9 of 10 files vanished; an incremental run stopped, but strategy=full succeeded
+    with one source, and a second full run dropped the last copy of the other nine."""
+    Reindex(hook, {"source": str(corpus), "collection": alias, "strategy": "full"}, "b1").all()
+    served = served_by_source(hook, alias)
+    first_build = hook.describe_alias(alias)
+    for path in sorted(corpus.iterdir())[1:]:
+        path.unlink()
+
+    for attempt in ("b2", "b3"):
+        with pytest.raises(DeletionBudgetExceeded, match="would leave out .* rows .*max_delete_percent=10"):
+            Reindex(hook, {"source": str(corpus), "collection": alias, "strategy": "full"}, attempt).all()
+        assert hook.describe_alias(alias) == first_build and served_by_source(hook, alias) == served
+        assert not hook.has_collection(f"{alias}__{attempt}"), "refused before the build was created"
+
+    allowed = Reindex(hook, {"source": str(corpus), "collection": alias, "strategy": "full", "max_delete_percent": 100}, "b4")
+    swapped = allowed.all()
+    assert swapped["previous"] == first_build and hook.has_collection(first_build), "the full copy is the rollback copy"
+    assert set(served_by_source(hook, alias)) == set(split_ids(corpus))
+
+
+def test_the_swap_rechecks_the_budget_against_what_the_alias_serves_then(hook, alias, corpus, monkeypatch):
+    """The alias may have moved while a build ran: the build is compared with what it would
+    really replace, just before the alias moves."""
+    from milvus_toolkit import reindex
+
+    Reindex(hook, {"source": str(corpus / "release-notes.md"), "collection": alias, "strategy": "full"}, "small").all()
+    big = f"{alias}__big"  # a build of this alias with every file, served since the run started
+    Run(hook, params_for(corpus, big), "big").all()
+    hook.set_collection_properties(big, {marks.BUILD_OF: alias})
+    real_swap = reindex.swap_alias
+
+    def swap_after_the_alias_moved(h, plan, **kw):
+        h.alter_alias(alias, big)
+        return real_swap(h, plan, **kw)
+
+    monkeypatch.setattr(reindex, "swap_alias", swap_after_the_alias_moved)
+    with pytest.raises(DeletionBudgetExceeded, match="would leave out"):
+        Reindex(hook, {"source": str(corpus / "release-notes.md"), "collection": alias, "strategy": "full"}, "next").all()
+    assert hook.describe_alias(alias) == big
