@@ -237,7 +237,7 @@ def test_unreadable_file_is_reported_not_raised(tmp_path):
     link = tmp_path / "dangling.txt"
     link.symlink_to(tmp_path / "gone.txt")
     corpus = discover(str(tmp_path))
-    corpus.files.append(link)  # discovery skips non-files; force the read to fail
+    assert link in corpus.files  # listed (a dangling link is not a deleted file); its read fails
     results = {r.source: r for r in load(corpus)}
     assert isinstance(results["dangling.txt"], BadFile) and "unreadable" in results["dangling.txt"].reason
 

@@ -12,6 +12,9 @@ import hashlib
 import io
 import os
 import re
+import stat
+import unicodedata
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePath, PurePosixPath
@@ -70,9 +73,12 @@ class Corpus:
     files: list[UPath] = field(default_factory=list)
 
     def relative(self, path: UPath) -> str:
-        return PurePosixPath(str(path.path if hasattr(path, "path") else path)).relative_to(
+        """The source name of ``path``: POSIX, relative to the root, in Unicode NFC (a
+        macOS-synced copy spells names in NFD: still the same source)."""
+        name = PurePosixPath(str(path.path if hasattr(path, "path") else path)).relative_to(
             PurePosixPath(str(self.root.path if hasattr(self.root, "path") else self.root))
         ).as_posix()
+        return unicodedata.normalize("NFC", name)
 
 
 def discover(source: str, root: str | None = None) -> Corpus:
@@ -135,7 +141,11 @@ def _list(folder: UPath, pattern: str | None) -> list[str]:
 
 
 def _walk_local(top: str, depth: int | None) -> list[str]:
-    """Every file under ``top`` (down to ``depth`` levels), skipping hidden folders. Unlike
+    """Every entry under ``top`` that is not a folder (down to ``depth`` levels), skipping
+    hidden folders. Links are followed: a folder moved elsewhere and linked back is still
+    listed, and a link that leads back into its own ancestors is not entered twice. A listed
+    entry that cannot be read (a dangling link, a FIFO) stays listed: ``load`` reports it and
+    its rows are kept, where leaving it out would make it look deleted. Unlike
     ``Path.rglob`` in Python 3.11, a folder that cannot be listed is an error, not skipped."""
 
     def fail(exc: OSError) -> None:
@@ -145,11 +155,20 @@ def _walk_local(top: str, depth: int | None) -> list[str]:
         ) from exc
 
     names = []
-    for folder, dirs, files in os.walk(top, onerror=fail):
+    ancestors = {top: {os.path.realpath(top)}}  # folder -> real paths of itself and its ancestors
+    for folder, dirs, files in os.walk(top, onerror=fail, followlinks=True):
         relative = PurePath(os.path.relpath(folder, top))
         deep_enough = depth is not None and len(relative.parts) + 1 >= depth
-        dirs[:] = [] if deep_enough else [d for d in dirs if not d.startswith(".")]
-        names += [(relative / f).as_posix() for f in files if os.path.isfile(os.path.join(folder, f))]
+        chain = ancestors.pop(folder, set())
+        kept = []
+        for d in ([] if deep_enough else dirs):
+            real = os.path.realpath(os.path.join(folder, d))
+            if d.startswith(".") or real in chain:
+                continue  # hidden, or a link loop: its files are listed under the first path
+            ancestors[os.path.join(folder, d)] = chain | {real}
+            kept.append(d)
+        dirs[:] = kept
+        names += [(relative / f).as_posix() for f in files]
     return names
 
 
@@ -182,19 +201,45 @@ def kind_of(name: str) -> tuple[str, str | None]:
 
 def load(corpus: Corpus, max_file_bytes: int | None = None) -> Iterator[LoadedDocument | BadFile]:
     """Read every file; yield a ``LoadedDocument`` or a ``BadFile`` saying why not. A file
-    over ``max_file_bytes`` is a ``BadFile`` and is not read at all."""
+    over ``max_file_bytes``, a name that is not UTF-8 or that another file shares in NFC, and
+    an entry that is not a regular file are ``BadFile``s and are not read at all."""
+    shared = Counter(corpus.relative(path) for path in corpus.files)
     for path in corpus.files:
         relative = corpus.relative(path)
+        problem = _name_problem(relative, shared[relative])
+        if problem:
+            yield BadFile(_printable(relative), problem)
+            continue
         try:
-            if max_file_bytes is not None and (size := path.stat().st_size) > max_file_bytes:
+            info = path.stat()
+            if path.protocol in LOCAL_PROTOCOLS and not stat.S_ISREG(info.st_mode):
+                yield BadFile(relative, "not a regular file (a FIFO, socket or device), not read")
+                continue
+            if max_file_bytes is not None and (size := info.st_size) > max_file_bytes:
                 mb = f"{max_file_bytes / 2**20:g}"
                 yield BadFile(relative, f"larger than the {mb} MB limit (max_file_mb): {size} bytes")
                 continue
             data = path.read_bytes()
         except OSError as exc:
-            yield BadFile(relative, f"unreadable: {exc.strerror or exc}")
+            dangling = path.protocol in LOCAL_PROTOCOLS and os.path.islink(path.path) and not os.path.exists(path.path)
+            yield BadFile(relative, f"unreadable: {'dangling link' if dangling else exc.strerror or exc}")
             continue
         yield read_document(relative, data)
+
+
+def _name_problem(name: str, sharing: int) -> str | None:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "file name is not valid UTF-8 (rename it; it cannot be a source name)"
+    if sharing > 1:
+        return f"{sharing} files have the same name in Unicode NFC (rename one; they would be one source)"
+    return None
+
+
+def _printable(name: str) -> str:
+    """A name with undecodable bytes (kept by Python as surrogates) as text: ``caf\\xe9.md``."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def read_document(source: str, data: bytes) -> LoadedDocument | BadFile:
@@ -217,7 +262,28 @@ def read_document(source: str, data: bytes) -> LoadedDocument | BadFile:
         return BadFile(source, "binary file (control characters), not text")
     if not text.strip():
         return BadFile(source, "no text after decoding")
+    if kind == "html":
+        text, visible = clean_html(text)
+        if not visible:
+            return BadFile(source, "HTML without text (only markup, script or style)")
     return LoadedDocument(source, kind, [(None, text)], doc_hash, language, encoding)
+
+
+# Elements whose content is never text a reader sees (an app shell's state, tracking code).
+NON_TEXT_ELEMENTS = ("script", "style", "noscript", "template", "svg", "iframe", "object", "embed", "canvas")
+
+
+def clean_html(html: str) -> tuple[str, str]:
+    """``html`` without scripts, styles and other non-text elements or comments, and its visible
+    text (what a reader sees; empty for an image-only or app-shell page)."""
+    from bs4 import BeautifulSoup, Comment
+
+    soup = BeautifulSoup(html, "lxml")
+    for element in soup(NON_TEXT_ELEMENTS):
+        element.decompose()
+    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
+        comment.extract()
+    return str(soup), soup.get_text("\n", strip=True)
 
 
 def decode_text(data: bytes) -> tuple[str | None, str]:

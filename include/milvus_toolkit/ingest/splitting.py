@@ -18,7 +18,7 @@ from langchain_text_splitters import (
     TextSplitter,
 )
 
-from milvus_toolkit.ingest.documents import LoadedDocument
+from milvus_toolkit.ingest.documents import LoadedDocument, clean_html
 from milvus_toolkit.rules import MAX_TEXT_BYTES, TENANT_FIELD
 
 # Namespace of chunk ids (uuid5): ids are the same on every machine and every run.
@@ -62,6 +62,8 @@ def split_document(doc: LoadedDocument, settings: SplitSettings) -> list[Documen
     pieces: list[Document] = []
     for page, text in doc.pages:
         base = {"page": page} if page is not None else {}
+        if doc.kind == "html" and strategy != "html":
+            text = clean_html(text)[1]  # markup is never text: another splitter gets what a reader sees
         for section in _sections(strategy, text):
             section.metadata = {**base, **section.metadata}
             pieces.append(section)
@@ -136,7 +138,7 @@ def _sections(strategy: str, text: str) -> list[Document]:
         return splitter.split_text(text) or [Document(page_content=text)]
     if strategy == "html":
         elements = HTMLHeaderTextSplitter(list(HTML_HEADERS)).split_text(text)
-        return _merge_same_section(elements) or [Document(page_content=text)]
+        return _merge_same_section(elements) or [Document(page_content=clean_html(text)[1])]
     return [Document(page_content=text)]
 
 
