@@ -63,3 +63,20 @@ def test_the_swap_rechecks_the_budget_against_what_the_alias_serves_then(hook, a
     with pytest.raises(DeletionBudgetExceeded, match="would leave out"):
         Reindex(hook, {"source": str(corpus / "release-notes.md"), "collection": alias, "strategy": "full"}, "next").all()
     assert hook.describe_alias(alias) == big
+
+
+# ---- 5. every read that decides a write, a delete or a validation is Strong ------------------
+
+def test_rows_written_a_moment_ago_are_seen_by_the_reads_that_decide_deletes(server_hook, collection_name):
+    """Before: `iter_rows` (pymilvus's query_iterator) could not get an MVCC timestamp from
+    2.3.5 and used the client's clock: 100 rows inserted gave count(*) 100 but iter_rows 0."""
+    hook = server_hook
+    hook.create_collection(collection_name, dimension=4, primary_field="pk", varchar_fields={"source": 64})
+    for start in range(0, 6000, 1500):  # several inserts: several segments
+        hook.insert(collection_name, [{"pk": f"id-{i:05d}", "vector": [0.1, 0.2, 0.3, float(i)], "source": f"s{i % 7}"}
+                                      for i in range(start, start + 1500)])
+        rows = [r for batch in hook.iter_rows(collection_name, ["pk", "source"], batch_size=1000) for r in batch]
+        assert len(rows) == start + 1500 == len({r["pk"] for r in rows}), "every row exactly once, at once"
+    assert hook.count_by_source(collection_name) == {f"s{k}": len(range(k, 6000, 7)) for k in range(7)}
+    filtered = [r for b in hook.iter_rows(collection_name, ["pk"], filter='source == "s3"', batch_size=100) for r in b]
+    assert sorted(r["pk"] for r in filtered) == [f"id-{i:05d}" for i in range(3, 6000, 7)]

@@ -9,6 +9,7 @@ can return them to XCom.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import socket
@@ -766,27 +767,40 @@ class MilvusHook(BaseHook):
     def iter_rows(
         self, name: str, output_fields: list[str], *, filter: str = "", batch_size: int = 5000
     ) -> Iterable[list[dict[str, Any]]]:
-        """Every row of a collection, in batches (Strong consistency)."""
-        client = self.get_conn()
-        iterator = self._read(
-            name,
-            lambda: client.query_iterator(
+        """Every row of a collection (matching ``filter``), in batches, each page a Strong query.
+
+        Paged by primary key (``pk > last`` with ``limit``; Milvus answers a limited query in
+        primary-key order), not with pymilvus's ``query_iterator``: against Milvus 2.3 that
+        cannot get a server timestamp, falls back to the client's clock and misses rows
+        written in the last second or so. A read that decides a delete must see them all."""
+        pk, numeric = self._primary_key(name)
+        fields = list(dict.fromkeys([pk, *output_fields]))
+        last: Any = None
+        while True:
+            after = None if last is None else f"{pk} > {last}" if numeric else f"{pk} > {json.dumps(last, ensure_ascii=False)}"
+            expr = " and ".join(f"({part})" for part in (filter, after) if part)
+            batch = self._read(
                 name,
-                batch_size=batch_size,
-                filter=filter,
-                output_fields=output_fields,
-                consistency_level="Strong",
-            ),
-            f"read rows of '{name}'",
-        )
-        try:
-            while True:
-                batch = self._guard(iterator.next, f"read rows of '{name}'")
-                if not batch:
-                    break
-                yield batch
-        finally:
-            iterator.close()
+                lambda expr=expr: self.get_conn().query(
+                    name, filter=expr, output_fields=fields, limit=batch_size, consistency_level="Strong"
+                ),
+                f"read rows of '{name}'",
+            )
+            if not batch:
+                return
+            batch.sort(key=lambda row: row[pk])
+            last = batch[-1][pk]
+            yield batch if pk in output_fields else [{k: v for k, v in row.items() if k != pk} for row in batch]
+            if len(batch) < batch_size:
+                return
+
+    def _primary_key(self, name: str) -> tuple[str, bool]:
+        """The primary field's name, and whether it is an integer."""
+        for fld in self.describe_collection(name).get("fields", []):
+            if fld.get("is_primary"):
+                kind = str(getattr(fld.get("type"), "name", fld.get("type"))).upper()
+                return fld["name"], "INT" in kind
+        raise MilvusHookError(f"collection '{name}' on {self.config.uri} has no primary field")
 
     # ---- aliases -----------------------------------------------------------------------------
 
