@@ -16,7 +16,9 @@ from functools import partial
 
 from airflow.sdk import Asset, AssetAlias, dag, get_current_context, task
 from milvus_toolkit.dag_defaults import DEFAULT_ARGS
-from milvus_toolkit.dag_support import fail_fast, log_report, materialize, milvus_asset, params_and_hook, refuse_declared, staging_teardown
+from milvus_toolkit.dag_support import (
+    fail_fast, log_report, materialize, milvus_asset, params_and_hook, refuse_declared, run_started, staging_teardown,
+)
 from milvus_toolkit.forms import ingest_form
 from milvus_toolkit.ingest import params as p
 from milvus_toolkit.ingest import pipeline
@@ -44,7 +46,7 @@ def milvus_ingest():
     def split_corpus() -> dict:
         (params, hook), ctx = setup(), get_current_context()
         with fail_fast():
-            return pipeline.split_corpus(params, hook, run_folder(ctx["dag"].dag_id, ctx["run_id"])).to_xcom()
+            return pipeline.split_corpus(params, hook, run_folder(ctx["dag"].dag_id, ctx["run_id"]), run_started=run_started()).to_xcom()
 
     @task
     def prepare_collection(manifest: dict) -> list:

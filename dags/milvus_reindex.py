@@ -16,7 +16,9 @@ from functools import partial
 from airflow.sdk import AssetAlias, dag, get_current_context, task
 from milvus_toolkit import reindex
 from milvus_toolkit.dag_defaults import DEFAULT_ARGS
-from milvus_toolkit.dag_support import fail_fast, log_report, materialize, milvus_asset, params_and_hook, refuse_declared, staging_teardown
+from milvus_toolkit.dag_support import (
+    fail_fast, log_report, materialize, milvus_asset, params_and_hook, refuse_declared, run_started, staging_teardown,
+)
 from milvus_toolkit.declared import load_declarations
 from milvus_toolkit.forms import declared_reindex_form, reindex_form
 from milvus_toolkit.ingest import pipeline
@@ -48,7 +50,8 @@ def reindex_dag(dag_id: str, *, schedule: str | None, form: dict, fixed: dict | 
         def split_corpus(_plan: dict) -> dict:
             (params, hook), ctx = setup(), get_current_context()
             with fail_fast():
-                return pipeline.split_corpus(params, hook, run_folder(dag_id, ctx["run_id"]), deletes_unlisted=True).to_xcom()
+                return pipeline.split_corpus(params, hook, run_folder(dag_id, ctx["run_id"]), deletes_unlisted=True,
+                                      run_started=run_started()).to_xcom()
 
         @task
         def prepare_target(run_plan: dict, manifest: dict) -> list:

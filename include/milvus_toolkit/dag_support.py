@@ -119,6 +119,15 @@ def staging_teardown(manifest):
     return remove_staging(manifest).as_teardown(setups=manifest)
 
 
+def run_started() -> float:
+    """When this DAG run started, on the scheduler's clock (the metadata database's
+    ``start_date``): the one clock that orders runs, whatever the worker's clock says."""
+    from airflow.sdk import get_current_context
+
+    run = get_current_context()["dag_run"]
+    return (run.start_date or run.run_after).timestamp()
+
+
 def params_and_hook(parse: Callable[[dict], T], fixed: dict | None = None):
     """A task's validated params and a ``MilvusHook`` on their connection."""
     params = current_params(parse, fixed)

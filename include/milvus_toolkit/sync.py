@@ -26,8 +26,10 @@ import hashlib
 import json
 import logging
 import math
+import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 
 from langchain_core.documents import Document
 
@@ -101,6 +103,42 @@ def obsolete_ids(rows: Iterable[dict], new_ids: dict[str, set[str]], scope: Scop
     return gone
 
 
+# Clocks may differ by this much before the toolkit says so.
+CLOCK_TOLERANCE_S = 300.0
+
+
+def checked_run_stamp(run_started: float | None) -> float:
+    """The run stamp: the run's start on the scheduler's clock when given (every worker
+    agrees on it), else this process's clock. A worker whose clock is behind the scheduler's
+    is reported (its logs and any local timestamps are off; the stamps are not)."""
+    now = time.time()
+    if run_started is None:
+        return now
+    if now < run_started - CLOCK_TOLERANCE_S:
+        log.warning("This worker's clock is %.0f s behind the scheduler's (the run started at %s by the scheduler): "
+                    "fix its time sync. Run stamps come from the scheduler, so deletes are not affected.",
+                    run_started - now, _iso(run_started))
+    return float(run_started)
+
+
+def report_future_stamps(collection: str, stamps: Iterable[float], run_stamp: float) -> int:
+    """Rows stamped later than any run can have started (written by a worker whose clock was
+    ahead, before stamps came from the scheduler) are never deleted by a run that started
+    earlier: say so, with what to do. Returns how many."""
+    horizon = max(time.time(), run_stamp) + CLOCK_TOLERANCE_S
+    future = [s for s in stamps if s > horizon]
+    if future:
+        log.warning("%d row(s) of '%s' carry a run stamp in the future (up to %s, %.0f s ahead): written by a worker "
+                    "whose clock was ahead. No run deletes them before that time; if their sources changed, rebuild "
+                    "the collection (strategy=full) to replace them now.", len(future), collection, _iso(max(future)),
+                    max(future) - time.time())
+    return len(future)
+
+
+def _iso(stamp: float) -> str:
+    return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds")
+
+
 def check_budget(collection: str, to_delete: int, total: int, max_percent: float, *, build: str | None = None,
                  sources: Iterable[str] = ()) -> None:
     """Stop a run that would remove more than ``max_percent`` of ``collection``'s rows: by
@@ -127,6 +165,7 @@ def plan_deletes(hook, collection: str, new_ids: dict[str, set[str]], scope: Sco
     rows = [row for batch in hook.iter_rows(collection, _fields(scope), filter=tenant_filter(scope.tenant))
             for row in batch]
     ids = obsolete_ids(rows, new_ids, scope, run_stamp)
+    report_future_stamps(collection, (float(row.get(STAMP) or 0) for row in rows), run_stamp)
     check_budget(collection, len(ids), len(rows), max_percent)
     if scope.failed:
         log.warning("Keeping the rows of %d source(s) that could not be read this run: %s",

@@ -59,10 +59,11 @@ class Run:
     """One ingest run's steps in the DAG's order, in this process, callable one by one (to
     interleave two runs). Needs ``private_staging`` (run folders live in the staging root)."""
 
-    def __init__(self, hook, params, name, *, deletes_unlisted=False):
+    def __init__(self, hook, params, name, *, deletes_unlisted=False, run_started=None):
         self.hook, self.params = hook, params
         check_inputs(params, hook)
-        self.manifest = split_corpus(params, hook, run_folder("test", name), deletes_unlisted=deletes_unlisted).to_xcom()
+        self.manifest = split_corpus(params, hook, run_folder("test", name), deletes_unlisted=deletes_unlisted,
+                                     run_started=run_started).to_xcom()
 
     def plan(self) -> int:
         return plan_deletes(self.params, self.hook, self.manifest)
@@ -106,8 +107,8 @@ class Reindex:
             return r.rollback(hook, params.collection)
         plan = r.make_plan(params, hook, run_key=f"test/{self.name}", stamp=self.name)
         check_inputs(params, hook, plan.target, rewrites_all=params.rewrites_all)
-        extra = {} if self.run_started is None else {"run_started": self.run_started}
-        manifest = split_corpus(params, hook, run_folder("test", self.name), deletes_unlisted=True, **extra).to_xcom()
+        manifest = split_corpus(params, hook, run_folder("test", self.name), deletes_unlisted=True,
+                                run_started=self.run_started).to_xcom()
         self.plan, self.manifest = plan.to_xcom(), manifest
         batches = r.prepare_target(params, hook, self.plan, manifest)
 

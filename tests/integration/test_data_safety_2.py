@@ -80,3 +80,45 @@ def test_rows_written_a_moment_ago_are_seen_by_the_reads_that_decide_deletes(ser
     assert hook.count_by_source(collection_name) == {f"s{k}": len(range(k, 6000, 7)) for k in range(7)}
     filtered = [r for b in hook.iter_rows(collection_name, ["pk"], filter='source == "s3"', batch_size=100) for r in b]
     assert sorted(r["pk"] for r in filtered) == [f"id-{i:05d}" for i in range(3, 6000, 7)]
+
+
+# ---- 6. run order comes from one clock, not from each worker's ----------------------------------
+
+def test_a_worker_clock_ahead_does_not_keep_an_edited_files_old_chunks(lite_hook, collection_name, tmp_path, monkeypatch, caplog):
+    """Before: a run on a worker 1 h ahead stamped its rows 1 h in the future; an edit
+    reindexed on a correct worker then kept the old chunk beside the new one (two versions
+    served), and validation failed until wall time passed the stamp."""
+    import time as real_time
+
+    from milvus_toolkit import sync
+
+    hook, folder = lite_hook, tmp_path / "docs"
+    folder.mkdir()
+    for n in range(12):  # one edited chunk stays within the deletion budget
+        (folder / f"f{n}.md").write_text(f"# F{n}\n\nField note number {n}.\n")
+    (folder / "a.md").write_text("# A\n\nThe pump runs at night.\n")
+    params = params_for(folder, collection_name, milvus_conn_id="milvus_lite", mode="add")
+    scheduler = real_time.time()
+    ahead = real_time.time() + 3600
+    monkeypatch.setattr(sync.time, "time", lambda: ahead)  # the worker's clock, one hour ahead
+    Run(hook, params, "ahead", run_started=scheduler).all()
+    monkeypatch.undo()
+
+    (folder / "a.md").write_text("# A\n\nThe pump runs in the morning.\n")
+    Run(hook, params, "later", run_started=scheduler + 60).all()  # validates: one version only
+    assert ids_in(hook, collection_name) == sorted(i for ids in split_ids(folder).values() for i in ids)
+
+
+def test_a_worker_clock_behind_the_scheduler_and_future_stamps_are_reported(lite_hook, collection_name, tmp_path, caplog):
+    from milvus_toolkit import sync
+
+    hook, folder = lite_hook, tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.md").write_text("# A\n\nText.\n")
+    params = params_for(folder, collection_name, milvus_conn_id="milvus_lite")
+    future = sync.time.time() + 7200
+    with caplog.at_level("WARNING", logger="milvus_toolkit.sync"):
+        Run(hook, params, "skewed", run_started=future).all()  # this worker is 2 h behind the scheduler
+        assert "This worker's clock is" in caplog.text and "behind the scheduler's" in caplog.text
+        Run(hook, params, "now", run_started=sync.time.time()).all()
+    assert "carry a run stamp in the future" in caplog.text and "strategy=full" in caplog.text

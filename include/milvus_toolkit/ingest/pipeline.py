@@ -102,22 +102,26 @@ def check_inputs(params: IngestParams, hook, collection: str | None = None, *, r
     return {"files": len(corpus.files), "dim": embedding.dim, "model": embedding.model, "collection_existed": existing}
 
 
-def split_corpus(params: IngestParams, hook, run_folder, *, deletes_unlisted: bool = False) -> SplitManifest:
+def split_corpus(params: IngestParams, hook, run_folder, *, deletes_unlisted: bool = False,
+                 run_started: float | None = None) -> SplitManifest:
     """Read, split and stage the corpus in batches. Raises ``CorpusError`` (before any write)
     on an empty corpus, or on the first bad file when ``on_bad_file=fail``.
 
     ``deletes_unlisted`` (reindex): a complete listing of a folder also answers for the
-    sources under it that are no longer there."""
+    sources under it that are no longer there. ``run_started``: the run's start on one clock
+    for every worker (the DAGs pass the scheduler's); the rows this run writes carry it, and
+    it decides which rows the run may delete. Without it (a plain library call) this
+    process's clock is used."""
     try:
-        return _split_corpus(params, hook, run_folder, deletes_unlisted)
+        return _split_corpus(params, hook, run_folder, deletes_unlisted, run_started)
     except BaseException:
         remove_run_folder(run_folder)  # staged chunk text never outlives a failed split
         raise
 
 
-def _split_corpus(params: IngestParams, hook, run_folder, deletes_unlisted: bool) -> SplitManifest:
+def _split_corpus(params: IngestParams, hook, run_folder, deletes_unlisted: bool, run_started: float | None) -> SplitManifest:
     started = time.perf_counter()
-    run_stamp = time.time()
+    run_stamp = sync.checked_run_stamp(run_started)
     corpus = list_corpus(params, hook, params.collection)
     settings = SplitSettings(params.splitter, params.chunk_size, params.chunk_overlap, tenant=params.tenant)
     writer = BatchWriter(run_folder, params.batch_size)
