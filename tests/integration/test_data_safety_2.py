@@ -122,3 +122,22 @@ def test_a_worker_clock_behind_the_scheduler_and_future_stamps_are_reported(lite
         assert "This worker's clock is" in caplog.text and "behind the scheduler's" in caplog.text
         Run(hook, params, "now", run_started=sync.time.time()).all()
     assert "carry a run stamp in the future" in caplog.text and "strategy=full" in caplog.text
+
+
+# ---- relative sources resolve once, and are recorded absolute ----------------------------------
+
+def test_a_relative_source_reindexes_and_is_recorded_absolute(lite_hook, collection_name, tmp_path, monkeypatch):
+    """Before: the README's own `{"source": "include/sample_corpus", ...}` failed every
+    milvus_reindex run with "'include/sample_corpus' is not in the subpath of '/…'"."""
+    from milvus_toolkit.ingest.params import parse_params
+
+    (tmp_path / "docs").mkdir()
+    for n in range(3):
+        (tmp_path / "docs" / f"n{n}.md").write_text(f"# N{n}\n\nNote {n}.\n")
+    monkeypatch.chdir(tmp_path)
+    conf = {"source": "docs", "collection": collection_name, "milvus_conn_id": "milvus_lite"}
+    assert parse_params({**conf, "source_root": "."}).source_root == str(tmp_path)
+    Reindex(lite_hook, conf, "rel").all()
+    Reindex(lite_hook, conf, "rel-again").all()  # incremental, by the alias now
+    assert lite_hook.collection_properties(lite_hook.describe_alias(collection_name))[marks.SOURCE_ROOT] == str(tmp_path / "docs")
+    assert set(served_by_source(lite_hook, collection_name)) == {"n0.md", "n1.md", "n2.md"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -56,6 +57,16 @@ class IngestParams(BaseModel):
     hybrid: bool = False
     # A collection partitioned by tenant: this run writes, counts and deletes only this tenant's rows.
     tenant: str | None = None
+
+    @field_validator("source", "source_root")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        """A relative local path is resolved once, when the params are read, against the
+        worker's working folder, and every step then uses (and records) the absolute path.
+        Before, parts of a run compared a relative source with an absolute root and failed."""
+        if value is None or "://" in value or value == "-" or os.path.isabs(value):
+            return value
+        return os.path.abspath(value)
 
     @field_validator("collection")
     @classmethod
