@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -65,15 +66,29 @@ class Scope:
     loaded: list[str] = field(default_factory=list)  # read fine: their chunk sets are replaced
     failed: list[str] = field(default_factory=list)  # listed, not readable now: rows kept
     # A complete listing of this folder ("" is the root): a source under it that was not
-    # listed is gone. ``None``: never delete unlisted sources (ingest, glob listings).
+    # listed is gone. ``None``: the listing says nothing about other sources (a single file).
     listed_prefix: str | None = None
+    # A glob's listing is complete for its pattern only (a regex of the names within
+    # ``listed_prefix``): an unlisted source that matches it is gone, any other is not ours.
+    listed_pattern: str | None = None
+    # Reindex deletes what its listing says is gone; ingest only reports it.
+    deletes_unlisted: bool = True
     # The run's tenant: rows of any other tenant are never its to delete.
     tenant: str | None = None
 
-    def is_gone(self, source: str) -> bool:
+    def is_unlisted(self, source: str) -> bool:
+        """The listing covers ``source``'s place, and ``source`` was not in it."""
         if self.listed_prefix is None or source in self._listed:
             return False
-        return not self.listed_prefix or source.startswith(self.listed_prefix.rstrip("/") + "/")
+        prefix = self.listed_prefix.rstrip("/")
+        if prefix and not source.startswith(prefix + "/"):
+            return False
+        rest = source[len(prefix) + 1:] if prefix else source
+        return self.listed_pattern is None or re.fullmatch(self.listed_pattern, rest) is not None
+
+    def is_gone(self, source: str) -> bool:
+        """This run deletes ``source``'s rows because its listing no longer holds it."""
+        return self.deletes_unlisted and self.is_unlisted(source)
 
     @property
     def _listed(self) -> set[str]:
@@ -157,11 +172,19 @@ def check_budget(collection: str, to_delete: int, total: int, max_percent: float
     )
 
 
+@dataclass
+class DeletePlan:
+    ids: list[str] = field(default_factory=list)  # what this run will delete
+    unlisted: list[str] = field(default_factory=list)  # sources its listing lost that it does not delete (ingest)
+
+
 def plan_deletes(hook, collection: str, new_ids: dict[str, set[str]], scope: Scope, run_stamp: float,
-                 max_percent: float) -> list[str]:
-    """Before anything is written: what this run will delete, within the budget."""
+                 max_percent: float) -> DeletePlan:
+    """Before anything is written: what this run will delete, within the budget, and the
+    sources its listing no longer holds that it leaves in place (renamed or deleted files
+    under an ingest's source: reported, never deleted by an ingest)."""
     if not hook.has_collection(collection):
-        return []
+        return DeletePlan()
     rows = [row for batch in hook.iter_rows(collection, _fields(scope), filter=tenant_filter(scope.tenant))
             for row in batch]
     ids = obsolete_ids(rows, new_ids, scope, run_stamp)
@@ -170,8 +193,13 @@ def plan_deletes(hook, collection: str, new_ids: dict[str, set[str]], scope: Sco
     if scope.failed:
         log.warning("Keeping the rows of %d source(s) that could not be read this run: %s",
                     len(scope.failed), ", ".join(scope.failed[:20]))
+    unlisted = [] if scope.deletes_unlisted else sorted({row["source"] for row in rows if scope.is_unlisted(row["source"])})
+    if unlisted:
+        log.warning("%d source(s) in '%s' are no longer listed under this run's source (renamed or deleted?) and keep "
+                    "their rows: %s. Ingest never deletes them; milvus_reindex (or the declared index's DAG) on this "
+                    "source does.", len(unlisted), collection, ", ".join(unlisted[:20]))
     log.info("Planned deletes in '%s': %d of %d rows", collection, len(ids), len(rows))
-    return ids
+    return DeletePlan(ids, unlisted)
 
 
 def delete_planned(hook, collection: str, planned: list[str], new_ids: dict[str, set[str]], scope: Scope,

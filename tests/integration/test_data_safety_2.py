@@ -141,3 +141,33 @@ def test_a_relative_source_reindexes_and_is_recorded_absolute(lite_hook, collect
     Reindex(lite_hook, conf, "rel-again").all()  # incremental, by the alias now
     assert lite_hook.collection_properties(lite_hook.describe_alias(collection_name))[marks.SOURCE_ROOT] == str(tmp_path / "docs")
     assert set(served_by_source(lite_hook, collection_name)) == {"n0.md", "n1.md", "n2.md"}
+
+
+# ---- 4. renames: a glob reindex removes what is gone; ingest says what it no longer lists --------
+
+def test_renames_are_removed_by_a_glob_reindex_and_reported_by_ingest(lite_hook, collection_name, tmp_path, caplog):
+    """Before: ingest, rename, ingest stored both names without a word (search returned the
+    content twice), and a reindex of a glob never removed a renamed or deleted file."""
+    from milvus_toolkit.ingest.pipeline import summarize
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for n in range(12):
+        (folder / f"n{n}.md").write_text(f"# N{n}\n\nNote {n} about the greenhouse.\n")
+    (folder / "keep.txt").write_text("not matched by the glob\n")
+    ingest = params_for(folder, collection_name, milvus_conn_id="milvus_lite")
+    Run(hook := lite_hook, ingest, "first").all()
+    (folder / "n0.md").rename(folder / "renamed.md")
+
+    with caplog.at_level("WARNING", logger="milvus_toolkit.sync"):
+        again = Run(hook, ingest, "again")
+        results, deleted = again.all()
+    assert "no longer listed under this run's source" in caplog.text and "n0.md" in caplog.text
+    summary = summarize(ingest, again.manifest, results, deleted, {"success": True}, 1.0)
+    assert summary.figures["sources_no_longer_listed"] == 1 and "n0.md" in summary.text and "milvus_reindex" in summary.text
+    assert "n0.md" in hook.count_by_source(collection_name), "ingest never deletes"
+
+    glob = {"source": f"{folder}/*.md", "collection": collection_name, "milvus_conn_id": "milvus_lite", "source_root": str(folder)}
+    Reindex(hook, glob, "glob").all()
+    served = served_by_source(hook, collection_name)
+    assert "n0.md" not in served and "renamed.md" in served and "keep.txt" in served

@@ -122,3 +122,16 @@ def test_script_style_and_markup_never_reach_a_chunk(tmp_path):
         assert "Check the pump weekly." in text, splitter
         for leak in ("s3cr3t", "track()", ".x{}", "<p>", "<h1>"):
             assert leak not in text, (splitter, leak)
+
+
+def test_a_glob_listing_answers_for_the_names_its_pattern_matches_and_no_others():
+    """Before: a reindex of a glob (a declared index may use one) never removed a deleted or
+    renamed file, because a glob listing was taken to say nothing about unlisted names."""
+    from fsspec.utils import glob_translate
+
+    scope = Scope(loaded=["docs/b.md"], listed_prefix="docs", listed_pattern=glob_translate("**/*.md"))
+    assert scope.is_gone("docs/a.md") and scope.is_gone("docs/deep/c.md")
+    assert not scope.is_gone("docs/notes.txt"), "not matched by the pattern: another listing's"
+    assert not scope.is_gone("other/a.md") and not scope.is_gone("docs/b.md")
+    ingest = Scope(loaded=["docs/b.md"], listed_prefix="docs", deletes_unlisted=False)
+    assert ingest.is_unlisted("docs/a.md") and not ingest.is_gone("docs/a.md"), "ingest reports, never deletes"

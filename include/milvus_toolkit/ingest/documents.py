@@ -91,7 +91,7 @@ def discover(source: str, root: str | None = None) -> Corpus:
     """
     pattern = None
     if any(c in source for c in GLOB_CHARS):
-        folder_text, pattern = _split_glob(source)
+        folder_text, pattern = split_glob(source)
         folder = _upath(folder_text)
         if not folder.exists():
             raise SourceError(f"param 'source': folder {folder_text!r} of the glob {source!r} does not exist")
@@ -172,7 +172,7 @@ def _walk_local(top: str, depth: int | None) -> list[str]:
     return names
 
 
-def _split_glob(source: str) -> tuple[str, str]:
+def split_glob(source: str) -> tuple[str, str]:
     """``/data/docs/**/*.md`` -> (``/data/docs``, ``**/*.md``)."""
     scheme, sep, rest = source.rpartition("://")
     prefix = f"{scheme}{sep}" if sep else ""

@@ -17,7 +17,9 @@ from upath import UPath
 from milvus_toolkit import marks, sync
 from milvus_toolkit.rules import PermanentError
 from milvus_toolkit.embeddings import EmbeddingChoice, get_embeddings
-from milvus_toolkit.ingest.documents import GLOB_CHARS, BadFile, LoadedDocument, SourceError, discover, load
+from fsspec.utils import glob_translate
+
+from milvus_toolkit.ingest.documents import GLOB_CHARS, BadFile, LoadedDocument, SourceError, discover, load, split_glob
 from milvus_toolkit.ingest.params import IngestParams
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
 from milvus_toolkit.ingest.staging import BatchRef, BatchWriter, SplitManifest, read_batch_file, read_json, remove_run_folder, write_json
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 
 
 PLANNED_DELETES = "planned_deletes.json"
+UNLISTED = "unlisted_sources.json"  # in the collection, no longer listed, not deleted (ingest)
 SMOKE_CHUNK, SMOKE_QUERY = "smoke_chunk.json", "smoke_query.json"
 
 
@@ -156,8 +159,9 @@ def _split_corpus(params: IngestParams, hook, run_folder, deletes_unlisted: bool
     if writer.total == 0:
         reasons = "; ".join(f"{b.source}: {b.reason}" for b in bad[:10]) or "no files"
         raise CorpusError(f"param 'source': {params.source!r} yields no text to index ({reasons})")
-    scope = Scope(loaded=sorted(new_ids), failed=sorted(b.source for b in bad),
-                  listed_prefix=_listed_prefix(params.source, corpus) if deletes_unlisted else None, tenant=params.tenant)
+    prefix, pattern = _listing(params.source, corpus)
+    scope = Scope(loaded=sorted(new_ids), failed=sorted(b.source for b in bad), listed_prefix=prefix,
+                  listed_pattern=pattern, deletes_unlisted=deletes_unlisted, tenant=params.tenant)
     manifest = SplitManifest(
         run_folder=str(run_folder),
         batches=writer.batches,
@@ -181,12 +185,20 @@ def _split_corpus(params: IngestParams, hook, run_folder, deletes_unlisted: bool
     return manifest
 
 
-def _listed_prefix(source: str, corpus) -> str | None:
-    """The folder a listing covers completely, relative to the root; ``None`` for a glob or a
-    single file (whose listing says nothing about other files)."""
-    if any(c in source for c in GLOB_CHARS) or not UPath(source).is_dir():
-        return None
-    relative = corpus.relative(UPath(source))
+def _listing(source: str, corpus) -> tuple[str | None, str | None]:
+    """What a listing covers completely: the folder (relative to the root) and, for a glob,
+    the pattern of names within it (fsspec's regex of the glob, as the listing used);
+    ``(None, None)`` for a single file, whose listing says nothing about other files."""
+    if any(c in source for c in GLOB_CHARS):
+        folder, pattern = split_glob(source)
+        return _relative_folder(corpus, folder), glob_translate(pattern)
+    if not UPath(source).is_dir():
+        return None, None
+    return _relative_folder(corpus, source), None
+
+
+def _relative_folder(corpus, folder: str) -> str:
+    relative = corpus.relative(UPath(folder))
     return "" if relative in (".", "") else relative
 
 
@@ -200,8 +212,9 @@ def plan_deletes(params: IngestParams, hook, manifest: SplitManifest | dict, col
     manifest = SplitManifest.of(manifest)
     planned = sync.plan_deletes(hook, collection or params.collection, _new_ids(manifest), manifest.scope,
                                 manifest.run_stamp, params.max_delete_percent)
-    write_json(UPath(manifest.run_folder) / PLANNED_DELETES, planned)
-    return len(planned)
+    write_json(UPath(manifest.run_folder) / PLANNED_DELETES, planned.ids)
+    write_json(UPath(manifest.run_folder) / UNLISTED, planned.unlisted)
+    return len(planned.ids)
 
 
 def delete_obsolete(params: IngestParams, hook, manifest: SplitManifest | dict, collection: str | None = None) -> int:
@@ -399,6 +412,13 @@ def summarize(params: IngestParams, manifest: SplitManifest | dict, results: lis
     lines += [f"             skipped {b['source']} (its rows are kept): {b['reason']}" for b in bad[:20]]
     if len(bad) > 20:
         lines.append(f"             ... and {len(bad) - 20} more (see {manifest.bad_files_path})")
+    unlisted_path = UPath(manifest.run_folder) / UNLISTED
+    unlisted = read_json(unlisted_path) if unlisted_path.exists() else []
+    figures["sources_no_longer_listed"] = len(unlisted)
+    if unlisted:
+        lines.append(f"  unlisted : {len(unlisted)} source(s) in the collection are no longer listed (renamed or deleted?) "
+                     f"and keep their rows: {', '.join(unlisted[:10])}{' ...' if len(unlisted) > 10 else ''}; "
+                     f"ingest never deletes; milvus_reindex on this source does")
     lines += [
         f"  chunks   : {figures['chunks']} in {figures['batches']} batches",
         f"  rows     : {written} written, {skipped} already present, {refreshed} metadata refreshed, "
