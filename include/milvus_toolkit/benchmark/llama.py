@@ -21,6 +21,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from milvus_toolkit.preload import preload
+
 EMBEDDING_FIELD = "embedding"  # as in the tutorial
 
 
@@ -48,6 +50,7 @@ def store_kwargs(hook: Any, spec: Any, *, upsert: bool = False) -> dict[str, Any
 def sync_store(hook: Any, spec: Any, *, upsert: bool = False, index: bool = True):
     """A store without async client (creates the collection when missing: indexed and loaded,
     or with ``index=False`` without index, hence not loaded). Close it with :func:`close_sync`."""
+    preload("llamaindex")  # a no-op after the runner's preload; serialized if a thread gets here first
     from llama_index.vector_stores.milvus import IndexManagement, MilvusVectorStore
 
     extra = {} if index else {"index_management": IndexManagement.NO_VALIDATION}
@@ -62,6 +65,7 @@ def close_sync(store: Any) -> None:
 async def open_store(hook: Any, spec: Any, *, upsert: bool = False) -> AsyncIterator[Any]:
     """A store made inside the running event loop (its ``AsyncMilvusClient`` belongs to this
     loop), both clients closed on exit."""
+    preload("llamaindex")
     from llama_index.vector_stores.milvus import MilvusVectorStore
 
     asyncio.get_running_loop()  # fail early and clearly outside a coroutine

@@ -55,6 +55,7 @@ from milvus_toolkit.benchmark.model import (
 )
 from milvus_toolkit.benchmark.plan import BenchmarkParams, BenchmarkParamsError, Plan, build_plan
 from milvus_toolkit.benchmark.search_metrics import SearchMetrics
+from milvus_toolkit.preload import benchmark_groups, preload
 
 log = logging.getLogger("milvus_toolkit.benchmark")
 
@@ -126,6 +127,9 @@ def run_benchmark(
     run_id = run_id or started.strftime("%Y%m%dT%H%M%SZ")
     log.info("Benchmark %s: %s", run_id, plan.describe())
     env = collect_environment(hook, server, choice, plan.params)
+    # The cell loop prepares collections on a thread pool and the async cells and search
+    # metrics open stores in event loops: their libraries are imported here, first, once.
+    preload(*benchmark_groups(plan.params.layers, choice.name))
     runner = CellLoop(hook, choice, plan)
     search = None
     try:
