@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -332,11 +333,26 @@ def test_dag_produces_table_record_and_chart_and_flags_a_planted_slow_result(air
     search10 = next(line for line in tutorial.splitlines() if line.startswith("| search | 10 | 0.550 | 3.29 | 6.0x |"))
     assert "| - | - |" not in add10 and search10.endswith("| Strong |  |")
     assert "| add | 1000 | 3.22 | 62.91 | 19.5x | - | - | - | Session | count 1000 not measured in this run |" in tutorial
-    # each large gap explained: ours at Strong (the time tick), the tutorial's own
+    # The large gaps: only the structure. Which of this run's gaps reach LARGE_GAP depends on
+    # the machine's speed, so it is not checked here (the explanations of planted figures are:
+    # tests/unit/test_benchmark_report.py::test_every_large_gap_is_explained_from_the_figures).
+    # Every listed gap has its explanation, read from its own row; the tutorials' figures are fixed.
     gaps = markdown[markdown.index("## Why the large sync/async gaps"):markdown.index("## Search metrics")]
-    strong = next(line for line in gaps.splitlines() if line.startswith("- **here, llamaindex: search (Strong) x10,"))
-    assert "time tick" in strong
+    listed = [line for line in gaps.splitlines() if line.startswith("- **")]
     assert "- **llamaindex tutorial: search x1000, 35.1x**" in gaps
+    for line in listed:
+        head, colon, why = line.partition("**: ")
+        assert colon and len(why.strip()) > 20, line
+        here = re.fullmatch(r"- \*\*here, (langchain|llamaindex|raw): (.+) x(\d+), [0-9.]+x", head)
+        if here:
+            operation, count = here.group(2), here.group(3)
+            assert why.startswith((f"sync is {count} round trips", "every sync call waits")), line
+            if why.startswith("every sync call waits"):
+                assert f": {count} calls in " in why, line
+            if operation == "search (Strong)":
+                assert "time tick" in why, line
+        else:
+            assert head.startswith(("- **langchain tutorial: ", "- **llamaindex tutorial: ")), line
     assert "| layer | mode | clients | qps | p50 | p95 | p99 | avg | failed rate | requests |" in markdown
     assert "Not measured: Milvus server v2.3.5-lite has no BM25" in markdown
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from milvus_toolkit import chunk_store
 import asyncio
-import time
 
 import grpc
 import pytest
@@ -35,11 +34,25 @@ def test_connection_succeeds_with_server_version(server_hook, server_conn_id):
 
 
 def test_connection_to_a_closed_port_fails_fast(monkeypatch, milvus_server):
+    """Fast by construction, not by a stopwatch: one port probe with a short timeout answers,
+    and no Milvus client (whose connect would wait out the client's own timeout) is made."""
+    import socket
+
+    import pymilvus
+
     monkeypatch.setenv("AIRFLOW_CONN_MILVUS_CLOSED", "milvus://root:whatever@127.0.0.1:1/default")
-    started = time.monotonic()
+    probes, clients = [], []
+    real_connect = socket.create_connection
+
+    def probe(address, timeout=None, *args, **kwargs):
+        probes.append((address, timeout))
+        return real_connect(address, timeout, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", probe)
+    monkeypatch.setattr(pymilvus, "MilvusClient", lambda *a, **k: clients.append(k) or pytest.fail("a client was made"))
     ok, message = MilvusHook("milvus_closed").test_connection()
     assert ok is False and "Cannot reach Milvus at http://127.0.0.1:1" in message
-    assert time.monotonic() - started < 10
+    assert probes == [(("127.0.0.1", 1), 5.0)] and clients == []
 
 
 def test_connection_to_a_missing_database_fails_clearly(monkeypatch, server_conn_id, local_server):

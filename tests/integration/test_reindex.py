@@ -138,7 +138,9 @@ def test_search_through_the_alias_answers_during_a_full_rebuild(airflow_env, hoo
     finally:
         rebuild.wait(timeout=600)
     assert rebuild.returncode == 0
-    assert answered >= 10, f"only {answered} searches happened during the rebuild"
+    # How many searches fit into the rebuild depends on how fast this machine rebuilds: not
+    # checked. What is: searches ran while it ran, and every one of them answered (above).
+    assert answered >= 1, "no search happened during the rebuild"
     assert served <= {f"{alias}__blue", f"{alias}__green"}
     assert hook.describe_alias(alias) == f"{alias}__green"
     assert len(client.search(alias, data=[query], limit=3)[0]) == 3

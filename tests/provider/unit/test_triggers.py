@@ -4,7 +4,7 @@ async hook: no server, no Airflow triggerer)."""
 from __future__ import annotations
 
 import asyncio
-import time
+from types import SimpleNamespace
 
 import pytest
 from airflow.sdk._shared.module_loading import import_string
@@ -90,14 +90,48 @@ def test_without_a_minimum_existing_and_loaded_is_enough():
     assert calls[0]["count_rows"] is False
 
 
-def test_times_out_at_end_at():
+class FakeClock:
+    """The trigger's ``time.time`` and ``asyncio.sleep``: a sleep moves the clock by exactly
+    its delay (and yields to the loop), so the polling schedule is checked without waiting
+    and whatever the machine's load."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        self.sleeps.append(delay)
+        self.now += delay
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    import milvus_provider.triggers.milvus as module
+
+    fake = FakeClock(1000.0)
+    monkeypatch.setattr(module, "time", fake)
+    monkeypatch.setattr(module, "asyncio", SimpleNamespace(sleep=fake.sleep))  # the loop's own asyncio is untouched
+    return fake
+
+
+def test_times_out_at_end_at(clock):
     hook = FakeAsyncHook([state(rows=1)])
-    started = time.monotonic()
-    event, calls = run_first_event(trigger(poke_interval=0.05, end_at=time.time() + 0.3), hook)
+    event, calls = run_first_event(trigger(poke_interval=0.25, end_at=1001.0), hook)
     assert event.payload["status"] == "timeout"
     assert "holds 1 rows" in event.payload["message"] and event.payload["state"] == state(rows=1)
-    assert 0.25 <= time.monotonic() - started < 5
-    assert len(calls) >= 3
+    # polled every poke_interval until end_at, then one last look: never later, never more
+    assert clock.sleeps == [0.25] * 4 and clock.now == 1001.0 and len(calls) == 5
+
+
+def test_the_last_wait_stops_at_end_at_not_a_whole_interval_later(clock):
+    hook = FakeAsyncHook([state(rows=1)])
+    event, calls = run_first_event(trigger(poke_interval=0.5, end_at=1000.75), hook)
+    assert event.payload["status"] == "timeout"
+    assert clock.sleeps == [0.5, 0.25] and clock.now == 1000.75 and len(calls) == 3
 
 
 def test_transient_errors_are_retried_and_persistent_ones_reported():
