@@ -132,8 +132,11 @@ def _resolved(index: IndexDeclaration, base: Path) -> IndexDeclaration:
 
 
 def owner_of(collection: str, indexes: list[IndexDeclaration] | None = None) -> IndexDeclaration | None:
-    """The declared index that keeps ``collection`` (its serving name), if any."""
+    """The declared index that keeps ``collection``: its serving name, or one of the physical
+    collections behind it (``<name>__<build>``, ``<name>__legacy_<stamp>``), if any."""
+    from milvus_toolkit.reindex import BUILD_SEPARATOR
+
     for index in load_declarations() if indexes is None else indexes:
-        if index.collection == collection:
+        if collection == index.collection or collection.startswith(index.collection + BUILD_SEPARATOR):
             return index
     return None

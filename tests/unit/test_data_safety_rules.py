@@ -173,3 +173,14 @@ def test_declared_tenants_may_share_a_collection_only_as_tenants(tmp_path):
     mixed = "indexes:\n" + entry.format(name="a") + "    tenant: a\n" + entry.format(name="b")
     with pytest.raises(DeclarationError, match="must each have a tenant"):
         load_declarations(write(tmp_path, mixed))
+
+
+def test_a_declared_indexs_builds_and_legacy_copy_belong_to_it_too():
+    """Suspected in issue 21, confirmed: a generic run naming a declared index's physical build
+    (`<alias>__<stamp>`) passed the refusal and could write into what the alias serves."""
+    from milvus_toolkit.declared import load_declarations, owner_of
+
+    index = load_declarations()[0]
+    for name in (index.collection, f"{index.collection}__20260101T020000", f"{index.collection}__legacy_x"):
+        assert owner_of(name) == index, name
+    assert owner_of(f"{index.collection}_other") is None and owner_of(f"x{index.collection}__1") is None
