@@ -12,7 +12,7 @@ STAMP      := $(VENV)/.installed
 export LOCAL_HOME := $(CURDIR)/.local
 DEV_ENV    := source scripts/dev-env.sh
 
-.PHONY: help venv milvus-up milvus-down milvus-status airflow-init demo test test-unit lock clean bench-ingest bench-reindex
+.PHONY: help venv milvus-up milvus-down milvus-status airflow-init demo test test-unit fuzz-lifecycle lock clean bench-ingest bench-reindex
 .PHONY: system-deps airflow-up airflow-down airflow-status
 .PHONY: milvus-lite-up milvus-lite-down milvus-lite-status
 
@@ -20,6 +20,7 @@ help:
 	@echo "make demo        set up, start the local Milvus, ingest the sample corpus, print a summary"
 	@echo "make test        set up and run the whole test suite (unit + integration, own Milvus)"
 	@echo "make test-unit   only the fast unit tests"
+	@echo "make fuzz-lifecycle  the model-checked lifecycle with many examples, random seed (LIFECYCLE_EXAMPLES=200)"
 	@echo "make milvus-up / milvus-down / milvus-status   the local Milvus server (auth on)"
 	@echo "make milvus-lite-up / milvus-lite-down / milvus-lite-status   the second server: Milvus Lite 3.2.2 (BM25, hybrid; no auth: 127.0.0.1:19540 only)"
 	@echo "make airflow-init   the local Airflow metadata database (SQLite, .local/airflow)"
@@ -121,6 +122,13 @@ test: venv system-deps
 
 test-unit: venv
 	$(PY) -m pytest tests/unit
+
+# The model-checked lifecycle (tests/integration/test_lifecycle.py) with many more examples than
+# `make test` runs, from a random seed; a failure prints its minimal steps and @reproduce_failure.
+LIFECYCLE_EXAMPLES ?= 200
+fuzz-lifecycle: venv
+	LIFECYCLE_EXAMPLES=$(LIFECYCLE_EXAMPLES) LIFECYCLE_SEED=random $(PY) -m pytest tests/integration/test_lifecycle.py \
+	  -p no:cacheprovider --show-capture=no -p no:logging -q
 
 clean: milvus-down milvus-lite-down
 	rm -rf $(VENV) .local
