@@ -138,7 +138,9 @@ def run_ingest(hook, conf: dict, *, run_started: float) -> Outcome:
 
 def run_reindex(hook, conf: dict, *, run_started: float) -> Outcome:
     """One ``milvus_reindex`` run: plan → split_corpus → prepare_target → index_batch (each
-    batch) → delete_obsolete → validate → swap_alias; or ``strategy=rollback``."""
+    batch) → delete_obsolete → validate → swap_alias; or ``strategy=rollback``. The same calls
+    as the tasks of dags/milvus_reindex.py, with the scheduler's run start for ``run_after``
+    and ``run_started``."""
     params = reindex.parse_reindex_params(conf)
     kind = params.strategy
     name = f"lifecycle-{uuid.uuid4().hex[:12]}"
@@ -151,7 +153,10 @@ def run_reindex(hook, conf: dict, *, run_started: float) -> Outcome:
         pipeline.check_inputs(params, hook, plan.target, rewrites_all=params.rewrites_all)
         plan_dict = plan.to_xcom()
         manifest = pipeline.split_corpus(params, hook, folder, deletes_unlisted=True, **_split_kwargs(run_started)).to_xcom()
-        batches = pipeline.prepare(params, hook, manifest, plan.target, marks_to_set=reindex.build_marks(plan_dict))
+        if hasattr(reindex, "prepare_target"):  # the DAG's prepare_target: a build's budget, then pipeline.prepare
+            batches = reindex.prepare_target(params, hook, plan_dict, manifest)
+        else:
+            batches = pipeline.prepare(params, hook, manifest, plan.target, marks_to_set=reindex.build_marks(plan_dict))
         mode = "upsert" if params.force_reembed else "add"
 
         async def write_all():
