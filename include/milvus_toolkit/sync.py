@@ -151,7 +151,10 @@ def report_future_stamps(collection: str, stamps: Iterable[float], run_stamp: fl
 
 
 def _iso(stamp: float) -> str:
-    return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds")
+    try:
+        return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds")
+    except (ValueError, OverflowError, OSError):  # beyond year 9999: say the number
+        return f"{stamp:.0f} (epoch seconds)"
 
 
 def check_budget(collection: str, to_delete: int, total: int, max_percent: float, *, build: str | None = None,

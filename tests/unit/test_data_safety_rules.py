@@ -184,3 +184,15 @@ def test_a_declared_indexs_builds_and_legacy_copy_belong_to_it_too():
     for name in (index.collection, f"{index.collection}__20260101T020000", f"{index.collection}__legacy_x"):
         assert owner_of(name) == index, name
     assert owner_of(f"{index.collection}_other") is None and owner_of(f"x{index.collection}__1") is None
+
+
+def test_rows_stamped_in_the_future_are_reported_and_any_stamp_is_printable(caplog):
+    import time
+
+    from milvus_toolkit.sync import report_future_stamps
+
+    now = time.time()
+    with caplog.at_level("WARNING", logger="milvus_toolkit.sync"):
+        assert report_future_stamps("c", [now - 10, now + 3600, 1e12], run_stamp=now) == 2
+        assert report_future_stamps("c", [now - 10, now + 60], run_stamp=now) == 0, "within the clock tolerance"
+    assert "2 row(s) of 'c' carry a run stamp in the future (up to 1000000000000 (epoch seconds)" in caplog.text
