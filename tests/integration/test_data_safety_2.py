@@ -171,3 +171,21 @@ def test_renames_are_removed_by_a_glob_reindex_and_reported_by_ingest(lite_hook,
     Reindex(hook, glob, "glob").all()
     served = served_by_source(hook, collection_name)
     assert "n0.md" not in served and "renamed.md" in served and "keep.txt" in served
+
+
+# ---- found by the lifecycle machine: a renamed collection must still answer -------------------
+
+def test_a_renamed_collection_keeps_answering_so_a_rollback_to_the_legacy_copy_serves(server_hook, collection_name):
+    """Found by tests/integration/test_lifecycle.py: Milvus Lite hands a renamed collection back
+    released, so the legacy copy (a plain collection renamed when its name became an alias)
+    could not be read once a rollback pointed the alias at it."""
+    hook, legacy = server_hook, f"{collection_name}__legacy_x"
+    hook.create_collection(collection_name, dimension=4, primary_field="pk")
+    hook.insert(collection_name, [{"pk": "a", "vector": [0.1, 0.2, 0.3, 0.4]}])
+    try:
+        hook.rename_collection(collection_name, legacy)
+        assert hook.count(legacy) == 1
+        assert [r["pk"] for b in hook.iter_rows(legacy, ["pk"]) for r in b] == ["a"]
+    finally:
+        if hook.has_collection(legacy):
+            hook.drop_collection(legacy)

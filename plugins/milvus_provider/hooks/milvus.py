@@ -241,7 +241,13 @@ class MilvusHook(BaseHook):
         return dropped
 
     def rename_collection(self, old_name: str, new_name: str) -> None:
-        self._guard(lambda: self.get_conn().rename_collection(old_name, new_name), f"rename collection '{old_name}' to '{new_name}'")
+        """Rename a collection; one that was loaded is loaded under its new name too (Milvus
+        Lite hands a renamed collection back released: reads of it would fail)."""
+        client = self.get_conn()
+        was_loaded = _is_loaded(self._guard(lambda: client.get_load_state(old_name), f"load state of '{old_name}'"))
+        self._guard(lambda: client.rename_collection(old_name, new_name), f"rename collection '{old_name}' to '{new_name}'")
+        if was_loaded and not _is_loaded(self._guard(lambda: client.get_load_state(new_name), f"load state of '{new_name}'")):
+            self._guard(lambda: client.load_collection(new_name), f"load collection '{new_name}'")
 
     def collection_properties(self, name: str) -> dict[str, str]:
         """The collection's properties (key/value strings kept by the server, renames included)."""
