@@ -53,15 +53,6 @@ from tests.integration import lifecycle_support as ls
 
 pytestmark = [pytest.mark.integration, pytest.mark.lifecycle, pytest.mark.usefixtures("private_staging")]
 
-# Rules and checks that hit a known bug of issue 21, part 1 that is not fixed yet, left out so
-# the suite can run green meanwhile. Each entry names the bug; REMOVE an entry when its fix
-# lands (LIFECYCLE_KNOWN_BUGS=run runs them all anyway).
-KNOWN_BUGS_NOT_YET_FIXED: dict[str, str] = {
-    # NEW (not in issue 21): Milvus Lite releases a collection it renames, so a rollback to the
-    # legacy copy serves a released collection ("in state 'released'; call load()")
-    "rollback_to_legacy": "new: a rollback to the renamed legacy collection serves a released collection on Milvus Lite",
-}
-
 EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", "20"))
 STEPS = int(os.environ.get("LIFECYCLE_STEPS", "20"))
 RANDOM_SEED = os.environ.get("LIFECYCLE_SEED", "") == "random"  # make fuzz-lifecycle
@@ -90,10 +81,6 @@ class Entry:
     @property
     def readable(self) -> bool:
         return self.kind == "text" and bool(self.text.strip())
-
-
-def enabled(name: str) -> bool:
-    return name not in KNOWN_BUGS_NOT_YET_FIXED or os.environ.get("LIFECYCLE_KNOWN_BUGS") == "run"
 
 
 def lifecycle_machine(hook):
@@ -188,8 +175,7 @@ def lifecycle_machine(hook):
 
         @precondition(lambda self: bool(self.files))
         @rule(index=st.integers(0, 20), how=st.sampled_from(
-            [h for h in ("delete", "rename", "case_rename", "truncate", "eio", "too_big", "dangling", "restore")
-             if enabled(h if h != "dangling" else "dangling_link")]))
+            ["delete", "rename", "case_rename", "truncate", "eio", "too_big", "dangling", "restore"]))
         def change_file(self, index, how):
             name = self.pick(index)
             entry = self.files[name]
@@ -218,7 +204,7 @@ def lifecycle_machine(hook):
                 self.write(name, Entry({"truncate": "empty"}.get(how, how), entry.text))
             note(f"{how} {name}")
 
-        @precondition(lambda self: enabled("folder_behind_link") and not self.linked
+        @precondition(lambda self: not self.linked
                       and any(n.startswith("guide/") for n in self.files))
         @rule()
         def move_guide_behind_link(self):
@@ -232,7 +218,6 @@ def lifecycle_machine(hook):
         def change_splitter(self, chunk_size):
             self.chunk_size = chunk_size
 
-        @precondition(lambda self: enabled("worker_clock_offset"))
         @rule(offset=st.sampled_from([3600.0, -3600.0]))
         def skew_worker_clock(self, offset):
             self.next_offset = offset
@@ -251,9 +236,7 @@ def lifecycle_machine(hook):
         def full(self, budget, relative):
             self.run("full", budget, relative)
 
-        @precondition(lambda self: bool(self.model_of)  # something was served (else: refused, trivially)
-                      and (enabled("rollback_to_legacy") or "__legacy_" not in str(self.previous_of.get(
-                          ls.serving_collection(self.hook, self.alias)))))
+        @precondition(lambda self: bool(self.model_of))  # something was served (else: refused, trivially)
         @rule()
         def rollback(self):
             self.run("rollback", 100, False)
@@ -267,8 +250,6 @@ def lifecycle_machine(hook):
             return conf if kind == "ingest" else {**conf, "strategy": kind}
 
         def run(self, kind: str, budget: int, relative: bool) -> None:
-            if relative and not enabled("relative_source"):
-                relative = False
             hook, offset = self.hook, self.next_offset
             self.next_offset = 0.0
             listed = sorted(self.files)
