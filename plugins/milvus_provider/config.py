@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
 
 DEFAULT_PORT = 19530
 DEFAULT_TIMEOUT = 30.0
@@ -19,7 +19,8 @@ class MilvusConnectionConfig(BaseModel):
     Only :meth:`client_kwargs` reveals them, to hand them to pymilvus.
     """
 
-    model_config = ConfigDict(frozen=True)
+    # hide_input_in_errors: a validation error never shows the value it refused (a token).
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     uri: str
     db_name: str = "default"
@@ -30,6 +31,24 @@ class MilvusConnectionConfig(BaseModel):
     server_pem_path: str | None = None
     server_name: str | None = None
     timeout: float = DEFAULT_TIMEOUT
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            # Re-raised without input values (pydantic's message carries ``input_value=...``).
+            raise ValueError(_safe_errors(exc)) from None
+
+    @field_validator("password", "token", mode="before")
+    @classmethod
+    def _secret_as_text(cls, value: Any) -> Any:
+        # A token stored as a JSON number is still a token; any other type is refused
+        # without showing the value.
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if value is not None and not isinstance(value, (str, SecretStr)):
+            raise ValueError(f"must be a string, got a {type(value).__name__} (value not shown)")
+        return value
 
     @field_validator("secure", mode="before")
     @classmethod
@@ -74,12 +93,24 @@ class MilvusConnectionConfig(BaseModel):
                 f"http://127.0.0.1:19530, https://<id>.zillizcloud.com or /path/to/milvus.db"
             )
         secure = cls._parse_bool(extra.get("secure", False))
-        token = extra.get("token") or None
+        token = extra.get("token")
+        token = None if token in (None, "") else token
+        user, password = conn.login or None, conn.password or None
+        uri_user, uri_password = split_userinfo(host)
+        if uri_user is not None or uri_password is not None:
+            # Credentials in the URI's userinfo move into the credentials (never left in the
+            # URI, where they would reach every message and log line naming the server).
+            if (user or password) and (user, password) != (uri_user, uri_password):
+                raise ValueError(
+                    f"connection '{conn.conn_id}' has credentials both in the URI and in its "
+                    f"Login/Password fields, and they differ: keep one of them"
+                )
+            user, password = uri_user, uri_password
         return cls(
             uri=build_uri(host, conn.port, secure=secure),
             db_name=(conn.schema or extra.get("db_name") or "default").strip(),
-            user=conn.login or None,
-            password=conn.password or None,
+            user=user,
+            password=password,
             token=token,
             secure=secure or host.lower().startswith("https://"),
             server_pem_path=extra.get("server_pem_path") or None,
@@ -126,19 +157,61 @@ class MilvusConnectionConfig(BaseModel):
             kwargs["server_name"] = self.server_name
         return kwargs
 
+    def redact(self, text: str) -> str:
+        """``text`` with every secret of this connection replaced by ``***`` (longest first)."""
+        for secret in sorted(self.secrets(), key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
+
     def secrets(self) -> list[str]:
         """The secret values, for registration with Airflow's log masker."""
         values = [s.get_secret_value() for s in (self.password, self.token) if s is not None]
         if self.user and self.password is not None:
             values.append(f"{self.user}:{self.password.get_secret_value()}")
-        return [v for v in values if v]
+        # The forms a secret takes inside a URI (percent-encoded), as it may have been typed.
+        values += [quote(v, safe="") for v in list(values)]
+        return list(dict.fromkeys(v for v in values if v))
+
+
+def _safe_errors(exc: ValidationError) -> str:
+    """A pydantic validation error as text, without the input values it refused."""
+    lines = [
+        f"{'.'.join(str(part) for part in err.get('loc', ())) or 'value'}: {err.get('msg', 'invalid')}"
+        for err in exc.errors(include_input=False, include_url=False, include_context=False)
+    ]
+    return f"invalid Milvus connection settings: {'; '.join(lines)}"
+
+
+def split_userinfo(host: str) -> tuple[str | None, str | None]:
+    """The user and password in a URI's userinfo (``http://user:pass@host``), decoded, or
+    ``(None, None)``."""
+    if "://" not in host:
+        return None, None
+    netloc = urlsplit(host).netloc
+    if "@" not in netloc:
+        return None, None
+    userinfo = netloc.rpartition("@")[0]
+    user, sep, password = userinfo.partition(":")
+    return (unquote(user) or None), (unquote(password) if sep else None)
+
+
+def _strip_userinfo(host: str) -> str:
+    parts = urlsplit(host)
+    if "@" not in parts.netloc:
+        return host
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def build_uri(host: str, port: int | None, *, secure: bool = False) -> str:
-    """Turn the connection's host (a full URI, a hostname or a ``.db`` path) into a URI."""
+    """Turn the connection's host (a full URI, a hostname or a ``.db`` path) into a URI.
+
+    Never returns credentials: userinfo (``http://user:pass@host``) is removed (read it
+    with :func:`split_userinfo`; :meth:`MilvusConnectionConfig.from_connection` moves it into
+    the credentials)."""
     if host.endswith(".db") and "://" not in host:
         return host  # Milvus Lite file
     if "://" in host:
+        host = _strip_userinfo(host)
         parts = urlsplit(host)
         if port and parts.port is None and parts.scheme in ("http", "https", "tcp", "grpc"):
             return f"{parts.scheme}://{parts.hostname}:{port}{parts.path}"

@@ -138,7 +138,13 @@ class MilvusHook(BaseHook):
 
     def test_connection(self) -> tuple[bool, str]:
         """Used by the UI's Test button and ``POST /api/v2/connections/test``. Never hangs:
-        a closed port answers at once, a silent host after ``min(timeout, 5)`` seconds."""
+        a closed port answers at once, a silent host after ``min(timeout, 5)`` seconds.
+        The message never carries a secret of the connection."""
+        ok, message = self._test_connection()
+        config = self.__dict__.get("config")
+        return ok, config.redact(message) if config is not None else message
+
+    def _test_connection(self) -> tuple[bool, str]:
         try:
             config = self.config
         except Exception as exc:  # bad connection definition
@@ -820,7 +826,7 @@ class MilvusHook(BaseHook):
         except MilvusException as exc:
             if "not exist" in str(exc) or "not found" in str(exc):
                 return None
-            raise MilvusHookError(f"describe alias '{alias}' on {self.config.uri}: {_clean(exc)}") from None
+            raise MilvusHookError(self.config.redact(f"describe alias '{alias}' on {self.config.uri}: {_clean(exc)}")) from None
         return info.get("collection_name")
 
     def list_aliases(self, collection: str) -> list[str]:
@@ -893,8 +899,8 @@ class MilvusHook(BaseHook):
         try:
             return await call()
         except MilvusException as exc:
-            uri = (await self.aget_config()).uri
-            raise MilvusHookError(f"{action} on {uri} failed: {_clean(exc)}") from exc
+            config = await self.aget_config()
+            raise MilvusHookError(config.redact(f"{action} on {config.uri} failed: {_clean(exc)}")) from exc
 
     def _guard(self, call, action: str):
         """Run a pymilvus call; re-raise failures as ``MilvusHookError`` naming the action and
@@ -904,7 +910,7 @@ class MilvusHook(BaseHook):
         try:
             return call()
         except MilvusException as exc:
-            raise MilvusHookError(f"{action} on {self.config.uri} failed: {_clean(exc)}") from exc
+            raise MilvusHookError(self.config.redact(f"{action} on {self.config.uri} failed: {_clean(exc)}")) from exc
 
 
 def layout_of(info: Mapping[str, Any]) -> dict[str, Any]:
