@@ -56,6 +56,12 @@ def check_embedding(hook, collection: str, identity: str, *, rewrites_all: bool 
     return recorded
 
 
+def legacy_copies(hook, name: str) -> list[str]:
+    """The collections that were plain collections called ``name`` before the name became an
+    alias (marked ``legacy_of`` before the rename), oldest name first."""
+    return sorted(c for c in hook.list_collections() if hook.collection_properties(c).get(LEGACY_OF) == name)
+
+
 def record_embedding(hook, collection: str, identity: str) -> None:
     if hook.collection_properties(collection).get(EMBEDDING) != identity:
         hook.set_collection_properties(collection, {EMBEDDING: identity})

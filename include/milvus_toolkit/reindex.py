@@ -220,8 +220,8 @@ def _retire_plain_collection(hook, alias: str, target: str) -> str | None:
         hook.rename_collection(alias, legacy)
         log.info("Renamed plain collection '%s' to '%s' (kept for rollback, never dropped)", alias, legacy)
         return legacy
-    legacies = [name for name in hook.list_collections() if hook.collection_properties(name).get(marks.LEGACY_OF) == alias]
-    return max(legacies) if legacies else None
+    legacies = marks.legacy_copies(hook, alias)
+    return legacies[-1] if legacies else None
 
 
 def drop_old_builds(hook, alias: str, *, serving: str, previous: str | None, keep_builds: int) -> list[str]:

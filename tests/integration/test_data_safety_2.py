@@ -189,3 +189,41 @@ def test_a_renamed_collection_keeps_answering_so_a_rollback_to_the_legacy_copy_s
     finally:
         if hook.has_collection(legacy):
             hook.drop_collection(legacy)
+
+
+# ---- suspected in issue 21: a crash between the legacy rename and create_alias ------------------
+
+def test_an_ingest_into_a_name_caught_mid_move_behind_an_alias_is_refused(lite_hook, collection_name, tmp_path):
+    """The worker dies after the plain collection was renamed to its legacy name and before the
+    alias exists: the serving name then points at nothing. An ingest into that name created a
+    new, nearly empty plain collection that searches served instead of the data; a retried swap
+    then could not rename it (the legacy name is taken). Now the ingest is refused, and the
+    retried swap completes."""
+    from milvus_toolkit import reindex
+    from milvus_toolkit.ingest.pipeline import CorpusError
+
+    hook, folder = lite_hook, tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.md").write_text("# A\n\nThe first note.\n")
+    params = params_for(folder, collection_name, milvus_conn_id="milvus_lite")
+    Run(hook, params, "plain").all()
+    target = f"{collection_name}__v2"
+    Run(hook, params_for(folder, target, milvus_conn_id="milvus_lite"), "build").all()
+    hook.set_collection_properties(target, {marks.BUILD_OF: collection_name})
+    plan = {"alias": collection_name, "target": target, "serving": collection_name, "build": True, "run_key": "k"}
+
+    class WorkerDied(BaseException):
+        pass
+
+    real_create = hook.create_alias
+    hook.create_alias = lambda alias, collection: (_ for _ in ()).throw(WorkerDied())
+    with pytest.raises(WorkerDied):
+        reindex.swap_alias(hook, plan)
+    hook.create_alias = real_create
+    assert not hook.has_collection(collection_name) and not hook.describe_alias(collection_name)
+
+    with pytest.raises(CorpusError, match="being moved behind an alias"):
+        Run(hook, params, "in-between")
+    assert not hook.has_collection(collection_name), "nothing was created under the serving name"
+    swapped = reindex.swap_alias(hook, plan)
+    assert hook.describe_alias(collection_name) == target and swapped["previous"] == f"{collection_name}__legacy_v2"

@@ -88,6 +88,12 @@ def check_inputs(params: IngestParams, hook, collection: str | None = None, *, r
     embedding = embedding_for(params)
     health = hook.health_check()
     existing = hook.has_collection(name)
+    if not existing and name == params.collection and (legacy := marks.legacy_copies(hook, name)):
+        raise CorpusError(
+            f"param 'collection': '{name}' is being moved behind an alias: its data is in '{legacy[-1]}' and the alias "
+            f"does not exist yet (a reindex stopped between the two steps). Nothing was written; run milvus_reindex on "
+            f"'{name}' again to finish the move, then ingest."
+        )
     corpus = list_corpus(params, hook, params.collection)  # names follow the serving collection's root
     if not corpus.files:
         raise CorpusError(f"param 'source': {params.source!r} holds no files")
