@@ -12,13 +12,12 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from fsspec.utils import glob_translate
 from upath import UPath
 
 from milvus_toolkit import marks, sync
 from milvus_toolkit.rules import PermanentError
 from milvus_toolkit.embeddings import EmbeddingChoice, get_embeddings
-from fsspec.utils import glob_translate
-
 from milvus_toolkit.ingest.documents import GLOB_CHARS, BadFile, LoadedDocument, SourceError, discover, load, split_glob
 from milvus_toolkit.ingest.params import IngestParams
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
