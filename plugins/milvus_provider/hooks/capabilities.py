@@ -25,6 +25,7 @@ FEATURES: dict[str, tuple[str, tuple[int, int]]] = {
     "hybrid_search": ("hybrid search (several vector fields ranked together)", (2, 4)),
     "partition_key": ("partition keys (many tenants in one collection)", (2, 2)),
     "aliases": ("collection aliases", (2, 0)),
+    "filter_params": ("filter templates with bound values (filter_params)", (2, 5)),
 }
 # Milvus Lite 3.x serves the Milvus 2.5 API.
 LITE_EQUIVALENT = (2, 5)
@@ -45,12 +46,15 @@ class ServerCapabilities:
     hybrid_search: bool
     partition_key: bool
     aliases: bool
+    filter_params: bool
     authentication: bool  # the server can check users and passwords
 
     @classmethod
     def from_version(cls, version: str) -> ServerCapabilities:
         flavor, api = _parse(version)
         has = {name: api is not None and api >= since for name, (_, since) in FEATURES.items()}
+        if flavor == "milvus-lite":  # Lite's own expression parser has no templates ("unexpected character '{'")
+            has["filter_params"] = False
         return cls(
             version=version, flavor=flavor, milvus_api=api, authentication=flavor in ("milvus", "zilliz-cloud"),
             **has,

@@ -410,10 +410,13 @@ class MilvusHook(BaseHook):
                 f"Nothing was changed: use another collection name, or drop this one on purpose."
             )
 
-    def collection_state(self, collection_name: str, *, filter: str = "", count_rows: bool = True) -> dict[str, Any]:
+    def collection_state(
+        self, collection_name: str, *, filter: str = "", count_rows: bool = True, filter_params: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Whether a collection (or alias) exists and is loaded, and how many rows it holds
-        (matching ``filter``; counted with Strong consistency, only when loaded and
+        (matching ``filter`` with ``filter_params`` bound; counted with Strong consistency, only when loaded and
         ``count_rows``). JSON-safe: ``{"collection_name", "exists", "loaded", "row_count"}``."""
+        filter, bound = self._bound(filter, filter_params, f"count rows in '{collection_name}'")
         client = self.get_conn()
         state: dict[str, Any] = {"collection_name": collection_name, "exists": False, "loaded": False, "row_count": None}
         state["exists"] = bool(self._guard(lambda: client.has_collection(collection_name), f"check collection '{collection_name}'"))
@@ -423,16 +426,18 @@ class MilvusHook(BaseHook):
         state["loaded"] = _is_loaded(load)
         if state["loaded"] and count_rows:
             rows = self._guard(
-                lambda: client.query(collection_name, filter=filter, output_fields=["count(*)"], consistency_level="Strong"),
+                lambda: client.query(collection_name, filter=filter, output_fields=["count(*)"], consistency_level="Strong", **bound),
                 f"count rows in '{collection_name}'",
             )
             state["row_count"] = int(rows[0]["count(*)"])
         return state
 
     async def acollection_state(
-        self, collection_name: str, *, filter: str = "", count_rows: bool = True, client: AsyncMilvusClient | None = None
+        self, collection_name: str, *, filter: str = "", count_rows: bool = True, client: AsyncMilvusClient | None = None,
+        filter_params: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Async twin of :meth:`collection_state` (used by ``MilvusCollectionTrigger``)."""
+        filter, bound = await self._abound(filter, filter_params, f"count rows in '{collection_name}'")
         async with self._aclient(client) as c:
             state: dict[str, Any] = {"collection_name": collection_name, "exists": False, "loaded": False, "row_count": None}
             state["exists"] = bool(await self._aguard(lambda: c.has_collection(collection_name), f"check collection '{collection_name}'"))
@@ -442,7 +447,7 @@ class MilvusHook(BaseHook):
             state["loaded"] = _is_loaded(load)
             if state["loaded"] and count_rows:
                 rows = await self._aguard(
-                    lambda: c.query(collection_name, filter=filter, output_fields=["count(*)"], consistency_level="Strong"),
+                    lambda: c.query(collection_name, filter=filter, output_fields=["count(*)"], consistency_level="Strong", **bound),
                     f"count rows in '{collection_name}'",
                 )
                 state["row_count"] = int(rows[0]["count(*)"])
@@ -529,16 +534,21 @@ class MilvusHook(BaseHook):
         *,
         batch_size: int = 1000,
         partition_name: str | None = None,
+        filter_params: Mapping[str, Any] | None = None,
     ) -> int:
         """Delete rows by primary key (``ids``) or by a boolean ``filter`` expression (one of
-        the two, never neither: emptying a collection takes an explicit filter).
+        the two, never neither: emptying a collection takes an explicit filter). Values from
+        users or upstream tasks go in ``filter_params`` (``filter="tenant == {t}"``,
+        ``filter_params={"t": tenant}``): bound by the server, they cannot change the expression.
 
         By ids: returns how many ids were sent. By filter: the server's ``delete_count``
         (Milvus 2.3 counts the primary keys the expression names, existing or not).
         """
         kwargs = _opt(partition_name=partition_name)
-        id_list = _delete_target(ids, filter)
+        id_list = _delete_target(ids, filter, filter_params)
         if id_list is None:
+            filter, bound = self._bound(filter, filter_params, f"delete from '{collection_name}'")
+            kwargs.update(bound)
             result = self._guard(
                 lambda: self.get_conn().delete(collection_name, filter=filter, **kwargs),
                 f"delete rows matching {filter!r} from '{collection_name}'",
@@ -553,10 +563,14 @@ class MilvusHook(BaseHook):
     async def adelete(
         self, collection_name: str, ids: Sequence[str | int] | str | int | None = None, filter: str = "", *,
         batch_size: int = 1000, partition_name: str | None = None, client: AsyncMilvusClient | None = None,
+        filter_params: Mapping[str, Any] | None = None,
     ) -> int:
         """Async :meth:`delete`."""
         kwargs = _opt(partition_name=partition_name)
-        id_list = _delete_target(ids, filter)
+        id_list = _delete_target(ids, filter, filter_params)
+        if id_list is None:
+            filter, bound = await self._abound(filter, filter_params, f"delete from '{collection_name}'")
+            kwargs.update(bound)
         async with self._aclient(client) as c:
             if id_list is None:
                 result = await self._aguard(
@@ -583,10 +597,14 @@ class MilvusHook(BaseHook):
         partition_names: Sequence[str] | None = None,
         consistency_level: str | None = "Strong",
         timeout: float | None = None,
+        filter_params: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Rows matching ``filter`` (or with these ``ids``), as JSON-safe dicts. Strong
-        consistency by default: a read in a task sees the writes of the tasks before it."""
+        consistency by default: a read in a task sees the writes of the tasks before it.
+        ``filter_params`` binds the ``{name}`` placeholders of ``filter`` (Milvus 2.5+)."""
         kwargs = _read_kwargs(output_fields, ids, limit, partition_names, consistency_level, timeout)
+        filter, bound = self._bound(filter, filter_params, f"query '{collection_name}'")
+        kwargs.update(bound)
         rows = self._read(
             collection_name,
             lambda: self.get_conn().query(collection_name, filter=filter, **kwargs),
@@ -598,10 +616,12 @@ class MilvusHook(BaseHook):
         self, collection_name: str, filter: str = "", *, output_fields: Sequence[str] | None = None,
         ids: Sequence[str | int] | None = None, limit: int | None = None,
         partition_names: Sequence[str] | None = None, consistency_level: str | None = "Strong",
-        timeout: float | None = None, client: AsyncMilvusClient | None = None,
+        timeout: float | None = None, client: AsyncMilvusClient | None = None, filter_params: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Async :meth:`query`."""
         kwargs = _read_kwargs(output_fields, ids, limit, partition_names, consistency_level, timeout)
+        filter, bound = await self._abound(filter, filter_params, f"query '{collection_name}'")
+        kwargs.update(bound)
         async with self._aclient(client) as c:
             rows = await self._aread(
                 c, collection_name, lambda: c.query(collection_name, filter=filter, **kwargs), f"query '{collection_name}'"
@@ -656,12 +676,16 @@ class MilvusHook(BaseHook):
         partition_names: Sequence[str] | None = None,
         consistency_level: str | None = None,
         timeout: float | None = None,
+        filter_params: Mapping[str, Any] | None = None,
     ) -> list[list[dict[str, Any]]]:
         """Nearest neighbours of each query vector in ``data``: one list per query, best
         first, each hit ``{"id", "distance", <output fields>}`` (JSON-safe, ready for XCom).
         ``consistency_level`` ``None`` uses the collection's own; pass ``"Strong"`` to see
-        writes made just before by another client."""
+        writes made just before by another client. ``filter_params`` binds the ``{name}``
+        placeholders of ``filter`` (Milvus 2.5+)."""
         kwargs = _search_kwargs(limit, filter, output_fields, search_params, anns_field, partition_names, consistency_level, timeout)
+        filter, bound = self._bound(filter, filter_params, f"search '{collection_name}'")
+        kwargs.update(bound, filter=filter or "")
         result = self._read(
             collection_name,
             lambda: self.get_conn().search(collection_name, data=list(data), **kwargs),
@@ -674,10 +698,12 @@ class MilvusHook(BaseHook):
         output_fields: Sequence[str] | None = None, search_params: Mapping[str, Any] | None = None,
         anns_field: str | None = None, partition_names: Sequence[str] | None = None,
         consistency_level: str | None = None, timeout: float | None = None,
-        client: AsyncMilvusClient | None = None,
+        client: AsyncMilvusClient | None = None, filter_params: Mapping[str, Any] | None = None,
     ) -> list[list[dict[str, Any]]]:
         """Async :meth:`search`."""
         kwargs = _search_kwargs(limit, filter, output_fields, search_params, anns_field, partition_names, consistency_level, timeout)
+        filter, bound = await self._abound(filter, filter_params, f"search '{collection_name}'")
+        kwargs.update(bound, filter=filter or "")
         async with self._aclient(client) as c:
             result = await self._aread(
                 c, collection_name, lambda: c.search(collection_name, data=list(data), **kwargs), f"search '{collection_name}'"
@@ -701,14 +727,16 @@ class MilvusHook(BaseHook):
         partition_names: Sequence[str] | None = None,
         consistency_level: str | None = None,
         timeout: float | None = None,
+        filter_params: Mapping[str, Any] | None = None,
     ) -> list[list[dict[str, Any]]]:
         """Dense and BM25 keyword search in one call (Milvus 2.5+): query ``i`` is the vector
         ``data[i]`` against ``vector_field`` and the text ``texts[i]`` against the BM25
         ``sparse_field``, merged by ``ranker`` (``rrf`` with ``ranker_params={"k": 60}``, or
         ``weighted`` with ``{"weights": [dense, sparse]}``). Results as :meth:`search`."""
         self.require("bm25", "hybrid_search", action=f"hybrid search of '{collection_name}'")
+        filter, bound = self._bound(filter, filter_params, f"hybrid search '{collection_name}'")
         args = _hybrid_args(data, texts, vector_field, sparse_field, limit, filter, ranker, ranker_params, output_fields,
-                            search_params, partition_names, consistency_level, timeout)
+                            search_params, partition_names, consistency_level, timeout, bound.get("filter_params"))
         result = self._read(
             collection_name, lambda: self.get_conn().hybrid_search(collection_name, **args), f"hybrid search '{collection_name}'"
         )
@@ -720,11 +748,13 @@ class MilvusHook(BaseHook):
         ranker_params: Mapping[str, Any] | None = None, output_fields: Sequence[str] | None = None,
         search_params: Mapping[str, Any] | None = None, partition_names: Sequence[str] | None = None,
         consistency_level: str | None = None, timeout: float | None = None, client: AsyncMilvusClient | None = None,
+        filter_params: Mapping[str, Any] | None = None,
     ) -> list[list[dict[str, Any]]]:
         """Async :meth:`hybrid_search`."""
         await asyncio.to_thread(self.require, "bm25", "hybrid_search", action=f"hybrid search of '{collection_name}'")
+        filter, bound = await self._abound(filter, filter_params, f"hybrid search '{collection_name}'")
         args = _hybrid_args(data, texts, vector_field, sparse_field, limit, filter, ranker, ranker_params, output_fields,
-                            search_params, partition_names, consistency_level, timeout)
+                            search_params, partition_names, consistency_level, timeout, bound.get("filter_params"))
         async with self._aclient(client) as c:
             result = await self._aread(
                 c, collection_name, lambda: c.hybrid_search(collection_name, **args), f"hybrid search '{collection_name}'"
@@ -747,24 +777,29 @@ class MilvusHook(BaseHook):
 
     # ---- counting --------------------------------------------------------------------------
 
-    def count(self, collection_name: str, filter: str = "") -> int:
-        """Exact row count with Strong consistency (sees every write acknowledged before)."""
+    def count(self, collection_name: str, filter: str = "", *, filter_params: Mapping[str, Any] | None = None) -> int:
+        """Exact row count with Strong consistency (sees every write acknowledged before),
+        of the rows matching ``filter`` (``filter_params`` bound) if given."""
+        filter, bound = self._bound(filter, filter_params, f"count rows in '{collection_name}'")
         rows = self._read(
             collection_name,
             lambda: self.get_conn().query(
-                collection_name, filter=filter, output_fields=["count(*)"], consistency_level="Strong"
+                collection_name, filter=filter, output_fields=["count(*)"], consistency_level="Strong", **bound
             ),
             f"count rows in '{collection_name}'",
         )
         return int(rows[0]["count(*)"])
 
-    async def acount(self, collection_name: str, filter: str = "", *, client: AsyncMilvusClient | None = None) -> int:
+    async def acount(
+        self, collection_name: str, filter: str = "", *, client: AsyncMilvusClient | None = None, filter_params: Mapping[str, Any] | None = None
+    ) -> int:
         """Async :meth:`count`."""
+        filter, bound = await self._abound(filter, filter_params, f"count rows in '{collection_name}'")
         async with self._aclient(client) as c:
             rows = await self._aread(
                 c,
                 collection_name,
-                lambda: c.query(collection_name, filter=filter, output_fields=["count(*)"], consistency_level="Strong"),
+                lambda: c.query(collection_name, filter=filter, output_fields=["count(*)"], consistency_level="Strong", **bound),
                 f"count rows in '{collection_name}'",
             )
         return int(rows[0]["count(*)"])
@@ -777,7 +812,8 @@ class MilvusHook(BaseHook):
         return dict(counts)
 
     def iter_rows(
-        self, name: str, output_fields: list[str], *, filter: str = "", batch_size: int = 5000
+        self, name: str, output_fields: list[str], *, filter: str = "", batch_size: int = 5000,
+        filter_params: Mapping[str, Any] | None = None,
     ) -> Iterable[list[dict[str, Any]]]:
         """Every row of a collection (matching ``filter``), in batches, each page a Strong query.
 
@@ -785,6 +821,7 @@ class MilvusHook(BaseHook):
         primary-key order), not with pymilvus's ``query_iterator``: against Milvus 2.3 that
         cannot get a server timestamp, falls back to the client's clock and misses rows
         written in the last second or so. A read that decides a delete must see them all."""
+        filter, bound = self._bound(filter, filter_params, f"read rows of '{name}'")
         pk, numeric = self._primary_key(name)
         fields = list(dict.fromkeys([pk, *output_fields]))
         last: Any = None
@@ -794,7 +831,7 @@ class MilvusHook(BaseHook):
             batch = self._read(
                 name,
                 lambda expr=expr: self.get_conn().query(
-                    name, filter=expr, output_fields=fields, limit=batch_size, consistency_level="Strong"
+                    name, filter=expr, output_fields=fields, limit=batch_size, consistency_level="Strong", **bound
                 ),
                 f"read rows of '{name}'",
             )
@@ -856,6 +893,30 @@ class MilvusHook(BaseHook):
         self._guard(lambda: self.get_conn().drop_alias(alias), f"drop alias '{alias}'")
 
     # ---- helpers ------------------------------------------------------------------------------------
+
+    def _bound(self, filter: str, filter_params: Mapping[str, Any] | None, action: str) -> tuple[str, dict[str, Any]]:
+        """The filter and the keyword arguments that bind ``filter_params`` in it.
+
+        A server with expression templates (Milvus 2.5+; not Milvus Lite) binds the values
+        itself (pymilvus ``filter_params``). On any other server each ``{name}`` outside a
+        string literal is replaced here by the value written as a literal (strings quoted and
+        escaped), so a value can never change the expression's structure either way."""
+        params = _filter_params(filter, filter_params)
+        if not params:
+            return filter, {}
+        if self.capabilities().filter_params:
+            return filter, {"filter_params": params}
+        return render_filter(filter, params), {}
+
+    async def _abound(self, filter: str, filter_params: Mapping[str, Any] | None, action: str) -> tuple[str, dict[str, Any]]:
+        """Async :meth:`_bound` (the server version is read once per hook, off the event loop)."""
+        params = _filter_params(filter, filter_params)
+        if not params:
+            return filter, {}
+        capabilities = await asyncio.to_thread(self.capabilities)
+        if capabilities.filter_params:
+            return filter, {"filter_params": params}
+        return render_filter(filter, params), {}
 
     def _read(self, name: str, call, action: str):
         """A read (query, count, iterator) that heals "collection not loaded" once.
@@ -1041,9 +1102,68 @@ def _id_list(ids: Any) -> list[Any]:
     return list(ids)
 
 
-def _delete_target(ids: Any, filter: str) -> list[Any] | None:
+def _filter_params(filter: str, filter_params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The bound values of a templated filter (``tenant == {t}`` with ``{"t": ...}``)."""
+    if filter_params is None or (not filter_params and not isinstance(filter_params, str)):
+        return {}
+    if not isinstance(filter_params, Mapping):
+        raise TypeError(f"filter_params must be a dict of placeholder name to value, got a {type(filter_params).__name__}")
+    if not filter or not str(filter).strip():
+        raise ValueError("filter_params given without a filter to bind them in")
+    return {str(key): value for key, value in filter_params.items()}
+
+
+_PLACEHOLDER = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}")
+
+
+def filter_literal(value: Any) -> str:
+    """``value`` as a Milvus expression literal: strings double-quoted with every quote,
+    backslash and control character escaped; numbers, booleans and lists of them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("a filter value must be a finite number")
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # \" \\ \n \uXXXX: escapes Milvus reads back
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(filter_literal(item) for item in value) + "]"
+    raise TypeError(f"a filter value must be a string, number, boolean or a list of them, got a {type(value).__name__}")
+
+
+def render_filter(filter: str, params: Mapping[str, Any]) -> str:
+    """``filter`` with each ``{name}`` placeholder outside a string literal replaced by
+    :func:`filter_literal` of ``params[name]``. Every placeholder needs a value."""
+    out: list[str] = []
+    i, n = 0, len(filter)
+    while i < n:
+        char = filter[i]
+        if char in "\"'":  # copy a string literal as it is (placeholders inside are text)
+            j = i + 1
+            while j < n and filter[j] != char:
+                j += 2 if filter[j] == "\\" else 1
+            out.append(filter[i : j + 1])
+            i = j + 1
+            continue
+        match = _PLACEHOLDER.match(filter, i) if char == "{" else None
+        if match:
+            name = match.group(1)
+            if name not in params:
+                raise ValueError(f"filter placeholder {{{name}}} has no value in filter_params ({', '.join(params) or 'none'})")
+            out.append(filter_literal(params[name]))
+            i = match.end()
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def _delete_target(ids: Any, filter: str, filter_params: Mapping[str, Any] | None = None) -> list[Any] | None:
     """The id list to delete, or ``None`` to delete by ``filter``."""
-    if ids is not None and filter:
+    if ids is not None and (filter or filter_params):
         raise ValueError("delete by ids or by filter, not both")
     if ids is None:
         if not filter or not str(filter).strip():
@@ -1078,7 +1198,7 @@ def _search_kwargs(limit, filter, output_fields, search_params, anns_field, part
 
 
 def _hybrid_args(data, texts, vector_field, sparse_field, limit, filter, ranker, ranker_params, output_fields,
-                 search_params, partition_names, consistency_level, timeout) -> dict[str, Any]:
+                 search_params, partition_names, consistency_level, timeout, expr_params=None) -> dict[str, Any]:
     from pymilvus import AnnSearchRequest, RRFRanker, WeightedRanker
 
     data, texts = list(data), [str(t) for t in texts]
@@ -1095,9 +1215,10 @@ def _hybrid_args(data, texts, vector_field, sparse_field, limit, filter, ranker,
     else:
         raise ValueError(f"ranker must be 'rrf' or 'weighted', got {ranker!r}")
     expr = filter or None
+    bound = {"expr_params": dict(expr_params)} if expr_params else {}
     requests = [
-        AnnSearchRequest(data=data, anns_field=vector_field, param=dict(search_params or {}), limit=int(limit), expr=expr),
-        AnnSearchRequest(data=texts, anns_field=sparse_field, param={}, limit=int(limit), expr=expr),
+        AnnSearchRequest(data=data, anns_field=vector_field, param=dict(search_params or {}), limit=int(limit), expr=expr, **bound),
+        AnnSearchRequest(data=texts, anns_field=sparse_field, param={}, limit=int(limit), expr=expr, **bound),
     ]
     return _opt(
         reqs=requests, ranker=rank, limit=int(limit),

@@ -215,7 +215,11 @@ class MilvusSearchOperator(_MilvusBaseOperator):
     :param collection_name: collection or alias (templated).
     :param data: query vectors (a list of vectors, or one vector), or query texts (templated).
     :param limit: hits per query (templated).
-    :param filter: Milvus boolean expression the hits must match (templated).
+    :param filter: Milvus boolean expression the hits must match (templated). Put values
+        from params or upstream tasks in ``filter_params``, never into the string.
+    :param filter_params: values of the filter's ``{name}`` placeholders
+        (``filter="tenant == {t}"``, ``filter_params={"t": "{{ params.tenant }}"}``): bound,
+        so a value cannot change the expression (templated).
     :param output_fields: fields returned with each hit (templated).
     :param search_params: e.g. ``{"params": {"ef": 64}}`` (templated).
     :param anns_field: vector field to search, when the collection has several (templated).
@@ -240,6 +244,7 @@ class MilvusSearchOperator(_MilvusBaseOperator):
         "data",
         "limit",
         "filter",
+        "filter_params",
         "output_fields",
         "search_params",
         "anns_field",
@@ -258,6 +263,7 @@ class MilvusSearchOperator(_MilvusBaseOperator):
         data: Any,
         limit: int = 10,
         filter: str = "",
+        filter_params: dict[str, Any] | None = None,
         output_fields: list[str] | None = None,
         search_params: dict[str, Any] | None = None,
         anns_field: str | None = None,
@@ -281,6 +287,7 @@ class MilvusSearchOperator(_MilvusBaseOperator):
         self.data = data
         self.limit = limit
         self.filter = filter
+        self.filter_params = filter_params
         self.output_fields = output_fields
         self.search_params = search_params
         self.anns_field = anns_field
@@ -305,6 +312,7 @@ class MilvusSearchOperator(_MilvusBaseOperator):
                 data=queries,
                 limit=int(self.limit),
                 filter=self.filter or "",
+                **({"filter_params": self.filter_params} if self.filter_params else {}),
                 output_fields=_list_or_none(self.output_fields),
                 search_params=self.search_params or None,
                 anns_field=self.anns_field or None,
@@ -330,6 +338,7 @@ class MilvusSearchOperator(_MilvusBaseOperator):
             hits = self.hook.hybrid_search(
                 self.collection_name, queries, texts, vector_field=self.anns_field or "vector",
                 sparse_field=self.sparse_field, limit=int(self.limit), filter=self.filter or "", ranker=self.ranker,
+                **({"filter_params": self.filter_params} if self.filter_params else {}),
                 ranker_params=self.ranker_params or None, output_fields=_list_or_none(self.output_fields),
                 search_params=self.search_params or None, partition_names=_list_or_none(self.partition_names),
                 consistency_level=self.consistency_level or None,

@@ -33,13 +33,15 @@ class MilvusCollectionSensor(BaseSensorOperator):
     :param collection_name: collection or alias to wait for (templated).
     :param min_row_count: rows required; 0 (default) waits only for existing and loaded (templated).
     :param filter: Milvus boolean expression the counted rows must match (templated).
+    :param filter_params: values of the filter's ``{name}`` placeholders, bound so that a
+        value cannot change the expression (templated).
     :param milvus_conn_id: Airflow connection of type ``milvus``.
     :param deferrable: wait on the triggerer (default) instead of in a worker slot.
     :param poke_interval: seconds between checks (default 30).
     :param timeout: seconds before the sensor fails (or skips with ``soft_fail``).
     """
 
-    template_fields: Sequence[str] = ("collection_name", "min_row_count", "filter")
+    template_fields: Sequence[str] = ("collection_name", "min_row_count", "filter", "filter_params")
     ui_color = "#e3f2fd"
 
     def __init__(
@@ -48,6 +50,7 @@ class MilvusCollectionSensor(BaseSensorOperator):
         collection_name: str,
         min_row_count: int | str = 0,
         filter: str = "",
+        filter_params: dict[str, Any] | None = None,
         milvus_conn_id: str = MilvusHook.default_conn_name,
         deferrable: bool = True,
         poke_interval: timedelta | float = 30,
@@ -57,6 +60,7 @@ class MilvusCollectionSensor(BaseSensorOperator):
         self.collection_name = collection_name
         self.min_row_count = min_row_count
         self.filter = filter
+        self.filter_params = filter_params
         self.milvus_conn_id = milvus_conn_id
         self.deferrable = deferrable
 
@@ -66,7 +70,8 @@ class MilvusCollectionSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> PokeReturnValue:
         minimum = int(self.min_row_count)
-        state = self.hook.collection_state(self.collection_name, filter=self.filter or "", count_rows=minimum > 0)
+        bound = {"filter_params": self.filter_params} if self.filter_params else {}
+        state = self.hook.collection_state(self.collection_name, filter=self.filter or "", count_rows=minimum > 0, **bound)
         done = collection_condition_met(state, minimum)
         self.log.info("%s: %s", "Condition met" if done else "Waiting", describe_state(state, minimum, self.filter))
         return PokeReturnValue(is_done=done, xcom_value=state)
@@ -85,6 +90,7 @@ class MilvusCollectionSensor(BaseSensorOperator):
                 milvus_conn_id=self.milvus_conn_id,
                 min_row_count=int(self.min_row_count),
                 filter=self.filter or "",
+                filter_params=self.filter_params or None,
                 poke_interval=self.poke_interval,
                 end_at=time.time() + self.timeout,
             ),

@@ -53,6 +53,7 @@ class MilvusCollectionTrigger(BaseTrigger):
     :param milvus_conn_id: Airflow connection of type ``milvus``.
     :param min_row_count: rows required (0: existing and loaded is enough).
     :param filter: Milvus boolean expression the counted rows must match.
+    :param filter_params: values of the filter's ``{name}`` placeholders (bound).
     :param poke_interval: seconds between polls.
     :param end_at: Unix time after which the trigger gives up with a ``timeout`` event.
     :param max_consecutive_errors: failed polls in a row before an ``error`` event.
@@ -67,12 +68,14 @@ class MilvusCollectionTrigger(BaseTrigger):
         poke_interval: float = 30.0,
         end_at: float | None = None,
         max_consecutive_errors: int = 3,
+        filter_params: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.collection_name = collection_name
         self.milvus_conn_id = milvus_conn_id
         self.min_row_count = int(min_row_count)
         self.filter = filter or ""
+        self.filter_params = dict(filter_params) if filter_params else None
         self.poke_interval = float(poke_interval)
         self.end_at = float(end_at) if end_at is not None else None
         self.max_consecutive_errors = max(1, int(max_consecutive_errors))
@@ -88,6 +91,7 @@ class MilvusCollectionTrigger(BaseTrigger):
                 "poke_interval": self.poke_interval,
                 "end_at": self.end_at,
                 "max_consecutive_errors": self.max_consecutive_errors,
+                "filter_params": self.filter_params,
             },
         )
 
@@ -106,7 +110,8 @@ class MilvusCollectionTrigger(BaseTrigger):
         while True:
             try:
                 state = await hook.acollection_state(
-                    self.collection_name, filter=self.filter, count_rows=self.min_row_count > 0
+                    self.collection_name, filter=self.filter, count_rows=self.min_row_count > 0,
+                    **({"filter_params": self.filter_params} if self.filter_params else {}),
                 )
                 failures = 0
             except Exception as exc:  # the server restarting, a network blip, a bad filter

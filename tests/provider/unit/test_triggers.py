@@ -70,6 +70,7 @@ def test_serialize_round_trips_through_the_classpath():
         "poke_interval": 0.01,
         "end_at": 1234.5,
         "max_consecutive_errors": 3,
+        "filter_params": None,
     }
 
 
