@@ -127,3 +127,52 @@ def test_a_fresh_hook_resolves_its_connection_inside_the_event_loop(server_conn_
 
     uri, state = asyncio.run(scenario())
     assert uri.startswith("http://127.0.0.1:") and state["exists"] is False
+
+
+@pytest.mark.parametrize("server_conn_id", ["milvus-lite"], indirect=True)  # restarts in seconds; 2.3.5 can panic on a quick restart
+def test_trigger_survives_a_real_server_restart_while_it_waits(server_hook, server_conn_id, local_server, collection_name):
+    """Stop the session's server while the trigger waits, keep it down for a few seconds,
+    start it again: the failed polls stay inside ``error_window``, and the trigger fires
+    success once the rows arrive after the restart."""
+    hook = server_hook
+    hook.create_collection(collection_name, 2)
+    hook.upsert(collection_name, [{"id": "a", "vector": [1.0, 0.0]}])
+    trigger = MilvusCollectionTrigger(
+        milvus_conn_id=server_conn_id, collection_name=collection_name, min_row_count=2,
+        poke_interval=0.5, error_window=60, end_at=time.time() + 180,
+    )
+    polling = MilvusHook(server_conn_id)
+    failures: list[BaseException] = []
+    real_state = polling.acollection_state
+
+    async def counted_state(*args, **kwargs):
+        try:
+            return await real_state(*args, **kwargs)
+        except Exception as exc:
+            failures.append(exc)
+            raise
+
+    polling.acollection_state = counted_state
+    trigger._hook = lambda: polling
+
+    async def scenario():
+        task = asyncio.create_task(trigger.run().__anext__())
+        await asyncio.sleep(1.0)
+        assert not task.done(), "one row of two: still waiting"
+        hook.close()
+        await asyncio.to_thread(local_server.down, timeout=10, quiet=True)
+        await asyncio.sleep(3)  # an outage of a few seconds
+        assert not task.done(), "an outage inside error_window is no error"
+        await asyncio.to_thread(local_server.up, attempts=3)
+        await asyncio.to_thread(hook.get_conn().load_collection, collection_name)
+        await asyncio.to_thread(hook.upsert, collection_name, [{"id": "b", "vector": [0.0, 1.0]}])
+        return await asyncio.wait_for(task, timeout=90)
+
+    try:
+        event = asyncio.run(scenario())
+    finally:
+        if local_server.pid() is None:  # never leave the session without its server
+            local_server.up(attempts=3)
+    assert event.payload["status"] == "success", event.payload
+    assert event.payload["state"]["row_count"] == 2
+    assert failures, "the trigger should have polled the stopped server"

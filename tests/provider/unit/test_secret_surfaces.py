@@ -173,7 +173,7 @@ def test_no_planted_secret_reaches_any_surface(shape, monkeypatch, fake_pymilvus
     assert_clean("MilvusHookError (error echoing the token)", str(failed.value))
 
     event = _first_event(
-        MilvusCollectionTrigger(collection_name="docs", milvus_conn_id=CONN_ID, poke_interval=0.01, max_consecutive_errors=1)
+        MilvusCollectionTrigger(collection_name="docs", milvus_conn_id=CONN_ID, poke_interval=0.01, error_window=0)
     )
     assert event["status"] == "error"
     assert_clean("the trigger's error event", event)

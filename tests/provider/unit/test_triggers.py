@@ -69,7 +69,7 @@ def test_serialize_round_trips_through_the_classpath():
         "filter": 'kind == "feed"',
         "poke_interval": 0.01,
         "end_at": 1234.5,
-        "max_consecutive_errors": 3,
+        "error_window": 60.0,
         "filter_params": None,
     }
 
@@ -141,9 +141,9 @@ def test_transient_errors_are_retried_and_persistent_ones_reported():
     assert event.payload["status"] == "success"
 
     hook = FakeAsyncHook([RuntimeError("bad filter")])
-    event, calls = run_first_event(trigger(max_consecutive_errors=3), hook)
-    assert event.payload == {"status": "error", "message": "bad filter"}
-    assert len(calls) == 3
+    event, calls = run_first_event(trigger(error_window=0.05), hook)
+    assert event.payload["status"] == "error" and "bad filter" in event.payload["message"]
+    assert len(calls) >= 2
 
 
 def test_an_unusable_connection_is_an_error_event():
@@ -166,3 +166,51 @@ def test_an_unusable_connection_is_an_error_event():
 )
 def test_condition(current, minimum, met):
     assert collection_condition_met(current, minimum) is met
+
+
+# ---- issue 23, item 8 ------------------------------------------------------------------------
+
+
+def test_a_filter_is_evaluated_even_with_min_row_count_zero():
+    hook = FakeAsyncHook([state(rows=None), state(rows=0)])
+    event, calls = run_first_event(trigger(min_row_count=0, filter='kind == "feed"'), hook)
+    assert calls[0] == {"collection_name": "docs", "filter": 'kind == "feed"', "count_rows": True}
+    assert event.payload["status"] == "success" and event.payload["state"]["row_count"] == 0
+    assert len(calls) == 2, "loaded but not counted is not met"
+    assert collection_condition_met(state(rows=None), 0, 'kind == "feed"') is False
+    assert collection_condition_met(state(rows=0), 0, 'kind == "feed"') is True
+
+
+def test_errors_back_off_exponentially_capped_and_give_up_after_the_error_window(clock):
+    hook = FakeAsyncHook([RuntimeError("server down")])
+    event, calls = run_first_event(trigger(poke_interval=8, error_window=30, end_at=2000.0), hook)
+    assert event.payload["status"] == "error"
+    assert "server down" in event.payload["message"] and "30" in event.payload["message"]
+    # 1, 2, 4, then capped at poke_interval; the last wait ends at the window's end
+    assert clock.sleeps == [1.0, 2.0, 4.0, 8.0, 8.0, 7.0] and clock.now == 1030.0
+    assert len(calls) == 7
+
+
+def test_an_outage_shorter_than_the_window_is_survived_and_a_success_resets_the_count(clock):
+    down = RuntimeError("server down")
+    script = [down, down, down, state(rows=0), down, down, state(rows=2)]
+    event, calls = run_first_event(trigger(poke_interval=8, error_window=10, end_at=2000.0), FakeAsyncHook(script))
+    assert event.payload["status"] == "success" and len(calls) == 7
+    assert clock.sleeps == [1.0, 2.0, 4.0, 8.0, 1.0, 2.0]  # back to 1 s after a success
+
+
+def test_no_error_window_waits_through_errors_until_the_timeout(clock):
+    event, _ = run_first_event(trigger(poke_interval=2, error_window=None, end_at=1010.0), FakeAsyncHook([RuntimeError("down")]))
+    assert event.payload["status"] == "timeout" and "down" in event.payload["message"]
+    assert clock.now == 1010.0
+
+
+def test_the_backoff_never_waits_past_end_at(clock):
+    event, _ = run_first_event(trigger(poke_interval=8, error_window=100, end_at=1002.5), FakeAsyncHook([RuntimeError("down")]))
+    assert event.payload["status"] == "timeout"
+    assert clock.sleeps == [1.0, 1.5] and clock.now == 1002.5
+
+
+def test_a_trigger_serialized_by_0_3_0_still_loads():
+    old = MilvusCollectionTrigger(collection_name="docs", milvus_conn_id="milvus_x", min_row_count=1, filter="", poke_interval=5.0, end_at=None, max_consecutive_errors=3)
+    assert old.serialize()[1]["error_window"] == 60.0
