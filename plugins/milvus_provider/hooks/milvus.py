@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import re
 import socket
 import time
@@ -41,9 +42,30 @@ class SchemaMismatchError(MilvusHookError):
     """An existing collection does not have the layout this toolkit writes."""
 
 
+class RowValidationError(MilvusHookError, ValueError):
+    """A row does not fit the collection's schema, or repeats a primary key of the same call.
+    Raised before the first request: nothing was written. The message names the batch, the
+    row's index and the field, never a value of the row (only a repeated primary key)."""
+
+
+class PartialWriteError(MilvusHookError):
+    """A write request failed; the remaining batches were not sent.
+
+    ``written_ids``: the primary keys of the rows already written (the server's for
+    ``auto_id``); ``written``: their count; ``failed_batch``: the failed batch's number (from 0);
+    ``uncertain_ids``: rows of async batches cancelled in flight, which may have landed."""
+
+    def __init__(self, message: str, *, written_ids: list[Any], uncertain_ids: list[Any], failed_batch: int, written: int) -> None:
+        super().__init__(message)
+        self.written_ids = list(written_ids)
+        self.uncertain_ids = list(uncertain_ids)
+        self.failed_batch = failed_batch
+        self.written = written
+
+
 __all__ = [
     "MilvusHook", "MilvusHookError", "DimensionMismatchError", "SchemaMismatchError", "ServerCapabilities",
-    "UnsupportedFeatureError",
+    "UnsupportedFeatureError", "RowValidationError", "PartialWriteError", "WriteSchema",
 ]
 
 
@@ -88,7 +110,7 @@ class MilvusHook(BaseHook):
         if self._client is None:
             from pymilvus import MilvusClient
 
-            self._client = self._guard(lambda: MilvusClient(**self.config.client_kwargs()), "connect")
+            self._client = self._guard(lambda: _constructed(MilvusClient, self.config.client_kwargs()), "connect")
         return self._client
 
     get_client = get_conn
@@ -130,7 +152,7 @@ class MilvusHook(BaseHook):
 
         asyncio.get_running_loop()  # fail early and clearly outside a coroutine
         config = await self.aget_config()
-        client = AsyncMilvusClient(**config.client_kwargs())
+        client = await self._aguard(lambda: _aconstructed(AsyncMilvusClient, config.client_kwargs()), "connect")
         try:
             yield client
         finally:
@@ -458,55 +480,98 @@ class MilvusHook(BaseHook):
     def insert(
         self,
         collection_name: str,
-        data: Sequence[Mapping[str, Any]] | Mapping[str, Any],
+        data: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None,
         *,
-        batch_size: int | None = None,
+        batch_size: int | None = 1000,
         partition_name: str | None = None,
         timeout: float | None = None,
+        allow_empty: bool = False,
     ) -> int:
         """Insert rows (dicts: primary key, vector, any metadata); returns how many were
-        written. ``batch_size`` splits the rows into one request per batch."""
-        return self._write("insert", collection_name, data, batch_size, partition_name, timeout)
+        written, in one request per ``batch_size`` rows (1000; ``None`` or 0: one request).
+
+        **Not retry-safe on a collection with a user primary key**: Milvus keeps every
+        inserted row, so a retry (or a second run) with the same rows duplicates them. Use
+        :meth:`upsert` there. On an ``auto_id`` collection insert is the only write: leave the
+        primary key out of the rows (the server generates it); a retry adds the rows again.
+
+        Before the first request every row is checked against the collection's schema (the
+        primary key present and of its type, unless ``auto_id``; each vector of its type and
+        dimension; every required field present; no field the schema does not know unless it
+        has a dynamic field): a bad row raises :class:`RowValidationError` naming its batch,
+        its index and the field (never a value), and nothing is written. Two rows with the
+        same primary key in one call are refused the same way (no silent last- or first-wins).
+        ``data=None`` is refused unless ``allow_empty`` (then, like an empty list, 0).
+
+        If a request fails, the remaining batches are not sent and :class:`PartialWriteError`
+        (a :class:`MilvusHookError`) carries the ids already written (``written_ids``), also
+        logged, so a retry or a cleanup knows what landed.
+        """
+        return self._write("insert", collection_name, data, batch_size, partition_name, timeout, allow_empty)
 
     def upsert(
-        self, collection_name: str, data: Sequence[Mapping[str, Any]] | Mapping[str, Any], *,
-        batch_size: int | None = None, partition_name: str | None = None, timeout: float | None = None,
+        self, collection_name: str, data: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None, *,
+        batch_size: int | None = 1000, partition_name: str | None = None, timeout: float | None = None,
+        allow_empty: bool = False,
     ) -> int:
-        """Insert or replace rows by primary key; returns how many were written."""
-        return self._write("upsert", collection_name, data, batch_size, partition_name, timeout)
+        """Insert or replace rows by primary key (retry-safe); returns how many were written.
 
-    def _write(self, op: str, collection_name: str, data, batch_size, partition_name, timeout) -> int:
-        rows = _as_rows(data)
+        Checked, batched and reported like :meth:`insert`; duplicate primary keys within one
+        call are refused. Refused on an ``auto_id`` collection: there the server generates
+        the keys, so a row's key is not known in advance and cannot be replaced; use
+        :meth:`insert` without the primary key.
+        """
+        return self._write("upsert", collection_name, data, batch_size, partition_name, timeout, allow_empty)
+
+    def write_schema(self, collection_name: str) -> WriteSchema:
+        """What :meth:`insert`/:meth:`upsert` check rows against (read from the server)."""
+        info = self._guard(lambda: self.get_conn().describe_collection(collection_name), f"describe collection '{collection_name}'")
+        return WriteSchema.of(info)
+
+    def _write(self, op, collection_name, data, batch_size, partition_name, timeout, allow_empty) -> int:
+        rows = _rows_to_write(data, op, collection_name, allow_empty)
+        if not rows:
+            return 0
+        schema = self.write_schema(collection_name)
+        batches = schema.check(op, collection_name, rows, batch_size)
         client = self.get_conn()
+        self._warn_insert(op, collection_name, schema)
         kwargs = _opt(partition_name=partition_name, timeout=timeout)
+        written_ids: list[Any] = []
         written = 0
-        for part in _batches(rows, batch_size):
-            result = self._guard(
-                lambda part=part: getattr(client, op)(collection_name, data=part, **kwargs),
-                f"{op} {len(part)} rows into '{collection_name}'",
-            )
+        for number, part in enumerate(batches):
+            try:
+                result = self._guard(
+                    lambda part=part: getattr(client, op)(collection_name, data=part, **kwargs),
+                    f"{op} {len(part)} rows into '{collection_name}'",
+                )
+            except MilvusHookError as exc:
+                raise self._partial(op, collection_name, exc, number, len(batches), written, written_ids, []) from exc
             written += _written(result, op, len(part))
+            written_ids.extend(_ids_of(result, part, schema.primary))
         return written
 
     async def ainsert(
-        self, collection_name: str, data: Sequence[Mapping[str, Any]] | Mapping[str, Any], *,
-        batch_size: int = 1000, max_concurrency: int = 4, partition_name: str | None = None,
-        timeout: float | None = None, client: AsyncMilvusClient | None = None,
+        self, collection_name: str, data: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None, *,
+        batch_size: int | None = 1000, max_concurrency: int = 4, partition_name: str | None = None,
+        timeout: float | None = None, client: AsyncMilvusClient | None = None, allow_empty: bool = False,
     ) -> int:
-        """Async :meth:`insert`: one request per ``batch_size`` rows, at most
-        ``max_concurrency`` of them in flight together."""
-        return await self._awrite("insert", collection_name, data, batch_size, max_concurrency, partition_name, timeout, client)
+        """Async :meth:`insert` (same checks, batching, errors and retry caveat): at most
+        ``max_concurrency`` requests in flight together; the first failed batch cancels the
+        others (``asyncio.TaskGroup``). A batch cancelled while in flight may still have
+        landed on the server: its ids are in ``PartialWriteError.uncertain_ids``."""
+        return await self._awrite("insert", collection_name, data, batch_size, max_concurrency, partition_name, timeout, client, allow_empty)
 
     async def aupsert(
-        self, collection_name: str, data: Sequence[Mapping[str, Any]] | Mapping[str, Any], *,
-        batch_size: int = 1000, max_concurrency: int = 4, partition_name: str | None = None,
-        timeout: float | None = None, client: AsyncMilvusClient | None = None,
+        self, collection_name: str, data: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None, *,
+        batch_size: int | None = 1000, max_concurrency: int = 4, partition_name: str | None = None,
+        timeout: float | None = None, client: AsyncMilvusClient | None = None, allow_empty: bool = False,
     ) -> int:
-        """Async :meth:`upsert`, batched like :meth:`ainsert`."""
-        return await self._awrite("upsert", collection_name, data, batch_size, max_concurrency, partition_name, timeout, client)
+        """Async :meth:`upsert`, batched and cancelled like :meth:`ainsert`."""
+        return await self._awrite("upsert", collection_name, data, batch_size, max_concurrency, partition_name, timeout, client, allow_empty)
 
-    async def _awrite(self, op, collection_name, data, batch_size, max_concurrency, partition_name, timeout, client) -> int:
-        rows = _as_rows(data)
+    async def _awrite(self, op, collection_name, data, batch_size, max_concurrency, partition_name, timeout, client, allow_empty) -> int:
+        rows = _rows_to_write(data, op, collection_name, allow_empty)
         if not rows:
             return 0
         if int(max_concurrency) < 1:
@@ -514,17 +579,62 @@ class MilvusHook(BaseHook):
         gate = asyncio.Semaphore(int(max_concurrency))
         kwargs = _opt(partition_name=partition_name, timeout=timeout)
         async with self._aclient(client) as c:
+            info = await self._aguard(lambda: c.describe_collection(collection_name), f"describe collection '{collection_name}'")
+            schema = WriteSchema.of(info)
+            batches = schema.check(op, collection_name, rows, batch_size)
+            self._warn_insert(op, collection_name, schema)
+            done: dict[int, tuple[int, list[Any]]] = {}
+            in_flight: set[int] = set()
+            failures: list[tuple[int, MilvusHookError]] = []
 
-            async def one(part: list[dict[str, Any]]) -> int:
+            async def one(number: int, part: list[dict[str, Any]]) -> None:
                 async with gate:
-                    result = await self._aguard(
-                        lambda: getattr(c, op)(collection_name, data=part, **kwargs),
-                        f"{op} {len(part)} rows into '{collection_name}'",
-                    )
-                return _written(result, op, len(part))
+                    if failures:  # a sibling failed while this one waited: never send it
+                        return
+                    in_flight.add(number)
+                    try:
+                        result = await self._aguard(
+                            lambda: getattr(c, op)(collection_name, data=part, **kwargs),
+                            f"{op} {len(part)} rows into '{collection_name}'",
+                        )
+                    except MilvusHookError as exc:
+                        in_flight.discard(number)
+                        failures.append((number, exc))
+                        raise
+                    in_flight.discard(number)
+                    done[number] = (_written(result, op, len(part)), _ids_of(result, part, schema.primary))
 
-            counts = await asyncio.gather(*(one(part) for part in _batches(rows, batch_size)))
-        return sum(counts)
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for number, part in enumerate(batches):
+                        group.create_task(one(number, part))
+            except BaseExceptionGroup as errors:
+                if not failures:
+                    raise errors.exceptions[0] from errors
+                number, exc = failures[0]
+                written_ids = [i for n in sorted(done) for i in done[n][1]]
+                uncertain = [_pk_of(row, schema.primary) for n in sorted(in_flight) for row in batches[n]]
+                written = sum(count for count, _ in done.values())
+                raise self._partial(op, collection_name, exc, number, len(batches), written, written_ids, uncertain) from exc
+        return sum(count for count, _ in done.values())
+
+    def _warn_insert(self, op: str, collection_name: str, schema: WriteSchema) -> None:
+        if op == "insert" and not schema.auto_id:
+            self.log.info(
+                "Inserting into '%s' (primary key '%s' set by the caller): a retry or a second run with the same rows "
+                "duplicates them; use upsert to make the write retry-safe", collection_name, schema.primary,
+            )
+
+    def _partial(self, op, collection_name, exc, number, batches, written, written_ids, uncertain) -> PartialWriteError:
+        if written or written_ids:
+            landed = f"{written} row(s) were already written, ids {_few(written_ids)}"
+        else:
+            landed = "nothing was written"
+        if uncertain:
+            landed += f"; {len(uncertain)} row(s) in flight when cancelled may have landed, ids {_few(uncertain)}"
+        message = f"{exc} (batch {number} of {batches}; the remaining batches were not sent; {landed})"
+        self.log.error("%s into '%s' stopped at batch %d of %d: %s", op, collection_name, number, batches, landed)
+        return PartialWriteError(message, written_ids=written_ids, uncertain_ids=uncertain, failed_batch=number, written=written)
 
     def delete(
         self,
@@ -959,7 +1069,7 @@ class MilvusHook(BaseHook):
 
         try:
             return await call()
-        except MilvusException as exc:
+        except (MilvusException, *_rpc_errors()) as exc:
             config = await self.aget_config()
             raise MilvusHookError(config.redact(f"{action} on {config.uri} failed: {_clean(exc)}")) from exc
 
@@ -970,7 +1080,7 @@ class MilvusHook(BaseHook):
 
         try:
             return call()
-        except MilvusException as exc:
+        except (MilvusException, *_rpc_errors()) as exc:
             raise MilvusHookError(self.config.redact(f"{action} on {self.config.uri} failed: {_clean(exc)}")) from exc
 
 
@@ -997,7 +1107,39 @@ def is_not_loaded(exc: BaseException) -> bool:
     return False
 
 
+def _rpc_errors() -> tuple[type[BaseException], ...]:
+    """Raw gRPC failures pymilvus passes through (a per-call ``timeout``: DEADLINE_EXCEEDED)."""
+    try:
+        import grpc
+    except ImportError:  # pragma: no cover - pymilvus depends on grpcio
+        return ()
+    return (grpc.RpcError,)
+
+
+def _constructed(factory: Callable[..., Any], kwargs: Mapping[str, Any]) -> Any:
+    """``factory(**kwargs)``, with arguments the client refuses (a URI pymilvus cannot parse)
+    raised as a pymilvus error: the guards turn it into ``MilvusHookError``, sync and async alike."""
+    from pymilvus.exceptions import MilvusException
+
+    try:
+        return factory(**kwargs)
+    except (ValueError, TypeError) as exc:
+        raise MilvusException(message=f"invalid client settings: {_clean(exc)}") from None
+
+
+async def _aconstructed(factory: Callable[..., Any], kwargs: Mapping[str, Any]) -> Any:
+    """:func:`_constructed` in the running event loop (an async client binds to it)."""
+    return _constructed(factory, kwargs)
+
+
 def _clean(exc: BaseException) -> str:
+    code = getattr(exc, "code", None)
+    details = getattr(exc, "details", None)
+    if callable(code) and callable(details):  # a raw gRPC error: its str() is a debug dump
+        try:
+            return f"{getattr(code(), 'name', code())}: {details()}"
+        except Exception:  # pragma: no cover - a half-built RpcError
+            pass
     message = getattr(exc, "message", None) or str(exc)
     return " ".join(str(message).split())
 
@@ -1062,6 +1204,178 @@ def _as_rows(data: Any) -> list[dict[str, Any]]:
         if not isinstance(row, Mapping):
             raise TypeError(f"row {index} is a {type(row).__name__}, not a dict of field values")
     return [dict(row) for row in rows]
+
+
+# ---- row checks before a write ---------------------------------------------------------------------
+
+_VECTOR_KINDS = {"FLOAT_VECTOR", "FLOAT16_VECTOR", "BFLOAT16_VECTOR", "BINARY_VECTOR", "SPARSE_FLOAT_VECTOR", "INT8_VECTOR"}
+_INT_KINDS = {"INT8", "INT16", "INT32", "INT64"}
+
+
+def _kind(value: Any) -> str:
+    return str(getattr(value, "name", value)).split(".")[-1].upper()
+
+
+class WriteSchema:
+    """A collection's schema as far as a write needs it (from ``describe_collection``)."""
+
+    def __init__(self, info: Mapping[str, Any]) -> None:
+        self.fields: dict[str, dict[str, Any]] = {}
+        self.primary = ""
+        self.auto_id = bool(info.get("auto_id"))
+        self.dynamic = bool(info.get("enable_dynamic_field"))
+        for fld in info.get("fields") or []:
+            params = dict(fld.get("params") or {})
+            spec = {
+                "kind": _kind(fld.get("type")),
+                "dim": int(params["dim"]) if params.get("dim") not in (None, "") else None,
+                "max_length": int(params["max_length"]) if params.get("max_length") not in (None, "") else None,
+                "optional": bool(fld.get("nullable")) or fld.get("default_value") is not None,
+                "generated": bool(fld.get("is_function_output")),
+            }
+            if fld.get("is_primary"):
+                self.primary = fld["name"]
+                self.auto_id = self.auto_id or bool(fld.get("auto_id"))
+            self.fields[fld["name"]] = spec
+
+    @classmethod
+    def of(cls, info: Mapping[str, Any]) -> WriteSchema:
+        return cls(info)
+
+    def check(self, op: str, collection_name: str, rows: list[dict[str, Any]], batch_size: int | None) -> list[list[dict[str, Any]]]:
+        """The batches to send, once every row fits; else :class:`RowValidationError`."""
+        if op == "upsert" and self.auto_id:
+            raise RowValidationError(
+                f"upsert into '{collection_name}' refused: its primary key '{self.primary}' is generated by the server "
+                f"(auto_id), so a row's key is not known in advance and nothing can be replaced by it. Use insert with "
+                f"rows without '{self.primary}' (a retry adds the rows again), or a collection with a user primary key"
+            )
+        batches = list(_batches(rows, batch_size))
+        seen: dict[Any, int] = {}
+        index = 0
+        for number, part in enumerate(batches):
+            for row in part:
+                where = f"batch {number}, row {index}"
+                self._check_row(collection_name, row, where)
+                if not self.auto_id:
+                    key = row[self.primary]
+                    if key in seen:
+                        raise RowValidationError(
+                            f"{op} into '{collection_name}' refused: primary key {key!r} appears twice in one call "
+                            f"(rows {seen[key]} and {index}); nothing was written. Send each id once"
+                        )
+                    seen[key] = index
+                index += 1
+        return batches
+
+    def _check_row(self, collection_name: str, row: Mapping[str, Any], where: str) -> None:
+        def bad(field: str, problem: str) -> RowValidationError:
+            return RowValidationError(f"{where}: field '{field}' {problem} (collection '{collection_name}'); nothing was written")
+
+        for name, spec in self.fields.items():
+            value = row.get(name)
+            if name == self.primary:
+                if self.auto_id:
+                    if name in row:
+                        raise bad(name, "is given, but the collection generates its primary keys (auto_id): leave it out")
+                    continue
+                if value is None:
+                    raise bad(name, "is missing: every row needs its primary key")
+            if spec["generated"]:
+                if name in row:
+                    raise bad(name, "is given, but the collection computes it with a function (BM25): leave it out")
+                continue
+            if value is None:
+                if spec["optional"]:
+                    continue
+                raise bad(name, "is missing (required: not nullable, no default)")
+            problem = _type_problem(spec, value)
+            if problem:
+                raise bad(name, problem)
+        if not self.dynamic:
+            for name in row:
+                if name not in self.fields:
+                    raise bad(name, "is not in the collection's schema (it has no dynamic field)")
+
+
+def _type_problem(spec: Mapping[str, Any], value: Any) -> str | None:
+    import numbers
+
+    kind, dim = spec["kind"], spec["dim"]
+    if kind in _INT_KINDS:
+        return None if isinstance(value, numbers.Integral) and not isinstance(value, bool) else f"is a {type(value).__name__}, not an integer ({kind})"
+    if kind in {"FLOAT", "DOUBLE"}:
+        return None if isinstance(value, numbers.Real) and not isinstance(value, bool) else f"is a {type(value).__name__}, not a number ({kind})"
+    if kind == "BOOL":
+        return None if isinstance(value, (bool, getattr(__import__("numpy"), "bool_"))) else f"is a {type(value).__name__}, not a bool"
+    if kind == "VARCHAR":
+        if not isinstance(value, str):
+            return f"is a {type(value).__name__}, not a string (VARCHAR)"
+        if spec["max_length"] and len(value) > spec["max_length"]:
+            return f"has {len(value)} characters, more than its max_length {spec['max_length']}"
+        return None
+    if kind == "ARRAY":
+        return None if isinstance(value, (list, tuple)) else f"is a {type(value).__name__}, not a list (ARRAY)"
+    if kind == "SPARSE_FLOAT_VECTOR":
+        if isinstance(value, Mapping):
+            if all(isinstance(k, numbers.Integral) and isinstance(v, numbers.Real) and not isinstance(v, bool) for k, v in value.items()):
+                return None
+            return "is not a sparse vector: its keys must be integers and its values numbers"
+        return None if hasattr(value, "tocsr") or hasattr(value, "nnz") else f"is a {type(value).__name__}, not a sparse vector (dict of index to value)"
+    if kind == "BINARY_VECTOR":
+        want = (dim or 0) // 8
+        if isinstance(value, (bytes, bytearray)):
+            return None if not dim or len(value) == want else f"has {len(value)} bytes, the collection's binary vectors {want} ({dim} bits)"
+        return f"is a {type(value).__name__}, not bytes (BINARY_VECTOR)"
+    if kind in _VECTOR_KINDS:
+        if isinstance(value, (bytes, bytearray)) and kind in {"FLOAT16_VECTOR", "BFLOAT16_VECTOR"}:
+            return None if not dim or len(value) == 2 * dim else f"has {len(value) // 2} values, the collection {dim} ({kind})"
+        if isinstance(value, (str, bytes, bytearray, Mapping)) or not hasattr(value, "__len__") or not hasattr(value, "__iter__"):
+            return f"is a {type(value).__name__}, not a vector of {dim} numbers ({kind})"
+        if dim and len(value) != dim:
+            return f"has {len(value)} values, the collection {dim} ({kind})"
+        dtype = getattr(value, "dtype", None)
+        if dtype is not None and getattr(dtype, "kind", "") in "iuf":
+            import numpy
+
+            return None if dtype.kind in "iu" or bool(numpy.isfinite(value).all()) else f"holds a NaN or infinite value ({kind})"
+        for item in value:
+            if isinstance(item, bool) or not isinstance(item, numbers.Real):
+                return f"holds a {type(item).__name__}, not only numbers ({kind})"
+            if kind != "INT8_VECTOR" and not math.isfinite(float(item)):
+                return f"holds a NaN or infinite value ({kind})"
+        return None
+    return None
+
+
+def _rows_to_write(data: Any, op: str, collection_name: str, allow_empty: bool) -> list[dict[str, Any]]:
+    if data is None and not allow_empty:
+        raise ValueError(
+            f"{op} into '{collection_name}' got data=None (no rows; did an upstream task return nothing?); "
+            f"pass allow_empty=True to accept that and write nothing"
+        )
+    return _as_rows(data)
+
+
+def _pk_of(row: Mapping[str, Any], primary: str) -> Any:
+    return _json_safe(row.get(primary))
+
+
+def _ids_of(result: Any, part: list[dict[str, Any]], primary: str) -> list[Any]:
+    """The written rows' primary keys: the server's answer (``ids``, generated ones for
+    auto_id), else the rows' own."""
+    ids = result.get("ids") if isinstance(result, Mapping) else None
+    if ids is not None and not isinstance(ids, (str, bytes)):
+        try:
+            return [_json_safe(i) for i in list(ids)]
+        except TypeError:
+            pass
+    return [_pk_of(row, primary) for row in part if primary in row]
+
+
+def _few(ids: list[Any], shown: int = 5) -> str:
+    head = ", ".join(repr(i) for i in ids[:shown])
+    return f"[{head}{', ...' if len(ids) > shown else ''}] ({len(ids)} in all)" if len(ids) > shown else f"[{head}]"
 
 
 def _batches(items: Sequence[Any], batch_size: int | None) -> Iterator[list[Any]]:

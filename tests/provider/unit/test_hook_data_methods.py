@@ -13,6 +13,15 @@ from pymilvus.client.types import LoadState
 from pymilvus.exceptions import MilvusException
 
 
+SCHEMA = {
+    "collection_name": "docs", "auto_id": False, "enable_dynamic_field": True,
+    "fields": [
+        {"name": "id", "type": "VARCHAR", "params": {"max_length": 64}, "is_primary": True},
+        {"name": "vector", "type": "FLOAT_VECTOR", "params": {"dim": 2}},
+    ],
+}
+
+
 class FakeClient:
     """Records calls; answers like MilvusClient."""
 
@@ -21,6 +30,9 @@ class FakeClient:
 
     def _record(self, name, *args, **kwargs):
         self.calls.append((name, args, kwargs))
+
+    def describe_collection(self, collection_name, **kwargs):
+        return SCHEMA
 
     def upsert(self, collection_name, data, **kwargs):
         self._record("upsert", collection_name, data=data, **kwargs)
@@ -66,6 +78,9 @@ class FakeAsyncClient:
         self.in_flight -= 1
         self.batches.append(len(data))
 
+    async def describe_collection(self, collection_name, **kwargs):
+        return SCHEMA
+
     async def upsert(self, collection_name, data, **kwargs):
         await self._write(data)
         return {"upsert_count": len(data)}
@@ -109,7 +124,7 @@ def test_toolkit_positional_calls_keep_working(hook):
     assert hook.count("docs") == 3
     names = [call[0] for call in hook._client.calls]
     assert names == ["upsert", "delete", "query"]
-    assert hook._client.calls[0][2]["data"] == ROWS, "one request without batch_size, as before"
+    assert hook._client.calls[0][2]["data"] == ROWS, "10 rows: one request (batches of 1000 by default)"
 
 
 def test_writes_are_batched(hook):
@@ -151,7 +166,8 @@ def test_query_and_get_default_to_strong_consistency(hook):
 
 def test_async_writes_keep_at_most_max_concurrency_batches_in_flight(hook):
     client = FakeAsyncClient()
-    written = asyncio.run(hook.aupsert("docs", ROWS * 3, batch_size=3, max_concurrency=3, client=client))
+    rows30 = [{"id": str(i), "vector": [1.0, 2.0]} for i in range(30)]
+    written = asyncio.run(hook.aupsert("docs", rows30, batch_size=3, max_concurrency=3, client=client))
     assert written == 30
     assert len(client.batches) == 10
     assert client.peak == 3, "three batches in flight together, never more"
