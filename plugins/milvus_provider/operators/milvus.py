@@ -8,9 +8,12 @@ Arguments are named like pymilvus ``MilvusClient``'s (``collection_name``, ``dat
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import math
-from collections.abc import Coroutine, Mapping, Sequence
+import re
+import warnings
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -85,7 +88,12 @@ class MilvusIngestOperator(_MilvusBaseOperator):
     :param vector_field: name of the vector field (default ``vector``).
     :param text_field: field embedded when a row has no vector (default ``text``).
     :param partition_name: partition to write into (templated).
+    :param allow_empty: no rows (``data`` ``None``, ``[]``, ``"[]"``) is a success writing
+        nothing; by default it fails the task, so an upstream task that returned nothing is seen.
     :param milvus_conn_id: Airflow connection of type ``milvus``.
+
+    ``data`` rendered to text (``render_template_as_native_obj`` off) is parsed as JSON once;
+    a Python repr or other text fails naming the field and showing the start of the value.
     """
 
     template_fields: Sequence[str] = (
@@ -116,9 +124,11 @@ class MilvusIngestOperator(_MilvusBaseOperator):
         vector_field: str = "vector",
         text_field: str = "text",
         partition_name: str | None = None,
+        allow_empty: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.allow_empty = allow_empty
         self.collection_name = collection_name
         self.data = data
         self.mode = mode
@@ -142,7 +152,8 @@ class MilvusIngestOperator(_MilvusBaseOperator):
         batch_size, max_concurrency = int(self.batch_size), int(self.max_concurrency)
         if batch_size < 1 or max_concurrency < 1:
             raise ValueError("batch_size and max_concurrency must be at least 1")
-        rows = _rows(self.data)
+        rows = _rows(self.data, _truthy(self.allow_empty))
+        index_params = _as_dict("index_params", self.index_params)
         embedded = self._embed_missing_vectors(rows, batch_size)
         created = False
         try:
@@ -157,7 +168,7 @@ class MilvusIngestOperator(_MilvusBaseOperator):
                     vector_field=self.vector_field,
                     metric_type=self.metric_type,
                     index_type=self.index_type,
-                    index_params=self.index_params,
+                    index_params=index_params,
                 )
             write = self.hook.aupsert if mode == "upsert" else self.hook.ainsert
             written = _run(
@@ -236,7 +247,24 @@ class MilvusSearchOperator(_MilvusBaseOperator):
     :param ranker_params: ``{"k": 60}`` for ``rrf``, ``{"weights": [dense, sparse]}`` for
         ``weighted`` (templated).
     :param sparse_field: the BM25 function's output field, for ``hybrid`` (default ``sparse``).
+    :param allow_empty: no query in ``data`` returns ``[]`` without searching; by default it
+        fails the task.
+    :param strict_output_fields: refuse output fields that are not schema fields, also on a
+        collection with a dynamic field (whose undeclared keys are otherwise accepted, and a
+        key that no hit carries is logged as a warning). On a collection without a dynamic
+        field an unknown output field is always refused, before the search.
+    :param include_vectors: keep vector fields in the hits (default off: ``output_fields=["*"]``
+        returns the other fields, and naming a vector field fails unless this is on).
+    :param max_xcom_bytes: the largest result (its JSON, in bytes) returned to XCom, default
+        1 MB (1_000_000); a larger one fails the task, saying the size and how to reduce it.
+        ``None`` or ``0``: no cap.
     :param milvus_conn_id: Airflow connection of type ``milvus``.
+
+    Fields rendered to text (``render_template_as_native_obj`` off) are parsed as JSON once:
+    ``data``, ``search_params``, ``filter_params``, ``ranker_params``, ``output_fields``,
+    ``partition_names``, ``texts``. A plain string that is not JSON (does not start with
+    ``[``, ``{`` or ``"``) is one name for ``output_fields`` / ``partition_names`` (``"text"``
+    is ``["text"]``) and one query text for ``data``. Anything else fails naming the field.
     """
 
     template_fields: Sequence[str] = (
@@ -275,9 +303,17 @@ class MilvusSearchOperator(_MilvusBaseOperator):
         ranker: str = "rrf",
         ranker_params: dict[str, Any] | None = None,
         sparse_field: str = "sparse",
+        allow_empty: bool = False,
+        strict_output_fields: bool = False,
+        include_vectors: bool = False,
+        max_xcom_bytes: int | None = 1_000_000,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.allow_empty = allow_empty
+        self.strict_output_fields = strict_output_fields
+        self.include_vectors = include_vectors
+        self.max_xcom_bytes = max_xcom_bytes
         self.hybrid = hybrid
         self.texts = texts
         self.ranker = ranker
@@ -298,7 +334,11 @@ class MilvusSearchOperator(_MilvusBaseOperator):
     def execute(self, context: Context) -> list[list[dict[str, Any]]]:
         if _truthy(self.hybrid):
             return self._hybrid()
-        queries = _queries(self.data)
+        queries = _queries(self.data, _truthy(self.allow_empty))
+        if not queries:
+            self.log.info("No query in data (allow_empty=True): nothing searched")
+            return []
+        args = self._typed()
         texts = [i for i, query in enumerate(queries) if isinstance(query, str)]
         if texts:
             adapter = resolve_embedding(self.embedding)
@@ -307,26 +347,32 @@ class MilvusSearchOperator(_MilvusBaseOperator):
             elif not self.anns_field:  # Milvus embeds texts itself only for a function's field (BM25)
                 raise ValueError("query texts need an embedding= (or anns_field= naming a BM25 function's field)")
         try:
+            vectors, dynamic = self._check_output_fields(args["output_fields"])
             hits = self.hook.search(
                 collection_name=self.collection_name,
                 data=queries,
-                limit=int(self.limit),
+                limit=args["limit"],
                 filter=self.filter or "",
-                **({"filter_params": self.filter_params} if self.filter_params else {}),
-                output_fields=_list_or_none(self.output_fields),
-                search_params=self.search_params or None,
+                **({"filter_params": args["filter_params"]} if args["filter_params"] else {}),
+                output_fields=args["output_fields"],
+                search_params=args["search_params"],
                 anns_field=self.anns_field or None,
-                partition_names=_list_or_none(self.partition_names),
+                partition_names=args["partition_names"],
                 consistency_level=self.consistency_level or None,
             )
         finally:
             self._close()
+        hits = self._for_xcom(hits, vectors, dynamic, args["limit"])
         self.log.info("Searched '%s': %s", self.collection_name, [len(h) for h in hits])
         return hits
 
     def _hybrid(self) -> list[list[dict[str, Any]]]:
-        queries = _queries(self.data)
-        texts = _queries(self.texts) if self.texts is not None else queries
+        queries = _queries(self.data, _truthy(self.allow_empty))
+        if not queries:
+            self.log.info("No query in data (allow_empty=True): nothing searched")
+            return []
+        texts = _queries(self.texts, field="texts") if self.texts not in (None, "") else queries
+        args = self._typed()
         if not all(isinstance(text, str) for text in texts):
             raise ValueError("hybrid search needs query texts: pass texts=, or query texts as data")
         if any(isinstance(query, str) for query in queries):
@@ -335,17 +381,94 @@ class MilvusSearchOperator(_MilvusBaseOperator):
                 raise ValueError("hybrid search with query texts in data needs an embedding= for the dense side")
             queries = [adapter.embed_query(q) if isinstance(q, str) else q for q in queries]
         try:
+            vectors, dynamic = self._check_output_fields(args["output_fields"])
             hits = self.hook.hybrid_search(
                 self.collection_name, queries, texts, vector_field=self.anns_field or "vector",
-                sparse_field=self.sparse_field, limit=int(self.limit), filter=self.filter or "", ranker=self.ranker,
-                **({"filter_params": self.filter_params} if self.filter_params else {}),
-                ranker_params=self.ranker_params or None, output_fields=_list_or_none(self.output_fields),
-                search_params=self.search_params or None, partition_names=_list_or_none(self.partition_names),
+                sparse_field=self.sparse_field, limit=args["limit"], filter=self.filter or "", ranker=self.ranker,
+                **({"filter_params": args["filter_params"]} if args["filter_params"] else {}),
+                ranker_params=args["ranker_params"], output_fields=args["output_fields"],
+                search_params=args["search_params"], partition_names=args["partition_names"],
                 consistency_level=self.consistency_level or None,
             )
         finally:
             self._close()
+        hits = self._for_xcom(hits, vectors, dynamic, args["limit"])
         self.log.info("Hybrid search (%s) of '%s': %s", self.ranker, self.collection_name, [len(h) for h in hits])
+        return hits
+
+    def _typed(self) -> dict[str, Any]:
+        """The rendered fields, each parsed once to its type (errors name the field)."""
+        return {
+            "limit": _as_int("limit", self.limit),
+            "filter_params": _as_dict("filter_params", self.filter_params),
+            "output_fields": _as_names("output_fields", self.output_fields),
+            "search_params": _as_dict("search_params", self.search_params) or None,
+            "partition_names": _as_names("partition_names", self.partition_names),
+            "ranker_params": _as_dict("ranker_params", self.ranker_params) or None,
+        }
+
+    def _check_output_fields(self, output_fields: list[str] | None) -> tuple[set[str], set[str]]:
+        """Refuse unknown output fields before searching (see ``strict_output_fields``) and
+        vector fields without ``include_vectors``. Returns the collection's vector fields and
+        the output fields taken as dynamic keys."""
+        if not output_fields:
+            return set(), set()
+        info = self.hook.describe_collection(self.collection_name)
+        fields = {str(f.get("name")): _type_name(f.get("type")) for f in info.get("fields", [])}
+        vectors = {name for name, kind in fields.items() if any(t in kind for t in _VECTOR_TYPES)}
+        has_dynamic = bool(info.get("enable_dynamic_field"))
+        strict = _truthy(self.strict_output_fields)
+        include_vectors = _truthy(self.include_vectors)
+        dynamic: set[str] = set()
+        for name in output_fields:
+            if name == "*":
+                continue
+            if name in fields:
+                if name in vectors and not include_vectors:
+                    raise ValueError(
+                        f"output_fields: '{name}' is a vector field of '{self.collection_name}': vectors go to XCom only "
+                        "with include_vectors=True"
+                    )
+                continue
+            if has_dynamic and not strict:
+                dynamic.add(name)
+                continue
+            known = ", ".join(sorted(n for n in fields if n not in vectors))
+            why = "strict_output_fields=True: dynamic keys are refused" if has_dynamic else "the collection has no dynamic field"
+            raise ValueError(
+                f"output_fields: '{name}' is not a field of collection '{self.collection_name}' ({why}); "
+                f"its fields: {known}"
+            )
+        return vectors, dynamic
+
+    def _for_xcom(
+        self, hits: list[list[dict[str, Any]]], vectors: set[str], dynamic: set[str], limit: int
+    ) -> list[list[dict[str, Any]]]:
+        """Hits without vectors (unless ``include_vectors``), no larger than ``max_xcom_bytes``."""
+        if vectors and not _truthy(self.include_vectors):
+            hits = [[{k: v for k, v in hit.items() if k not in vectors} for hit in per_query] for per_query in hits]
+        if any(hits):
+            for name in sorted(dynamic):
+                if not any(name in hit for per_query in hits for hit in per_query):
+                    self.log.warning(
+                        "Output field '%s' is not a schema field of '%s' and no hit carries it as a dynamic key "
+                        "(misspelled? strict_output_fields=True refuses such names)",
+                        name,
+                        self.collection_name,
+                    )
+        cap = self.max_xcom_bytes
+        if cap in (None, "", "None", "none") or _as_int("max_xcom_bytes", cap) <= 0:
+            return hits
+        cap = _as_int("max_xcom_bytes", cap)
+        size = len(json.dumps(hits, separators=(",", ":")).encode())
+        if size > cap:
+            count = sum(len(per_query) for per_query in hits)
+            raise ValueError(
+                f"search results are {size} bytes of JSON ({len(hits)} queries, {count} hits), above "
+                f"max_xcom_bytes={cap}: lower limit (now {limit}), send fewer queries per task, ask fewer "
+                f"output_fields{'' if not _truthy(self.include_vectors) else ', set include_vectors=False'}, "
+                "or raise max_xcom_bytes (None: no cap, if your XCom backend holds it)"
+            )
         return hits
 
 
@@ -353,7 +476,9 @@ class MilvusCreateCollectionOperator(_MilvusBaseOperator):
     """Create a collection from arguments (see :meth:`MilvusHook.create_collection`).
 
     Idempotent: an existing collection with the same dimension is fine (returned with
-    ``created: False``); another dimension fails the task and changes nothing.
+    ``created: False``); another dimension fails the task and changes nothing. A name that is
+    an alias is refused (``ValueError`` naming the collection it points to): it is not a
+    collection, and Milvus would otherwise report the target as existing.
 
     Returns ``{"collection_name", "dimension", "created", "hybrid"}``.
 
@@ -449,14 +574,21 @@ class MilvusCreateCollectionOperator(_MilvusBaseOperator):
         self.load = load
 
     def execute(self, context: Context) -> dict[str, Any]:
-        dimension = int(self.dimension)
+        dimension = _as_int("dimension", self.dimension)
         hybrid = _truthy(self.hybrid)
-        varchar_fields = {name: int(length) for name, length in (self.varchar_fields or {}).items()}
+        index_params = _as_dict("index_params", self.index_params)
+        properties = _as_dict("properties", self.properties)
+        analyzer_params = _as_dict("analyzer_params", self.analyzer_params)
+        varchar_fields = {
+            name: _as_int(f"varchar_fields[{name!r}]", length)
+            for name, length in (_as_dict("varchar_fields", self.varchar_fields) or {}).items()
+        }
         if hybrid:
             varchar_fields.setdefault(self.text_field, 65535)
         if self.partition_key_field:
             varchar_fields.setdefault(self.partition_key_field, 256)
         try:
+            _refuse_alias(self.hook, self.collection_name, "create")
             created = self.hook.create_collection(
                 self.collection_name,
                 dimension,
@@ -466,16 +598,16 @@ class MilvusCreateCollectionOperator(_MilvusBaseOperator):
                 id_max_length=self.id_max_length,
                 metric_type=self.metric_type,
                 index_type=self.index_type,
-                index_params=self.index_params or None,
+                index_params=index_params or None,
                 enable_dynamic_field=self.enable_dynamic_field,
                 description=self.description or "",
-                properties=self.properties or None,
+                properties=properties or None,
                 consistency_level=self.consistency_level,
                 load=self.load,
                 varchar_fields=varchar_fields or None,
                 bm25_input_field=self.text_field if hybrid else None,
                 bm25_output_field=self.sparse_field,
-                analyzer_params=self.analyzer_params or None,
+                analyzer_params=analyzer_params or None,
                 partition_key_field=self.partition_key_field or None,
                 num_partitions=self.num_partitions,
             )
@@ -487,6 +619,10 @@ class MilvusCreateCollectionOperator(_MilvusBaseOperator):
 
 class MilvusDropCollectionOperator(_MilvusBaseOperator):
     """Drop a collection, and first its aliases (``drop_aliases``, default on).
+
+    An alias name is refused (``ValueError``), and nothing is dropped: on Milvus Lite
+    ``drop_collection(<alias>)`` drops the collection the alias points to, while Milvus 2.3
+    refuses it. Drop an alias with :meth:`MilvusHook.drop_alias`, a collection by its own name.
 
     Returns ``{"collection_name", "dropped", "aliases_dropped"}``.
 
@@ -506,6 +642,7 @@ class MilvusDropCollectionOperator(_MilvusBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         try:
+            _refuse_alias(self.hook, self.collection_name, "drop")
             if not self.hook.has_collection(self.collection_name):
                 if not self.missing_ok:
                     raise ValueError(f"collection '{self.collection_name}' does not exist")
@@ -548,6 +685,17 @@ class MilvusAliasOperator(_MilvusBaseOperator):
 # ---- helpers ------------------------------------------------------------------------------------
 
 
+def _refuse_alias(hook: MilvusHook, name: str, action: str) -> None:
+    """Fail when ``name`` is an alias: the collection operators take collections only."""
+    target = hook.describe_alias(name)
+    if target is not None:
+        raise ValueError(
+            f"'{name}' is an alias of collection '{target}', not a collection: cannot {action} it. "
+            f"Name the collection itself ('{target}'), or manage the alias with MilvusAliasOperator / "
+            f"MilvusHook.drop_alias('{name}')"
+        )
+
+
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine from sync ``execute``; in a fresh thread if a loop already runs here."""
     try:
@@ -558,16 +706,25 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
-def _rows(data: Any) -> list[dict[str, Any]]:
+def _rows(data: Any, allow_empty: bool = False) -> list[dict[str, Any]]:
+    """The rows of ``data``: a list of dicts, one dict, or their JSON text (a template rendered
+    to text, ``render_template_as_native_obj`` off). No rows fail unless ``allow_empty``."""
     if isinstance(data, str):
-        data = json.loads(data)  # a template rendered to text (render_template_as_native_obj off)
+        data = _parse_text("data", data, "a list of row objects") if data.strip() else None
     if isinstance(data, Mapping):
         data = [data]
+    if data is not None and (isinstance(data, (str, bytes)) or not isinstance(data, Iterable)):
+        raise ValueError(f"data: a list of row objects was expected, got a {type(data).__name__}: {_preview(data)}")
     rows = []
     for index, row in enumerate(data or []):
         if not isinstance(row, Mapping):
             raise TypeError(f"data[{index}] is a {type(row).__name__}, not a dict of field values")
         rows.append(dict(row))
+    if not rows and not allow_empty:
+        raise ValueError(
+            f"data: no rows to write (got {_preview(data)}): did an upstream task return nothing? "
+            "Pass allow_empty=True when an empty batch is expected"
+        )
     return rows
 
 
@@ -587,19 +744,39 @@ def _primary_type_of(rows: list[dict[str, Any]], id_field: str) -> str:
     return kinds.pop() if kinds else "VARCHAR"
 
 
-def _queries(data: Any) -> list[Any]:
+def _queries(data: Any, allow_empty: bool = False, field: str = "data") -> list[Any]:
+    """Query vectors or texts: a list of either, one vector, one text, or their JSON text.
+    No query fails unless ``allow_empty`` (then ``[]``)."""
     if isinstance(data, str):
         text = data.strip()
-        if text.startswith("["):
-            data = json.loads(text)  # a rendered template
-        else:
+        if text[:1] in ("[", "{", "("):
+            data = _parse_text(field, text, "a list of query vectors or texts")  # a rendered template
+        elif text:
             return [data]  # one query text
+        else:
+            data = None
+    if isinstance(data, Mapping) or (data is not None and not isinstance(data, Iterable)):
+        raise ValueError(f"{field}: a list of query vectors or texts was expected, got {_preview(data)}")
     queries = list(data or [])
-    if queries and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in queries):
-        return [queries]  # one vector
     if not queries:
-        raise ValueError("data holds no query")
-    return [q if isinstance(q, str) else [float(x) for x in q] for q in queries]
+        if allow_empty:
+            return []
+        raise ValueError(
+            f"{field}: no query (got {_preview(data)}): did an upstream task return nothing? "
+            "Pass allow_empty=True to return [] instead"
+        )
+    if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in queries):
+        return [[float(x) for x in queries]]  # one vector
+    out: list[Any] = []
+    for index, query in enumerate(queries):
+        if isinstance(query, str):
+            out.append(query)
+            continue
+        try:
+            out.append([float(x) for x in query])
+        except (TypeError, ValueError):
+            raise ValueError(f"{field}[{index}]: neither a vector of numbers nor a text: {_preview(query)}") from None
+    return out
 
 
 def _truthy(value: Any) -> bool:
@@ -615,3 +792,89 @@ def _list_or_none(value: Any) -> list[Any] | None:
     if isinstance(value, str):
         return [value]
     return list(value)
+
+
+_REPR_MARKS = re.compile(r"'|\bNone\b|\bTrue\b|\bFalse\b|\b[A-Za-z_][\w.]*\(")
+_NAME = re.compile(r"^(\*|[A-Za-z_][A-Za-z0-9_]*)$")
+_VECTOR_TYPES = ("VECTOR",)  # FLOAT_VECTOR, BINARY_VECTOR, FLOAT16/BFLOAT16/INT8_VECTOR, SPARSE_FLOAT_VECTOR
+
+
+def _redact(text: str) -> str:
+    """``text`` with the secrets registered with Airflow's log masker replaced by ``***``."""
+    for path in ("airflow.sdk._shared.secrets_masker", "airflow.sdk.execution_time.secrets_masker"):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                redact = importlib.import_module(path).redact
+        except (ImportError, AttributeError):
+            continue
+        return str(redact(text))
+    return text
+
+
+def _preview(value: Any, width: int = 60) -> str:
+    """The start of a value for an error message: one line, redacted, at most ~``width`` characters."""
+    text = _redact(" ".join(str(value).split()))
+    return repr(text[:width] + ("..." if len(text) > width else ""))
+
+
+def _parse_text(field: str, text: str, expected: str) -> Any:
+    """A templated field rendered to text, parsed as JSON once, or an error naming the field."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        stripped = text.strip()
+        if stripped[:1] in ("[", "{", "(") and _REPR_MARKS.search(stripped):
+            raise ValueError(
+                f"{field}: rendered as a Python repr, not JSON ({_preview(text)}); {expected} was expected. "
+                "Render it with '| tojson', or set render_template_as_native_obj=True on the DAG"
+            ) from None
+        raise ValueError(
+            f"{field}: not JSON ({exc.msg} at character {exc.pos}); {expected} was expected, got {_preview(text)}"
+        ) from None
+
+
+def _as_dict(field: str, value: Any) -> dict[str, Any] | None:
+    """A dict-typed templated field: a dict, JSON object text, or nothing (``None``/``""``)."""
+    if isinstance(value, str):
+        value = _parse_text(field, value, "a JSON object") if value.strip() else None
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{field}: a JSON object (dict) was expected, got a {type(value).__name__}: {_preview(value)}")
+    return dict(value)
+
+
+def _as_names(field: str, value: Any) -> list[str] | None:
+    """A list of names (``output_fields``, ``partition_names``): a list, JSON list text, or one
+    plain name (``"text"`` means ``["text"]``; text starting with ``[``, ``{`` or ``"`` is JSON)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if text[:1] in ("[", "{", '"', "("):
+            value = _parse_text(field, text, "a list of names")
+        elif _NAME.match(text):
+            return [text]
+        else:
+            raise ValueError(f"{field}: neither one name nor a JSON list of names: {_preview(text)}")
+        if isinstance(value, str):
+            value = [value]
+    if value is None:
+        return None
+    if isinstance(value, (Mapping, bytes)) or not isinstance(value, Sequence) or not all(isinstance(n, str) for n in value):
+        raise ValueError(f"{field}: a list of names was expected, got {_preview(value)}")
+    return list(value) or None
+
+
+def _as_int(field: str, value: Any) -> int:
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return int(str(value).strip()) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{field}: an integer was expected, got {_preview(value)}") from None
+
+
+def _type_name(kind: Any) -> str:
+    return str(getattr(kind, "name", kind)).upper()

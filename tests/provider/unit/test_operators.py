@@ -27,6 +27,15 @@ ROWS = [
     {"id": "c", "vector": [0.0, 0.0, 1.0, 0.0], "text": "gamma", "kind": "note"},
 ]
 
+# describe_collection of a collection made by MilvusHook.create_collection (dynamic fields on)
+SCHEMA = {
+    "fields": [
+        {"name": "id", "type": "VARCHAR", "is_primary": True},
+        {"name": "vector", "type": "FLOAT_VECTOR", "params": {"dim": 4}},
+    ],
+    "enable_dynamic_field": True,
+}
+
 
 def rendered(op_class, **kwargs):
     """An operator in a DAG, its template fields rendered as a task run would."""
@@ -38,6 +47,8 @@ def rendered(op_class, **kwargs):
 
 def fake_hook(op, **returns) -> Mock:
     hook = Mock(spec=MilvusHook)
+    hook.describe_alias.return_value = None  # names are collections unless a test says otherwise
+    hook.describe_collection.return_value = SCHEMA
     for name, value in returns.items():
         getattr(hook, name).return_value = value
     op.hook = hook
@@ -283,3 +294,24 @@ def test_default_connection_matches_the_hook():
     assert op.hook.milvus_conn_id == "milvus_default"
     other = MilvusSearchOperator(task_id="t", collection_name="c", data=[[1.0]], milvus_conn_id="milvus_other")
     assert other.hook.milvus_conn_id == "milvus_other"
+
+
+# ---- aliases where a collection is expected (issue 23, item 10) ----------------------------------------
+
+
+def test_drop_collection_refuses_an_alias_name_and_drops_nothing():
+    op = rendered(MilvusDropCollectionOperator, collection_name="{{ params.collection }}_live")
+    hook = fake_hook(op, describe_alias="docs_v2", has_collection=True)
+    with pytest.raises(ValueError, match=r"'docs_live' is an alias of collection 'docs_v2'.*drop_alias"):
+        op.execute(context={})
+    hook.drop_collection.assert_not_called()
+    hook.drop_alias.assert_not_called()
+    hook.close.assert_called_once()
+
+
+def test_create_collection_refuses_an_existing_alias_name():
+    op = rendered(MilvusCreateCollectionOperator, collection_name="docs_live", dimension=4)
+    hook = fake_hook(op, describe_alias="docs_v2")
+    with pytest.raises(ValueError, match=r"'docs_live' is an alias of collection 'docs_v2', not a collection"):
+        op.execute(context={})
+    hook.create_collection.assert_not_called()
