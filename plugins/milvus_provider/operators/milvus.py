@@ -786,14 +786,6 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
-def _list_or_none(value: Any) -> list[Any] | None:
-    if value in (None, "", []):
-        return None
-    if isinstance(value, str):
-        return [value]
-    return list(value)
-
-
 _REPR_MARKS = re.compile(r"'|\bNone\b|\bTrue\b|\bFalse\b|\b[A-Za-z_][\w.]*\(")
 _NAME = re.compile(r"^(\*|[A-Za-z_][A-Za-z0-9_]*)$")
 _VECTOR_TYPES = ("VECTOR",)  # FLOAT_VECTOR, BINARY_VECTOR, FLOAT16/BFLOAT16/INT8_VECTOR, SPARSE_FLOAT_VECTOR
