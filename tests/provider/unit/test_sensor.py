@@ -63,22 +63,25 @@ def test_without_a_minimum_rows_are_not_counted():
     hook.collection_state.assert_called_once_with("docs", filter="", count_rows=False)
 
 
-def test_deferrable_by_default_hands_off_to_the_trigger_with_the_rendered_arguments():
+def test_deferrable_by_default_hands_off_to_the_trigger_with_the_rendered_arguments(monkeypatch):
+    import milvus_provider.sensors.milvus as sensor_module
+
     op, hook = sensor(state(rows=0))
     assert op.deferrable is True
-    before = time.time()
+    now = 1_800_000_000.0  # a frozen clock: the figures below are exact, whatever the machine's load
+    monkeypatch.setattr(sensor_module.time, "time", lambda: now)
     with pytest.raises(TaskDeferred) as deferred:
         op.execute(context={})
     trigger = deferred.value.trigger
     assert isinstance(trigger, MilvusCollectionTrigger)
     assert deferred.value.method_name == "execute_complete"
-    assert timedelta(seconds=59) <= deferred.value.timeout <= timedelta(seconds=60)  # what is left of it
+    assert deferred.value.timeout == timedelta(seconds=60)  # what is left of it (no time passed on the frozen clock)
     classpath, kwargs = trigger.serialize()
     assert classpath == "milvus_provider.triggers.milvus.MilvusCollectionTrigger"
     assert kwargs["collection_name"] == "docs" and kwargs["min_row_count"] == 2
     assert kwargs["filter"] == 'kind == "feed"' and kwargs["poke_interval"] == 5.0
     assert kwargs["milvus_conn_id"] == "milvus_default"
-    assert before + 60 <= kwargs["end_at"] <= time.time() + 60
+    assert kwargs["end_at"] == now + 60
     hook.close.assert_called_once()  # the worker keeps no client while the triggerer waits
 
 
