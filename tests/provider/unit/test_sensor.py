@@ -3,7 +3,6 @@ by default) and the resume after its event (a fake hook: no server)."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from unittest.mock import Mock
 
