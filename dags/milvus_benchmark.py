@@ -20,6 +20,7 @@ import os
 from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import dag, get_current_context, task
+
 from milvus_toolkit.benchmark import plan as bp
 from milvus_toolkit.dag_defaults import DEFAULT_ARGS
 from milvus_toolkit.dag_support import fail_fast, log_report
@@ -39,9 +40,17 @@ def _params_and_hook():
     return params, MilvusHook(params.milvus_conn_id)
 
 
-@dag(dag_id="milvus_benchmark", schedule=SCHEDULE, start_date=datetime(2026, 1, 1, tzinfo=UTC), catchup=False,
-     max_active_runs=1, default_args=DEFAULT_ARGS, tags=["milvus", "benchmark", "langchain", "llamaindex"], doc_md=__doc__,
-     params=benchmark_form())
+@dag(
+    dag_id="milvus_benchmark",
+    schedule=SCHEDULE,
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["milvus", "benchmark", "langchain", "llamaindex"],
+    doc_md=__doc__,
+    params=benchmark_form(),
+)
 def milvus_benchmark():
     @task
     def check_inputs() -> dict:
@@ -83,7 +92,11 @@ def milvus_benchmark():
         for r in record["regressions"]:
             log.warning(
                 "Slower than run %s by %.0f%%: %s (%.4f s -> %.4f s)",
-                r["previous_run"], r["slower_pct"], r["key"], r["previous_s"], r["current_s"],
+                r["previous_run"],
+                r["slower_pct"],
+                r["key"],
+                r["previous_s"],
+                r["current_s"],
             )
         return {
             "run_id": record["run_id"],

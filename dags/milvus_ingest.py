@@ -15,9 +15,17 @@ import time
 from functools import partial
 
 from airflow.sdk import Asset, AssetAlias, dag, get_current_context, task
+
 from milvus_toolkit.dag_defaults import DEFAULT_ARGS
 from milvus_toolkit.dag_support import (
-    fail_fast, log_report, materialize, milvus_asset, params_and_hook, refuse_declared, run_started, staging_teardown,
+    fail_fast,
+    log_report,
+    materialize,
+    milvus_asset,
+    params_and_hook,
+    refuse_declared,
+    run_started,
+    staging_teardown,
 )
 from milvus_toolkit.forms import ingest_form
 from milvus_toolkit.ingest import params as p
@@ -31,9 +39,16 @@ TRIGGER_ASSET = os.environ.get("MILVUS_INGEST_TRIGGER_ASSET")  # e.g. s3://bucke
 setup = partial(params_and_hook, p.parse_params)
 
 
-@dag(dag_id="milvus_ingest", schedule=[Asset(TRIGGER_ASSET)] if TRIGGER_ASSET else None, catchup=False,
-     max_active_runs=1,  # one run at a time; concurrent runs on one collection are safe anyway (milvus_toolkit.sync)
-     default_args=DEFAULT_ARGS, tags=["milvus", "ingest", "langchain"], doc_md=__doc__, params=ingest_form())
+@dag(
+    dag_id="milvus_ingest",
+    schedule=[Asset(TRIGGER_ASSET)] if TRIGGER_ASSET else None,
+    catchup=False,
+    max_active_runs=1,  # one run at a time; concurrent runs on one collection are safe anyway (milvus_toolkit.sync)
+    default_args=DEFAULT_ARGS,
+    tags=["milvus", "ingest", "langchain"],
+    doc_md=__doc__,
+    params=ingest_form(),
+)
 def milvus_ingest():
     @task(multiple_outputs=False)
     def check_inputs() -> dict:
@@ -46,7 +61,9 @@ def milvus_ingest():
     def split_corpus() -> dict:
         (params, hook), ctx = setup(), get_current_context()
         with fail_fast():
-            return pipeline.split_corpus(params, hook, run_folder(ctx["dag"].dag_id, ctx["run_id"]), run_started=run_started()).to_xcom()
+            return pipeline.split_corpus(
+                params, hook, run_folder(ctx["dag"].dag_id, ctx["run_id"]), run_started=run_started()
+            ).to_xcom()
 
     @task
     def prepare_collection(manifest: dict) -> list:
@@ -72,7 +89,9 @@ def milvus_ingest():
     @task(outlets=[INGESTED], multiple_outputs=False)
     def report(manifest: dict, written: list, deleted: int, validation: dict, checked: dict) -> dict:
         params, _ = setup()
-        summary = pipeline.summarize(params, manifest, materialize(written), deleted, validation, time.time() - checked["started"])
+        summary = pipeline.summarize(
+            params, manifest, materialize(written), deleted, validation, time.time() - checked["started"]
+        )
         log_report(summary.text)
         get_current_context()["outlet_events"][INGESTED].add(milvus_asset(params.collection), extra=summary.figures)
         return summary.figures

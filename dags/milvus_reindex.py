@@ -14,10 +14,18 @@ from datetime import UTC, datetime
 from functools import partial
 
 from airflow.sdk import AssetAlias, dag, get_current_context, task
+
 from milvus_toolkit import reindex
 from milvus_toolkit.dag_defaults import DEFAULT_ARGS
 from milvus_toolkit.dag_support import (
-    fail_fast, log_report, materialize, milvus_asset, params_and_hook, refuse_declared, run_started, staging_teardown,
+    fail_fast,
+    log_report,
+    materialize,
+    milvus_asset,
+    params_and_hook,
+    refuse_declared,
+    run_started,
+    staging_teardown,
 )
 from milvus_toolkit.declared import load_declarations
 from milvus_toolkit.forms import declared_reindex_form, reindex_form
@@ -31,8 +39,17 @@ def reindex_dag(dag_id: str, *, schedule: str | None, form: dict, fixed: dict | 
     """One reindex pipeline; ``fixed``: a declared index's identity, which a run's conf cannot override."""
     setup = partial(params_and_hook, reindex.parse_reindex_params, fixed)
 
-    @dag(dag_id=dag_id, schedule=schedule, start_date=datetime(2026, 1, 1, tzinfo=UTC), catchup=False, max_active_runs=1,
-         default_args=DEFAULT_ARGS, tags=["milvus", "reindex"], doc_md=doc, params=form)
+    @dag(
+        dag_id=dag_id,
+        schedule=schedule,
+        start_date=datetime(2026, 1, 1, tzinfo=UTC),
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["milvus", "reindex"],
+        doc_md=doc,
+        params=form,
+    )
     def pipeline_dag():
         @task.short_circuit
         def plan() -> dict:
@@ -42,7 +59,9 @@ def reindex_dag(dag_id: str, *, schedule: str | None, form: dict, fixed: dict | 
                 if params.strategy == "rollback":
                     log_report(str(reindex.rollback(hook, params.collection)))
                     return {}  # falsy: the rest is skipped
-                plan = reindex.make_plan(params, hook, run_key=f"{dag_id}/{run.run_id}", stamp=reindex.run_stamp(run.run_after))
+                plan = reindex.make_plan(
+                    params, hook, run_key=f"{dag_id}/{run.run_id}", stamp=reindex.run_stamp(run.run_after)
+                )
                 pipeline.check_inputs(params, hook, plan.target, rewrites_all=params.rewrites_all)
                 return plan.to_xcom()
 
@@ -50,8 +69,9 @@ def reindex_dag(dag_id: str, *, schedule: str | None, form: dict, fixed: dict | 
         def split_corpus(_plan: dict) -> dict:
             (params, hook), ctx = setup(), get_current_context()
             with fail_fast():
-                return pipeline.split_corpus(params, hook, run_folder(dag_id, ctx["run_id"]), deletes_unlisted=True,
-                                      run_started=run_started()).to_xcom()
+                return pipeline.split_corpus(
+                    params, hook, run_folder(dag_id, ctx["run_id"]), deletes_unlisted=True, run_started=run_started()
+                ).to_xcom()
 
         @task
         def prepare_target(run_plan: dict, manifest: dict) -> list:
@@ -64,7 +84,9 @@ def reindex_dag(dag_id: str, *, schedule: str | None, form: dict, fixed: dict | 
             get_current_context()["batch_label"] = BatchRef.of(batch).label
             params, hook = setup()
             with fail_fast():
-                return await pipeline.write_staged_batch(params, hook, batch, run_plan["target"], mode="upsert" if params.force_reembed else "add")
+                return await pipeline.write_staged_batch(
+                    params, hook, batch, run_plan["target"], mode="upsert" if params.force_reembed else "add"
+                )
 
         @task
         def delete_obsolete(run_plan: dict, manifest: dict, _indexed: list) -> int:
@@ -83,9 +105,13 @@ def reindex_dag(dag_id: str, *, schedule: str | None, form: dict, fixed: dict | 
 
         @task(outlets=[REINDEXED], multiple_outputs=False)
         def report(run_plan: dict, manifest: dict, indexed: list, deleted: int, validation: dict, swap: dict) -> dict:
-            summary = reindex.summarize(params := setup()[0], run_plan, manifest, materialize(indexed), deleted, validation, swap)
+            summary = reindex.summarize(
+                params := setup()[0], run_plan, manifest, materialize(indexed), deleted, validation, swap
+            )
             log_report(summary.text)
-            get_current_context()["outlet_events"][REINDEXED].add(milvus_asset(params.collection), extra=summary.figures)
+            get_current_context()["outlet_events"][REINDEXED].add(
+                milvus_asset(params.collection), extra=summary.figures
+            )
             return summary.figures
 
         run_plan = plan()
@@ -93,11 +119,19 @@ def reindex_dag(dag_id: str, *, schedule: str | None, form: dict, fixed: dict | 
         indexed = index_batch.partial(run_plan=run_plan).expand(batch=prepare_target(run_plan, manifest))
         deleted = delete_obsolete(run_plan, manifest, indexed)
         validation = validate(run_plan, manifest, deleted)
-        report(run_plan, manifest, indexed, deleted, validation, swap_alias(run_plan, validation)) >> staging_teardown(manifest)
+        report(run_plan, manifest, indexed, deleted, validation, swap_alias(run_plan, validation)) >> staging_teardown(
+            manifest
+        )
 
     return pipeline_dag()
 
 
 reindex_dag("milvus_reindex", schedule=None, form=reindex_form())
 for index in load_declarations():  # a broken declaration file is an import error naming file, index and field
-    reindex_dag(index.dag_id, schedule=index.schedule, fixed=index.identity(), form=declared_reindex_form(index), doc=index.doc() + __doc__)
+    reindex_dag(
+        index.dag_id,
+        schedule=index.schedule,
+        fixed=index.identity(),
+        form=declared_reindex_form(index),
+        doc=index.doc() + __doc__,
+    )

@@ -199,9 +199,7 @@ def airflow_env(milvus_conn_uri, lite_conn_uri):
         TRANSFORMERS_OFFLINE="1",
         TOKENIZERS_PARALLELISM="false",
     )
-    result = subprocess.run(
-        ["airflow", "db", "migrate"], env=env, capture_output=True, text=True, timeout=600
-    )
+    result = subprocess.run(["airflow", "db", "migrate"], env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     yield env
     shutil.rmtree(home, ignore_errors=True)

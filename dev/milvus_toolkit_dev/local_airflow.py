@@ -125,18 +125,33 @@ class LocalAirflow:
         """In start order; stopped in reverse (workers first, the api-server last, so that
         running tasks can still report to the Execution API while they finish)."""
         comps = [
-            Component("api-server", ("airflow", "api-server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1")),
+            Component(
+                "api-server",
+                ("airflow", "api-server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"),
+            ),
             Component("dag-processor", ("airflow", "dag-processor")),
             Component("triggerer", ("airflow", "triggerer", "--skip-serve-logs")),
             Component("scheduler", ("airflow", "scheduler", "--skip-serve-logs")),
         ]
         for name in self.worker_names:
-            comps.append(Component(
-                name,
-                ("airflow", "celery", "worker", "--celery-hostname", name, "--queues", self.queue,
-                 "--concurrency", str(self.worker_concurrency), "--skip-serve-logs"),
-                env=((WORKER_NAME_VAR, name),),
-            ))
+            comps.append(
+                Component(
+                    name,
+                    (
+                        "airflow",
+                        "celery",
+                        "worker",
+                        "--celery-hostname",
+                        name,
+                        "--queues",
+                        self.queue,
+                        "--concurrency",
+                        str(self.worker_concurrency),
+                        "--skip-serve-logs",
+                    ),
+                    env=((WORKER_NAME_VAR, name),),
+                )
+            )
         return comps
 
     def secrets(self) -> dict[str, str]:
@@ -147,8 +162,11 @@ class LocalAirflow:
             return json.loads(path.read_text())
         from cryptography.fernet import Fernet
 
-        values = {"jwt_secret": secrets.token_urlsafe(32), "api_secret_key": secrets.token_urlsafe(32),
-                  "fernet_key": Fernet.generate_key().decode()}
+        values = {
+            "jwt_secret": secrets.token_urlsafe(32),
+            "api_secret_key": secrets.token_urlsafe(32),
+            "fernet_key": Fernet.generate_key().decode(),
+        }
         self.run_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -184,12 +202,14 @@ class LocalAirflow:
             "TOKENIZERS_PARALLELISM": "false",
         }
         if self.executor == "celery":
-            env.update({
-                "AIRFLOW__CELERY__BROKER_URL": self.broker_url,
-                "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + self.sql_alchemy_conn,
-                "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
-                "AIRFLOW__CELERY__FLOWER_HOST": "127.0.0.1",
-            })
+            env.update(
+                {
+                    "AIRFLOW__CELERY__BROKER_URL": self.broker_url,
+                    "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + self.sql_alchemy_conn,
+                    "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
+                    "AIRFLOW__CELERY__FLOWER_HOST": "127.0.0.1",
+                }
+            )
         # The caller's own settings for the pipeline win (e.g. the staging folder that
         # dev-env.sh chose); Airflow's wiring above does not.
         for key in ("MILVUS_TOOLKIT_STAGING",):
@@ -232,9 +252,16 @@ class LocalAirflow:
             return None
 
     def _state_dict(self) -> dict:
-        return {"executor": self.executor, "port": self.port, "db_name": self.db_name,
-                "pg_url": self.pg_url, "broker_url": self.broker_url, "queue": self.queue,
-                "airflow_home": str(self.airflow_home), "components": [c.name for c in self.components()]}
+        return {
+            "executor": self.executor,
+            "port": self.port,
+            "db_name": self.db_name,
+            "pg_url": self.pg_url,
+            "broker_url": self.broker_url,
+            "queue": self.queue,
+            "airflow_home": str(self.airflow_home),
+            "components": [c.name for c in self.components()],
+        }
 
     def pid(self, name: str) -> int | None:
         try:
@@ -302,8 +329,14 @@ class LocalAirflow:
     def migrate(self) -> None:
         log = self.log_file("db-migrate")
         with open(log, "w") as out:
-            result = subprocess.run(["airflow", "db", "migrate"], env=self.process_env(), stdout=out,
-                                    stderr=subprocess.STDOUT, timeout=900, cwd=self.run_dir)
+            result = subprocess.run(
+                ["airflow", "db", "migrate"],
+                env=self.process_env(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=900,
+                cwd=self.run_dir,
+            )
         if result.returncode != 0:
             raise LocalAirflowError(f"airflow db migrate failed:\n{_tail(log)}")
 
@@ -315,8 +348,11 @@ class LocalAirflow:
         running = {c.name: self.pid(c.name) for c in self.components()}
         if state and any(self.pid(name) for name in state.get("components", [])):
             wanted = self._state_dict()
-            diff = {k: (state.get(k), wanted[k]) for k in ("executor", "port", "db_name", "broker_url", "queue", "airflow_home")
-                    if state.get(k) != wanted[k]}
+            diff = {
+                k: (state.get(k), wanted[k])
+                for k in ("executor", "port", "db_name", "broker_url", "queue", "airflow_home")
+                if state.get(k) != wanted[k]
+            }
             if diff:
                 raise LocalAirflowError(
                     f"a local Airflow already runs from {self.run_dir} with other settings "
@@ -332,8 +368,10 @@ class LocalAirflow:
         if self.executor == "celery":
             self._check_broker()
         if any(c.name == "api-server" for c in missing) and _port_open(self.port):
-            raise LocalAirflowError(f"port {self.port} on 127.0.0.1 is taken by another program; "
-                                    f"choose another with AIRFLOW_API_PORT=... (or --port)")
+            raise LocalAirflowError(
+                f"port {self.port} on 127.0.0.1 is taken by another program; "
+                f"choose another with AIRFLOW_API_PORT=... (or --port)"
+            )
         if missing:
             self.migrate()
         self.state_file.write_text(json.dumps(self._state_dict(), indent=2))
@@ -350,8 +388,12 @@ class LocalAirflow:
     def _start(self, comp: Component) -> None:
         with open(self.log_file(comp.name), "ab") as out:
             proc = subprocess.Popen(
-                comp.argv, env=self.process_env(comp), cwd=self.run_dir, stdin=subprocess.DEVNULL,
-                stdout=out, stderr=subprocess.STDOUT,
+                comp.argv,
+                env=self.process_env(comp),
+                cwd=self.run_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,  # own session and process group: stopped as a whole
             )
         self.pid_file(comp.name).write_text(str(proc.pid))
@@ -458,15 +500,19 @@ class LocalAirflow:
             if self.is_healthy():
                 return
             time.sleep(2)
-        raise LocalAirflowError(f"the local Airflow was not healthy within {timeout:.0f} s; logs in {self.run_dir / 'logs'}")
+        raise LocalAirflowError(
+            f"the local Airflow was not healthy within {timeout:.0f} s; logs in {self.run_dir / 'logs'}"
+        )
 
     def status(self) -> str:
         lines = []
         state = self.state()
         if state is None:
             return f"stopped (nothing started from {self.run_dir})"
-        lines.append(f"executor {state['executor']}, {self.base_url}, database {state['db_name']}"
-                     + (f", broker {state['broker_url']} queue {state['queue']}" if state["executor"] == "celery" else ""))
+        lines.append(
+            f"executor {state['executor']}, {self.base_url}, database {state['db_name']}"
+            + (f", broker {state['broker_url']} queue {state['queue']}" if state["executor"] == "celery" else "")
+        )
         for name in state.get("components", []):
             pid = self.pid(name)
             lines.append(f"  {name:14s} {'running (pid %d)' % pid if pid else 'stopped'}")
@@ -486,8 +532,9 @@ class LocalAirflow:
 
     def token(self) -> str:
         body = json.dumps({"username": "admin", "password": self.admin_password()}).encode()
-        req = urllib.request.Request(f"{self.base_url}/auth/token", data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"{self.base_url}/auth/token", data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(req, timeout=30) as resp:
             return json.loads(resp.read())["access_token"]
 
@@ -507,6 +554,7 @@ class LocalAirflow:
 
 
 # ---- process helpers ----------------------------------------------------------------------
+
 
 def _stat_fields(pid: int) -> list[str] | None:
     try:
@@ -604,7 +652,7 @@ def listening_sockets(pids: list[int]) -> list[tuple[int, str, int]]:
             if family == socket.AF_INET:
                 addr = socket.inet_ntop(family, raw[::-1])
             else:  # four little-endian 32-bit words
-                addr = socket.inet_ntop(family, b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4)))
+                addr = socket.inet_ntop(family, b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4)))
             found.append((inodes[inode], addr, int(port_hex, 16)))
     return found
 
@@ -630,8 +678,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         epilog="Environment: LOCAL_HOME, AIRFLOW_HOME, AIRFLOW_RUN_DIR, EXECUTOR, AIRFLOW_API_PORT, "
-               "AIRFLOW_DB_NAME, AIRFLOW_PG_URL, AIRFLOW_BROKER_URL, AIRFLOW_CELERY_WORKERS, "
-               "AIRFLOW_WORKER_CONCURRENCY, AIRFLOW_PARALLELISM.",
+        "AIRFLOW_DB_NAME, AIRFLOW_PG_URL, AIRFLOW_BROKER_URL, AIRFLOW_CELERY_WORKERS, "
+        "AIRFLOW_WORKER_CONCURRENCY, AIRFLOW_PARALLELISM.",
     )
     parser.add_argument("action", choices=["up", "down", "status"])
     parser.add_argument("--executor", choices=sorted(EXECUTORS))
@@ -658,8 +706,10 @@ def main(argv: list[str] | None = None) -> int:
         already = stack.is_healthy() and all(stack.pid(c.name) for c in stack.components())
         stack.up()
         verb = "already running" if already else f"ready in {time.monotonic() - started:.0f} s"
-        print(f"local Airflow ({EXECUTORS[stack.executor]}) {verb}: {stack.base_url} "
-              f"(user admin, password in {stack.airflow_home / 'simple_auth_manager_passwords.json.generated'})")
+        print(
+            f"local Airflow ({EXECUTORS[stack.executor]}) {verb}: {stack.base_url} "
+            f"(user admin, password in {stack.airflow_home / 'simple_auth_manager_passwords.json.generated'})"
+        )
         if stack.worker_names:
             print(f"  Celery workers: {', '.join(stack.worker_names)} on queue '{stack.queue}' ({stack.broker_url})")
         print(f"  logs: {stack.run_dir / 'logs'};  CLI against it: source {stack.run_dir / 'env.sh'}")

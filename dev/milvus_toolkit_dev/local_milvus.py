@@ -47,8 +47,8 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import ClassVar
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import quote
 
 DEFAULT_PORT = 19530
@@ -116,10 +116,7 @@ class LocalServer:
         pid = self.pid()
         if pid is None:
             return f"stopped ({self.uri}; data in {self.data_dir})"
-        return (
-            f"{'running' if self.is_healthy() else 'unhealthy'} (pid {pid}, {self.uri}, "
-            f"data in {self.data_dir})"
-        )
+        return f"{'running' if self.is_healthy() else 'unhealthy'} (pid {pid}, {self.uri}, data in {self.data_dir})"
 
     # ---- start / stop --------------------------------------------------------------------
 
@@ -143,10 +140,7 @@ class LocalServer:
                 self.down(quiet=True)
                 if attempt < attempts:
                     time.sleep(5 * attempt)
-        raise LocalMilvusError(
-            f"{self.label} did not start after {attempts} attempts: {last_error}. "
-            f"Logs: {self.logs}"
-        )
+        raise LocalMilvusError(f"{self.label} did not start after {attempts} attempts: {last_error}. Logs: {self.logs}")
 
     def down(self, timeout: float = 30.0, quiet: bool = False) -> None:
         """Stop the server: SIGTERM (graceful), then SIGKILL after ``timeout`` seconds."""
@@ -190,9 +184,10 @@ class LocalServer:
         """Start ``argv`` as a daemon (own session and process group, output to log files)
         and record its pid."""
         self.logs.mkdir(parents=True, exist_ok=True)
-        with open(self.logs / f"{log_name}-stdout.log", "ab") as out, open(
-            self.logs / f"{log_name}-stderr.log", "ab"
-        ) as err:
+        with (
+            open(self.logs / f"{log_name}-stdout.log", "ab") as out,
+            open(self.logs / f"{log_name}-stderr.log", "ab") as err,
+        ):
             proc = subprocess.Popen(
                 argv,
                 cwd=cwd,
@@ -373,9 +368,7 @@ class LocalMilvus(LocalServer):
             except MilvusException:
                 pass
             try:
-                client = MilvusClient(
-                    uri=self.uri, token=f"root:{DEFAULT_ROOT_PASSWORD}", timeout=10
-                )
+                client = MilvusClient(uri=self.uri, token=f"root:{DEFAULT_ROOT_PASSWORD}", timeout=10)
             except MilvusException:
                 # Neither password works. Right after start the proxy can refuse both for a
                 # moment; after that, the data folder belongs to another password.
@@ -391,7 +384,6 @@ class LocalMilvus(LocalServer):
                 client.update_password("root", DEFAULT_ROOT_PASSWORD, creds["password"])
             finally:
                 client.close()
-
 
 
 @dataclass(frozen=True)
@@ -445,8 +437,16 @@ class LocalMilvusLite(LocalServer):
     def _start_process(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         argv = [
-            sys.executable, "-c", "from milvus_toolkit_dev.local_milvus import serve_lite; serve_lite()",
-            "server", "--data-dir", str(self.data_dir), "--host", self.host, "--port", str(self.port),
+            sys.executable,
+            "-c",
+            "from milvus_toolkit_dev.local_milvus import serve_lite; serve_lite()",
+            "server",
+            "--data-dir",
+            str(self.data_dir),
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
         ]
         self._spawn(argv, cwd=self.home, env=dict(os.environ), log_name="milvus-lite")
         self.state_file.write_text(json.dumps({"port": self.port, "host": self.host}))
@@ -489,6 +489,7 @@ def serve_lite(argv: list[str] | None = None) -> int:
     if "--host" not in args:
         raise SystemExit("serve_lite: pass --host (never the server's all-interfaces default)")
     return lite_main(args)
+
 
 def _server_config_class():
     import milvus as milvus_pkg
@@ -556,11 +557,16 @@ def _port_open(port: int, host: str = "127.0.0.1") -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("action", choices=["up", "down", "status", "conn-uri"])
-    parser.add_argument("--lite", action="store_true",
-                        help="the Milvus Lite server (milvus-lite 3.2.2, no auth, 127.0.0.1 only)")
+    parser.add_argument(
+        "--lite", action="store_true", help="the Milvus Lite server (milvus-lite 3.2.2, no auth, 127.0.0.1 only)"
+    )
     parser.add_argument("--home", type=Path, default=Path(os.environ.get("LOCAL_HOME", DEFAULT_HOME)))
-    parser.add_argument("--port", type=int, default=None,
-                        help=f"default: $MILVUS_PORT or {DEFAULT_PORT}; with --lite $MILVUS_LITE_PORT or {DEFAULT_LITE_PORT}")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"default: $MILVUS_PORT or {DEFAULT_PORT}; with --lite $MILVUS_LITE_PORT or {DEFAULT_LITE_PORT}",
+    )
     args = parser.parse_args(argv)
     kind = LocalMilvusLite if args.lite else LocalMilvus
     default_port = DEFAULT_LITE_PORT if args.lite else DEFAULT_PORT
@@ -570,8 +576,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "up":
             started = time.monotonic()
             server.up()
-            where = (f"credentials in {server.credentials_file}" if isinstance(server, LocalMilvus)
-                     else f"no authentication, loopback only; data in {server.data_dir}")
+            where = (
+                f"credentials in {server.credentials_file}"
+                if isinstance(server, LocalMilvus)
+                else f"no authentication, loopback only; data in {server.data_dir}"
+            )
             print(f"{server.label} ready at {server.uri} ({time.monotonic() - started:.1f} s); {where}")
         elif args.action == "down":
             server.down()

@@ -15,7 +15,12 @@ from typing import Any, Literal
 
 from milvus_toolkit.preload import preload
 from milvus_toolkit.rules import (
-    MAX_TENANT_LENGTH, MAX_TEXT_BYTES, MAX_VECTOR_DIM, TENANT_FIELD, PermanentError, check_collection_name,
+    MAX_TENANT_LENGTH,
+    MAX_TEXT_BYTES,
+    MAX_VECTOR_DIM,
+    TENANT_FIELD,
+    PermanentError,
+    check_collection_name,
     tenant_filter,
 )
 
@@ -94,11 +99,20 @@ def ensure_collection(hook, spec: CollectionSpec) -> bool:
     if spec.tenant:
         varchar_fields[spec.tenant_field] = MAX_TENANT_LENGTH
     return hook.create_collection(
-        spec.name, spec.dim, primary_field=spec.primary_field, vector_field=spec.vector_field,
-        id_max_length=spec.max_id_length, metric_type=spec.metric_type, index_type=spec.index_type,
-        index_params=spec.index_params, description=spec.description, consistency_level=spec.consistency_level,
-        varchar_fields=varchar_fields, bm25_input_field=spec.text_field if spec.hybrid else None,
-        bm25_output_field=spec.sparse_field, partition_key_field=spec.tenant_field if spec.tenant else None,
+        spec.name,
+        spec.dim,
+        primary_field=spec.primary_field,
+        vector_field=spec.vector_field,
+        id_max_length=spec.max_id_length,
+        metric_type=spec.metric_type,
+        index_type=spec.index_type,
+        index_params=spec.index_params,
+        description=spec.description,
+        consistency_level=spec.consistency_level,
+        varchar_fields=varchar_fields,
+        bm25_input_field=spec.text_field if spec.hybrid else None,
+        bm25_output_field=spec.sparse_field,
+        partition_key_field=spec.tenant_field if spec.tenant else None,
     )
 
 
@@ -123,7 +137,11 @@ def check_collection(hook, spec: CollectionSpec) -> None:
     if missing:
         raise LayoutMismatchError(f"{where} lacks the field(s) {missing}; it was not created by this toolkit")
     primary = fields[spec.primary_field]
-    if not primary.get("is_primary") or getattr(primary.get("type"), "name", str(primary.get("type"))).upper() != "VARCHAR" or info.get("auto_id"):
+    if (
+        not primary.get("is_primary")
+        or getattr(primary.get("type"), "name", str(primary.get("type"))).upper() != "VARCHAR"
+        or info.get("auto_id")
+    ):
         raise LayoutMismatchError(f"{where}: '{spec.primary_field}' must be a VARCHAR primary key with auto_id off")
     check_options(where, spec, layout_of(info))  # from the description read above: no second call
 
@@ -158,13 +176,17 @@ def _store_kwargs(hook, spec: CollectionSpec, embedding) -> dict[str, Any]:
     dense_index = {"index_type": spec.index_type, "metric_type": spec.metric_type, "params": spec.index_params}
     dense_search = {"metric_type": spec.metric_type, "params": spec.search_params}
     layout: dict[str, Any] = {
-        "vector_field": spec.vector_field, "index_params": dense_index, "search_params": dense_search,
+        "vector_field": spec.vector_field,
+        "index_params": dense_index,
+        "search_params": dense_search,
     }
     if spec.hybrid:  # langchain-milvus's own BM25 support: the server computes the sparse field
         from langchain_milvus import BM25BuiltInFunction
 
         layout = {
-            "builtin_function": BM25BuiltInFunction(input_field_names=spec.text_field, output_field_names=spec.sparse_field),
+            "builtin_function": BM25BuiltInFunction(
+                input_field_names=spec.text_field, output_field_names=spec.sparse_field
+            ),
             "vector_field": [spec.vector_field, spec.sparse_field],
             "index_params": [dense_index, {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "BM25"}],
             "search_params": [dense_search, {"metric_type": "BM25"}],

@@ -15,7 +15,6 @@ def permanent_errors() -> tuple[type[BaseException], ...]:
     """Errors a retry cannot heal: bad params or input, a collection of the wrong shape,
     a failed validation."""
     from milvus_provider.hooks.milvus import DimensionMismatchError, SchemaMismatchError, UnsupportedFeatureError
-
     from milvus_toolkit.rules import PermanentError
 
     return (PermanentError, DimensionMismatchError, SchemaMismatchError, UnsupportedFeatureError)
@@ -89,9 +88,9 @@ def triggering_event_params() -> dict:
     """What an Asset event that triggered this run names: the asset URI (or the event's
     ``extra["source"]``) is the source; ``extra`` may also carry ``collection`` and other
     params. Empty for runs not triggered by an Asset."""
-    from airflow.sdk import get_current_context
-
     import os
+
+    from airflow.sdk import get_current_context
 
     events = get_current_context().get("triggering_asset_events") or {}
     for asset, asset_events in events.items():

@@ -18,8 +18,20 @@ DEFAULT_PATH = Path(__file__).resolve().parent.parent / "indexes.yaml"
 ENV_VAR = "MILVUS_TOOLKIT_INDEXES"
 # What defines an index's data: fixed by the declaration, never overridden by a run's conf
 # (a run of an index's DAG with another source would delete the declared corpus's rows).
-IDENTITY_FIELDS = ("source", "source_root", "collection", "embedding", "embedding_dim",
-                   "splitter", "chunk_size", "chunk_overlap", "on_bad_file", "max_file_mb", "hybrid", "tenant")
+IDENTITY_FIELDS = (
+    "source",
+    "source_root",
+    "collection",
+    "embedding",
+    "embedding_dim",
+    "splitter",
+    "chunk_size",
+    "chunk_overlap",
+    "on_bad_file",
+    "max_file_mb",
+    "hybrid",
+    "tenant",
+)
 
 
 class DeclarationError(PermanentError, ValueError):
@@ -105,15 +117,19 @@ def load_declarations(path: Path | None = None) -> list[IndexDeclaration]:
         indexes.append(index)
     for field in ("name", "collection"):
         # Tenants of one collection are separate indexes; anything else is kept by one index.
-        seen = [getattr(index, field) + (f" (tenant {index.tenant})" if field == "collection" and index.tenant else "")
-                for index in indexes]
+        seen = [
+            getattr(index, field) + (f" (tenant {index.tenant})" if field == "collection" and index.tenant else "")
+            for index in indexes
+        ]
         twice = sorted({value for value in seen if seen.count(value) > 1})
         if twice:
             raise DeclarationError(f"{path}: field '{field}': {twice} declared by more than one index")
     for collection in {index.collection for index in indexes}:
         sharing = [index for index in indexes if index.collection == collection]
-        if len(sharing) > 1 and (any(index.tenant is None for index in sharing)
-                                 or len({(index.hybrid, index.embedding, index.embedding_dim) for index in sharing}) > 1):
+        if len(sharing) > 1 and (
+            any(index.tenant is None for index in sharing)
+            or len({(index.hybrid, index.embedding, index.embedding_dim) for index in sharing}) > 1
+        ):
             raise DeclarationError(
                 f"{path}: collection '{collection}' is declared by {[index.name for index in sharing]}: indexes "
                 f"that share a collection must each have a tenant and the same hybrid and embedding settings"
@@ -123,6 +139,7 @@ def load_declarations(path: Path | None = None) -> list[IndexDeclaration]:
 
 def _resolved(index: IndexDeclaration, base: Path) -> IndexDeclaration:
     """Relative local paths are relative to the declaration file."""
+
     def absolute(value: str | None) -> str | None:
         if value is None or "://" in value or os.path.isabs(value):
             return value

@@ -255,8 +255,9 @@ class LocalRuntime:
     threads: int | None
 
 
-def local_runtime(concurrency: int = 1, device: str = "cpu", *, cores: int | None = None,
-                  env: Mapping[str, str] | None = None) -> LocalRuntime:
+def local_runtime(
+    concurrency: int = 1, device: str = "cpu", *, cores: int | None = None, env: Mapping[str, str] | None = None
+) -> LocalRuntime:
     """Calls and threads that fit the cores without oversubscribing them.
 
     On the CPU, ``calls`` = min(``concurrency``, cores) and ``threads`` = cores // calls (at
@@ -268,7 +269,9 @@ def local_runtime(concurrency: int = 1, device: str = "cpu", *, cores: int | Non
     cores = cores or available_cores()
     concurrency = max(1, concurrency)
     on_cpu = device == "cpu"
-    calls = _positive_setting(env, CALLS_ENV) or (min(concurrency, cores) if on_cpu else min(concurrency, GPU_MAX_CALLS))
+    calls = _positive_setting(env, CALLS_ENV) or (
+        min(concurrency, cores) if on_cpu else min(concurrency, GPU_MAX_CALLS)
+    )
     threads = _positive_setting(env, THREADS_ENV) or (max(1, cores // calls) if on_cpu else None)
     return LocalRuntime(device, calls, threads)
 
@@ -333,8 +336,14 @@ def local_embeddings(concurrency: int = 1, device_setting: str | None = None) ->
 @lru_cache(maxsize=8)
 def _local_embeddings(runtime: LocalRuntime) -> LocalEmbeddings:
     model = _local_model(runtime.device)
-    log.info("Local embedding model %s on %s: %d concurrent call(s), %s torch thread(s) each (pid %d)",
-             LOCAL_MODEL, runtime.device, runtime.calls, runtime.threads or "default", os.getpid())
+    log.info(
+        "Local embedding model %s on %s: %d concurrent call(s), %s torch thread(s) each (pid %d)",
+        LOCAL_MODEL,
+        runtime.device,
+        runtime.calls,
+        runtime.threads or "default",
+        os.getpid(),
+    )
     return LocalEmbeddings(model, runtime)
 
 
@@ -355,8 +364,13 @@ def _local_model(device: str = "cpu") -> Embeddings:
         model_kwargs={"device": device},
         encode_kwargs={"normalize_embeddings": True, "batch_size": LOCAL_BATCH_SIZE},
     )
-    log.info("Local embedding model %s loaded on %s in %.1f s (pid %d)", LOCAL_MODEL, device,
-             time.perf_counter() - started, os.getpid())
+    log.info(
+        "Local embedding model %s loaded on %s in %.1f s (pid %d)",
+        LOCAL_MODEL,
+        device,
+        time.perf_counter() - started,
+        os.getpid(),
+    )
     return model
 
 

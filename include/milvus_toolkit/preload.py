@@ -66,8 +66,10 @@ def preload(*names: str) -> dict[str, float]:
             imported[module] = round(time.perf_counter() - started, 3)
     if imported:
         log.info(
-            "Preloaded in thread %s: %s (%.2f s)", threading.current_thread().name,
-            ", ".join(f"{m} {s:.2f} s" for m, s in imported.items()), sum(imported.values()),
+            "Preloaded in thread %s: %s (%.2f s)",
+            threading.current_thread().name,
+            ", ".join(f"{m} {s:.2f} s" for m, s in imported.items()),
+            sum(imported.values()),
         )
     return imported
 

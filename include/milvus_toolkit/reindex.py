@@ -22,8 +22,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from milvus_toolkit import marks
-from milvus_toolkit import sync
+from milvus_toolkit import marks, sync
 from milvus_toolkit.ingest.params import DEFAULT_MAX_DELETE_PERCENT, IngestParams, ParamsError, parse_model
 from milvus_toolkit.ingest.staging import SplitManifest, read_json
 
@@ -105,8 +104,11 @@ def make_plan(params: ReindexParams, hook, run_key: str, stamp: str) -> Plan:
     plan = Plan(alias, params.strategy, target, current, build, run_key, params.max_delete_percent)
     log.info(
         "Reindex '%s' (%s): writing '%s'%s; serving '%s' until then",
-        alias, "full rebuild" if build else "incremental", target,
-        " (new collection)" if build else "", current or "nothing yet",
+        alias,
+        "full rebuild" if build else "incremental",
+        target,
+        " (new collection)" if build else "",
+        current or "nothing yet",
     )
     return plan
 
@@ -129,8 +131,14 @@ def check_build_budget(hook, plan: dict, serving: str | None, kept_sources) -> N
     served = hook.count_by_source(serving)
     kept = set(kept_sources)
     left_out = {source: rows for source, rows in served.items() if source not in kept}
-    sync.check_budget(serving, sum(left_out.values()), sum(served.values()),
-                      plan.get("max_delete_percent", DEFAULT_MAX_DELETE_PERCENT), build=plan["target"], sources=left_out)
+    sync.check_budget(
+        serving,
+        sum(left_out.values()),
+        sum(served.values()),
+        plan.get("max_delete_percent", DEFAULT_MAX_DELETE_PERCENT),
+        build=plan["target"],
+        sources=left_out,
+    )
 
 
 def prepare_target(params: ReindexParams, hook, plan: dict, manifest: SplitManifest | dict) -> list[dict]:
@@ -187,8 +195,9 @@ def swap_alias(hook, plan: dict, keep_builds: int = 1) -> dict:
         return {"alias": alias, "serving": target, "swapped": False, "previous": plan["serving"], "dropped": []}
     current = hook.describe_alias(alias)
     if current != target:  # what the alias serves now, against what the build really holds
-        check_build_budget(hook, plan, current or (alias if hook.has_collection(alias) else None),
-                           hook.count_by_source(target))
+        check_build_budget(
+            hook, plan, current or (alias if hook.has_collection(alias) else None), hook.count_by_source(target)
+        )
     if current == target:  # a retry after the alias moved
         previous = hook.collection_properties(target).get(marks.PREVIOUS)
     elif current is not None:
@@ -236,7 +245,7 @@ def drop_old_builds(hook, alias: str, *, serving: str, previous: str | None, kee
         if is_build_of(dict(info.get("properties") or {}), alias):
             builds.append((info.get("created_timestamp", 0), name))
     spare = keep_builds - (1 if previous else 0)
-    dropped = [name for _, name in sorted(builds, reverse=True)[max(spare, 0):]]
+    dropped = [name for _, name in sorted(builds, reverse=True)[max(spare, 0) :]]
     for name in dropped:
         hook.drop_collection(name)
         log.info("Dropped old build '%s' of '%s'", name, alias)
@@ -250,7 +259,9 @@ def rollback(hook, alias: str) -> dict:
         raise ParamsError(f"param 'collection': {alias!r} is not an alias; there is nothing to roll back")
     previous = hook.collection_properties(current).get(marks.PREVIOUS)
     if not previous or not hook.has_collection(previous):
-        raise ParamsError(f"'{alias}' serves '{current}', which records no earlier collection that still exists; nothing was changed")
+        raise ParamsError(
+            f"'{alias}' serves '{current}', which records no earlier collection that still exists; nothing was changed"
+        )
     props = hook.collection_properties(previous)
     if not (is_build_of(props, alias) or props.get(marks.LEGACY_OF) == alias):
         raise ParamsError(f"'{previous}' is not a build of '{alias}'; nothing was changed")
@@ -270,10 +281,19 @@ class ReindexSummary:
     figures: dict
 
 
-def summarize(params: ReindexParams, plan: dict, manifest: SplitManifest | dict, indexed: list[dict], deleted: int,
-              validation: dict, swap: dict) -> ReindexSummary:
+def summarize(
+    params: ReindexParams,
+    plan: dict,
+    manifest: SplitManifest | dict,
+    indexed: list[dict],
+    deleted: int,
+    validation: dict,
+    swap: dict,
+) -> ReindexSummary:
     """What the run did, for people (text) and for the Asset event (figures)."""
-    total = {key: sum(r.get(key, 0) for r in indexed) for key in ("new", "rewritten", "refreshed", "unchanged", "written")}
+    total = {
+        key: sum(r.get(key, 0) for r in indexed) for key in ("new", "rewritten", "refreshed", "unchanged", "written")
+    }
     manifest = SplitManifest.of(manifest)
     bad = read_json(manifest.bad_files_path) if manifest.bad_files_path else []
     figures = {
@@ -301,7 +321,9 @@ def summarize(params: ReindexParams, plan: dict, manifest: SplitManifest | dict,
         f"  validate : {figures['validation']} ({validation.get('rows_for_these_sources', '?')} rows, {validation.get('sources', '?')} sources)",
     ]
     if swap.get("swapped"):
-        lines.append(f"  alias    : '{params.collection}' -> '{swap['serving']}' (rollback copy: '{swap.get('previous')}'; dropped {swap['dropped'] or 'none'})")
+        lines.append(
+            f"  alias    : '{params.collection}' -> '{swap['serving']}' (rollback copy: '{swap.get('previous')}'; dropped {swap['dropped'] or 'none'})"
+        )
     else:
         lines.append(f"  serving  : '{figures['serving']}'")
     return ReindexSummary("\n".join(lines), figures)

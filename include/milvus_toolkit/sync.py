@@ -49,7 +49,9 @@ class DeletionBudgetExceeded(PermanentError, ValueError):
 
 def meta_hash(metadata: dict) -> str:
     payload = {key: value for key, value in metadata.items() if key not in BOOKKEEPING}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[:32]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[
+        :32
+    ]
 
 
 def stamp(chunk: Document, run_stamp: float) -> Document:
@@ -83,7 +85,7 @@ class Scope:
         prefix = self.listed_prefix.rstrip("/")
         if prefix and not source.startswith(prefix + "/"):
             return False
-        rest = source[len(prefix) + 1:] if prefix else source
+        rest = source[len(prefix) + 1 :] if prefix else source
         return self.listed_pattern is None or re.fullmatch(self.listed_pattern, rest) is not None
 
     def is_gone(self, source: str) -> bool:
@@ -130,9 +132,12 @@ def checked_run_stamp(run_started: float | None) -> float:
     if run_started is None:
         return now
     if now < run_started - CLOCK_TOLERANCE_S:
-        log.warning("This worker's clock is %.0f s behind the scheduler's (the run started at %s by the scheduler): "
-                    "fix its time sync. Run stamps come from the scheduler, so deletes are not affected.",
-                    run_started - now, _iso(run_started))
+        log.warning(
+            "This worker's clock is %.0f s behind the scheduler's (the run started at %s by the scheduler): "
+            "fix its time sync. Run stamps come from the scheduler, so deletes are not affected.",
+            run_started - now,
+            _iso(run_started),
+        )
     return float(run_started)
 
 
@@ -143,10 +148,15 @@ def report_future_stamps(collection: str, stamps: Iterable[float], run_stamp: fl
     horizon = max(time.time(), run_stamp) + CLOCK_TOLERANCE_S
     future = [s for s in stamps if s > horizon]
     if future:
-        log.warning("%d row(s) of '%s' carry a run stamp in the future (up to %s, %.0f s ahead): written by a worker "
-                    "whose clock was ahead. No run deletes them before that time; if their sources changed, rebuild "
-                    "the collection (strategy=full) to replace them now.", len(future), collection, _iso(max(future)),
-                    max(future) - time.time())
+        log.warning(
+            "%d row(s) of '%s' carry a run stamp in the future (up to %s, %.0f s ahead): written by a worker "
+            "whose clock was ahead. No run deletes them before that time; if their sources changed, rebuild "
+            "the collection (strategy=full) to replace them now.",
+            len(future),
+            collection,
+            _iso(max(future)),
+            max(future) - time.time(),
+        )
     return len(future)
 
 
@@ -157,8 +167,15 @@ def _iso(stamp: float) -> str:
         return f"{stamp:.0f} (epoch seconds)"
 
 
-def check_budget(collection: str, to_delete: int, total: int, max_percent: float, *, build: str | None = None,
-                 sources: Iterable[str] = ()) -> None:
+def check_budget(
+    collection: str,
+    to_delete: int,
+    total: int,
+    max_percent: float,
+    *,
+    build: str | None = None,
+    sources: Iterable[str] = (),
+) -> None:
     """Stop a run that would remove more than ``max_percent`` of ``collection``'s rows: by
     deleting them, or (``build``) by serving a new build that leaves them out."""
     if to_delete == 0 or to_delete <= total * max_percent / 100:
@@ -166,8 +183,11 @@ def check_budget(collection: str, to_delete: int, total: int, max_percent: float
     share = 100 * to_delete / max(total, 1)
     named = sorted(sources)
     which = f" of {len(named)} source(s) ({', '.join(named[:10])}{', ...' if len(named) > 10 else ''})" if named else ""
-    what = (f"the new build '{build}' would leave out {to_delete}{which} of the {total} rows served now by '{collection}'"
-            if build else f"this run would delete {to_delete}{which} of the {total} rows of '{collection}'")
+    what = (
+        f"the new build '{build}' would leave out {to_delete}{which} of the {total} rows served now by '{collection}'"
+        if build
+        else f"this run would delete {to_delete}{which} of the {total} rows of '{collection}'"
+    )
     raise DeletionBudgetExceeded(
         f"{what} ({share:.1f} %), more than max_delete_percent={max_percent:g} allows. Nothing was "
         f"{'served or dropped' if build else 'written or deleted'}. If that many chunks really are gone (check the "
@@ -181,32 +201,45 @@ class DeletePlan:
     unlisted: list[str] = field(default_factory=list)  # sources its listing lost that it does not delete (ingest)
 
 
-def plan_deletes(hook, collection: str, new_ids: dict[str, set[str]], scope: Scope, run_stamp: float,
-                 max_percent: float) -> DeletePlan:
+def plan_deletes(
+    hook, collection: str, new_ids: dict[str, set[str]], scope: Scope, run_stamp: float, max_percent: float
+) -> DeletePlan:
     """Before anything is written: what this run will delete, within the budget, and the
     sources its listing no longer holds that it leaves in place (renamed or deleted files
     under an ingest's source: reported, never deleted by an ingest)."""
     if not hook.has_collection(collection):
         return DeletePlan()
-    rows = [row for batch in hook.iter_rows(collection, _fields(scope), filter=tenant_filter(scope.tenant))
-            for row in batch]
+    rows = [
+        row for batch in hook.iter_rows(collection, _fields(scope), filter=tenant_filter(scope.tenant)) for row in batch
+    ]
     ids = obsolete_ids(rows, new_ids, scope, run_stamp)
     report_future_stamps(collection, (float(row.get(STAMP) or 0) for row in rows), run_stamp)
     check_budget(collection, len(ids), len(rows), max_percent)
     if scope.failed:
-        log.warning("Keeping the rows of %d source(s) that could not be read this run: %s",
-                    len(scope.failed), ", ".join(scope.failed[:20]))
-    unlisted = [] if scope.deletes_unlisted else sorted({row["source"] for row in rows if scope.is_unlisted(row["source"])})
+        log.warning(
+            "Keeping the rows of %d source(s) that could not be read this run: %s",
+            len(scope.failed),
+            ", ".join(scope.failed[:20]),
+        )
+    unlisted = (
+        [] if scope.deletes_unlisted else sorted({row["source"] for row in rows if scope.is_unlisted(row["source"])})
+    )
     if unlisted:
-        log.warning("%d source(s) in '%s' are no longer listed under this run's source (renamed or deleted?) and keep "
-                    "their rows: %s. Ingest never deletes them; milvus_reindex (or the declared index's DAG) on this "
-                    "source does.", len(unlisted), collection, ", ".join(unlisted[:20]))
+        log.warning(
+            "%d source(s) in '%s' are no longer listed under this run's source (renamed or deleted?) and keep "
+            "their rows: %s. Ingest never deletes them; milvus_reindex (or the declared index's DAG) on this "
+            "source does.",
+            len(unlisted),
+            collection,
+            ", ".join(unlisted[:20]),
+        )
     log.info("Planned deletes in '%s': %d of %d rows", collection, len(ids), len(rows))
     return DeletePlan(ids, unlisted)
 
 
-def delete_planned(hook, collection: str, planned: list[str], new_ids: dict[str, set[str]], scope: Scope,
-                   run_stamp: float) -> int:
+def delete_planned(
+    hook, collection: str, planned: list[str], new_ids: dict[str, set[str]], scope: Scope, run_stamp: float
+) -> int:
     """After every write succeeded: delete the planned rows that are still obsolete now.
     They are read again first: a run that started later may have rewritten them since."""
     if not planned:
@@ -252,10 +285,18 @@ def refresh_metadata(hook, spec, chunks: list[Document]) -> int:
     """Rewrite rows with fresh metadata and their stored vectors (no embedding)."""
     if not chunks:
         return 0
-    vectors = {row[spec.primary_field]: row[spec.vector_field]
-               for row in hook.get_rows(spec.name, [c.id for c in chunks], [spec.primary_field, spec.vector_field])}
+    vectors = {
+        row[spec.primary_field]: row[spec.vector_field]
+        for row in hook.get_rows(spec.name, [c.id for c in chunks], [spec.primary_field, spec.vector_field])
+    }
     rows = [
-        {**chunk.metadata, spec.primary_field: chunk.id, spec.text_field: chunk.page_content, spec.vector_field: vectors[chunk.id]}
-        for chunk in chunks if chunk.id in vectors
+        {
+            **chunk.metadata,
+            spec.primary_field: chunk.id,
+            spec.text_field: chunk.page_content,
+            spec.vector_field: vectors[chunk.id],
+        }
+        for chunk in chunks
+        if chunk.id in vectors
     ]
     return hook.upsert(spec.name, rows) if rows else 0

@@ -6,6 +6,7 @@ import asyncio
 import shutil
 
 import pytest
+
 from milvus_toolkit.ingest.documents import discover, load
 from milvus_toolkit.ingest.params import SAMPLE_CORPUS
 from milvus_toolkit.ingest.pipeline import (
@@ -47,8 +48,10 @@ def alias(hook, collection_name):
 
 def split_ids(folder) -> dict[str, set[str]]:
     """Source -> the chunk ids it splits into with the default settings."""
-    return {doc.source: {c.id for c in split_document(doc, SplitSettings("auto", 1000, 150))}
-            for doc in load(discover(str(folder)))}
+    return {
+        doc.source: {c.id for c in split_document(doc, SplitSettings("auto", 1000, 150))}
+        for doc in load(discover(str(folder)))
+    }
 
 
 def ids_in(hook, collection) -> list[str]:
@@ -62,8 +65,9 @@ class Run:
     def __init__(self, hook, params, name, *, deletes_unlisted=False, run_started=None):
         self.hook, self.params = hook, params
         check_inputs(params, hook)
-        self.manifest = split_corpus(params, hook, run_folder("test", name), deletes_unlisted=deletes_unlisted,
-                                     run_started=run_started).to_xcom()
+        self.manifest = split_corpus(
+            params, hook, run_folder("test", name), deletes_unlisted=deletes_unlisted, run_started=run_started
+        ).to_xcom()
 
     def plan(self) -> int:
         return plan_deletes(self.params, self.hook, self.manifest)
@@ -107,14 +111,17 @@ class Reindex:
             return r.rollback(hook, params.collection)
         plan = r.make_plan(params, hook, run_key=f"test/{self.name}", stamp=self.name)
         check_inputs(params, hook, plan.target, rewrites_all=params.rewrites_all)
-        manifest = split_corpus(params, hook, run_folder("test", self.name), deletes_unlisted=True,
-                                run_started=self.run_started).to_xcom()
+        manifest = split_corpus(
+            params, hook, run_folder("test", self.name), deletes_unlisted=True, run_started=self.run_started
+        ).to_xcom()
         self.plan, self.manifest = plan.to_xcom(), manifest
         batches = r.prepare_target(params, hook, self.plan, manifest)
 
         async def write_all():
-            return [await write_staged_batch(params, hook, b, plan.target, mode="upsert" if params.force_reembed else "add")
-                    for b in batches]
+            return [
+                await write_staged_batch(params, hook, b, plan.target, mode="upsert" if params.force_reembed else "add")
+                for b in batches
+            ]
 
         self.indexed = asyncio.run(write_all())
         self.deleted = delete_obsolete(params, hook, manifest, plan.target)

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from upath import UPath
+
 from milvus_toolkit import reindex
 from milvus_toolkit.ingest import pipeline
 from milvus_toolkit.ingest.documents import BadFile, Corpus, load
@@ -32,8 +34,6 @@ from milvus_toolkit.ingest.params import parse_params
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
 from milvus_toolkit.ingest.staging import remove_run_folder, run_folder
 from milvus_toolkit.rules import PermanentError
-from upath import UPath
-
 from tests.integration.conftest import Run
 
 # The scheduler's run start, once split_corpus takes it (issue 21, part 1: one clock for run
@@ -97,6 +97,7 @@ def worker_clock(offset: float):
 
 # ---- runs, in the DAGs' order ------------------------------------------------------------------
 
+
 @dataclass
 class Outcome:
     kind: str  # ingest | incremental | full | rollback
@@ -152,7 +153,9 @@ def run_reindex(hook, conf: dict, *, run_started: float) -> Outcome:
         plan = reindex.make_plan(params, hook, run_key=f"milvus_reindex/{name}", stamp=reindex.run_stamp(run_after))
         pipeline.check_inputs(params, hook, plan.target, rewrites_all=params.rewrites_all)
         plan_dict = plan.to_xcom()
-        manifest = pipeline.split_corpus(params, hook, folder, deletes_unlisted=True, **_split_kwargs(run_started)).to_xcom()
+        manifest = pipeline.split_corpus(
+            params, hook, folder, deletes_unlisted=True, **_split_kwargs(run_started)
+        ).to_xcom()
         if hasattr(reindex, "prepare_target"):  # the DAG's prepare_target: a build's budget, then pipeline.prepare
             batches = reindex.prepare_target(params, hook, plan_dict, manifest)
         else:
@@ -174,6 +177,7 @@ def run_reindex(hook, conf: dict, *, run_started: float) -> Outcome:
 
 
 # ---- what the server holds, read independently ---------------------------------------------
+
 
 def serving_collection(hook, name: str) -> str | None:
     """The physical collection behind a serving name: the alias's target, or a plain
@@ -210,8 +214,9 @@ def by_source(rows: list[tuple[str, str]]) -> dict[str, frozenset[str]]:
     return {source: frozenset(ids) for source, ids in grouped.items()}
 
 
-def independent_split(root: Path, listed: list[str], settings: SplitSettings, max_file_bytes: int
-                      ) -> tuple[dict[str, frozenset[str]], list[str]]:
+def independent_split(
+    root: Path, listed: list[str], settings: SplitSettings, max_file_bytes: int
+) -> tuple[dict[str, frozenset[str]], list[str]]:
     """Source -> chunk ids for every readable source among ``listed`` (names the model says
     are listed, relative to ``root``), and the listed sources that cannot be read. Not
     ``discover``: the listing is the model's."""

@@ -18,6 +18,7 @@ from collections import defaultdict
 
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
+
 from milvus_toolkit.benchmark import (
     BenchmarkParamsError,
     MilvusUnavailableError,
@@ -106,7 +107,9 @@ def test_every_cell_is_measured_and_does_the_same_real_work(hook, spy):
     work = defaultdict(set)
     for m in run.measurements:
         c = m.cell
-        work[(c.operation, c.variant, c.count, c.consistency_level)].add((m.ok_calls, m.rows_after, m.hits, m.upserted_after))
+        work[(c.operation, c.variant, c.count, c.consistency_level)].add(
+            (m.ok_calls, m.rows_after, m.hits, m.upserted_after)
+        )
     assert all(len(outcomes) == 1 for outcomes in work.values()), work
 
     # environment recorded with the figures
@@ -184,7 +187,9 @@ def test_collections_are_dropped_when_a_run_fails_mid_measurement(hook, spy):
     breaking = BreaksAfter(ok_calls=4)
     broken = EmbeddingChoice("deterministic", "breaks-after-4", DIM, lambda: breaking)
     with pytest.raises(RuntimeError, match="embedding service went away"):
-        run_benchmark(hook, {"counts": [10], "dim": DIM, "operations": ["add"], "concurrency": ["all"]}, embedding=broken)
+        run_benchmark(
+            hook, {"counts": [10], "dim": DIM, "operations": ["add"], "concurrency": ["all"]}, embedding=broken
+        )
     assert spy, "collections were created before the failure"
     assert bench_collections(hook) == before
     assert not any(hook.has_collection(name) for name in spy)
@@ -201,8 +206,17 @@ def test_collections_are_dropped_when_preparing_fails(hook, spy, monkeypatch):
 
     monkeypatch.setattr(hook, "count", failing_count)
     with pytest.raises(RuntimeError, match="hiccup"):
-        run_benchmark(hook, {"counts": [4], "dim": DIM, "operations": ["search"], "search_rows": 10, "concurrency": ["all"],
-                             "consistency_levels": ["Session"]})
+        run_benchmark(
+            hook,
+            {
+                "counts": [4],
+                "dim": DIM,
+                "operations": ["search"],
+                "search_rows": 10,
+                "concurrency": ["all"],
+                "consistency_levels": ["Session"],
+            },
+        )
     monkeypatch.setattr(hook, "count", original)
     assert len(spy) >= 3
     assert bench_collections(hook) == before
@@ -243,7 +257,9 @@ def test_a_milvus_that_is_down_fails_clearly_before_anything(monkeypatch, milvus
     down = MilvusHook("milvus_down")
     created = []
     monkeypatch.setattr(down, "create_collection", lambda collection_name, *a, **k: created.append(collection_name))
-    with pytest.raises(MilvusUnavailableError, match="Milvus is not available, nothing was created: Cannot reach Milvus"):
+    with pytest.raises(
+        MilvusUnavailableError, match="Milvus is not available, nothing was created: Cannot reach Milvus"
+    ):
         run_benchmark(down, {"counts": [5], "dim": DIM, "milvus_conn_id": "milvus_down"})
     assert created == []
 
@@ -270,9 +286,7 @@ def test_dag_produces_table_record_and_chart_and_flags_a_planted_slow_result(air
     }
     # A planted earlier run on the same server, impossibly fast: every cell of the new run
     # is far more than 20% slower and must be flagged.
-    planted_cells = [
-        {"key": c.key, "seconds": 1e-7} for c in build_plan(conf).cells
-    ]
+    planted_cells = [{"key": c.key, "seconds": 1e-7} for c in build_plan(conf).cells]
     planted = {
         "schema_version": 1,
         "run_id": "19990101T000000Z",
@@ -293,7 +307,10 @@ def test_dag_produces_table_record_and_chart_and_flags_a_planted_slow_result(air
     before = bench_collections(hook)
     proc = subprocess.run(
         ["airflow", "dags", "test", "milvus_benchmark", "-c", json.dumps(conf)],
-        env=env, capture_output=True, text=True, timeout=600,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]
@@ -309,9 +326,17 @@ def test_dag_produces_table_record_and_chart_and_flags_a_planted_slow_result(air
     assert "Slower than run 19990101T000000Z" in log
 
     # llamaindex cells, recall for searches, qps per concurrency level
-    llama = {(c["operation"], c["count"], c["mode"], c["consistency_level"]) for c in record["cells"] if c["layer"] == "llamaindex"}
+    llama = {
+        (c["operation"], c["count"], c["mode"], c["consistency_level"])
+        for c in record["cells"]
+        if c["layer"] == "llamaindex"
+    }
     assert {("add", n, m, "Session") for n in (10, 100) for m in ("sync", "async")} <= llama
-    assert {("search", 10, "sync", "Strong"), ("search", 10, "async", "Strong"), ("search", 100, "sync", "Session")} <= llama
+    assert {
+        ("search", 10, "sync", "Strong"),
+        ("search", 10, "async", "Strong"),
+        ("search", 100, "sync", "Session"),
+    } <= llama
     searches = [c for c in record["cells"] if c["operation"] == "search"]
     assert searches and all(0.9 <= c["recall"] <= 1.0 for c in searches)
     sm = record["search_metrics"]
@@ -328,16 +353,18 @@ def test_dag_produces_table_record_and_chart_and_flags_a_planted_slow_result(air
     assert "| add | 10 |" in markdown and "| add | 100 |" in markdown and "| search | 100 |" in markdown
     assert "## LlamaIndex MilvusVectorStore: async vs sync" in markdown
     # the tutorial's rows next to ours: its figures, then this run's llamaindex cells
-    tutorial = markdown[markdown.index("### LlamaIndex tutorial"):]
+    tutorial = markdown[markdown.index("### LlamaIndex tutorial") :]
     add10 = next(line for line in tutorial.splitlines() if line.startswith("| add | 10 | 0.190 | 0.560 | 2.9x |"))
     search10 = next(line for line in tutorial.splitlines() if line.startswith("| search | 10 | 0.550 | 3.29 | 6.0x |"))
     assert "| - | - |" not in add10 and search10.endswith("| Strong |  |")
-    assert "| add | 1000 | 3.22 | 62.91 | 19.5x | - | - | - | Session | count 1000 not measured in this run |" in tutorial
+    assert (
+        "| add | 1000 | 3.22 | 62.91 | 19.5x | - | - | - | Session | count 1000 not measured in this run |" in tutorial
+    )
     # The large gaps: only the structure. Which of this run's gaps reach LARGE_GAP depends on
     # the machine's speed, so it is not checked here (the explanations of planted figures are:
     # tests/unit/test_benchmark_report.py::test_every_large_gap_is_explained_from_the_figures).
     # Every listed gap has its explanation, read from its own row; the tutorials' figures are fixed.
-    gaps = markdown[markdown.index("## Why the large sync/async gaps"):markdown.index("## Search metrics")]
+    gaps = markdown[markdown.index("## Why the large sync/async gaps") : markdown.index("## Search metrics")]
     listed = [line for line in gaps.splitlines() if line.startswith("- **")]
     assert "- **llamaindex tutorial: search x1000, 35.1x**" in gaps
     for line in listed:
@@ -368,13 +395,21 @@ def test_dag_produces_table_record_and_chart_and_flags_a_planted_slow_result(air
 # ---- either server: the version in the report; dense vs BM25 vs hybrid where the server has BM25 ----------------
 
 
-def test_the_benchmark_runs_on_either_server_and_compares_bm25_dense_and_hybrid_where_supported(server_hook, server_conn_id):
+def test_the_benchmark_runs_on_either_server_and_compares_bm25_dense_and_hybrid_where_supported(
+    server_hook, server_conn_id
+):
     from milvus_toolkit.benchmark import markdown_report
 
     before = bench_collections(server_hook)
     params = {
-        "counts": [5], "dim": DIM, "operations": ["search"], "concurrency": ["all"], "consistency_levels": ["Session"],
-        "search_rows": 50, "milvus_conn_id": server_conn_id, **SMALL_SWEEP,
+        "counts": [5],
+        "dim": DIM,
+        "operations": ["search"],
+        "concurrency": ["all"],
+        "consistency_levels": ["Session"],
+        "search_rows": 50,
+        "milvus_conn_id": server_conn_id,
+        **SMALL_SWEEP,
     }
     record = build_record(run_benchmark(server_hook, params))
     caps = server_hook.capabilities()
@@ -389,7 +424,9 @@ def test_the_benchmark_runs_on_either_server_and_compares_bm25_dense_and_hybrid_
     if not caps.bm25:
         assert hybrid["measured"] is False and caps.version in hybrid["reason"] and "BM25" in hybrid["reason"]
         assert f"Not measured: Milvus server {caps.version} has no BM25" in text
-        pytest.skip(f"Milvus {caps.version} has no BM25 (needs 2.5+): the report says so; no dense/BM25/hybrid comparison")
+        pytest.skip(
+            f"Milvus {caps.version} has no BM25 (needs 2.5+): the report says so; no dense/BM25/hybrid comparison"
+        )
     assert hybrid["measured"] is True
     for kind in ("dense", "bm25", "hybrid"):
         k = hybrid["kinds"][kind]
@@ -442,7 +479,9 @@ def test_the_llamaindex_layer_runs_on_pymilvus_3_and_downloads_nothing(milvus_co
         }))
         """
     )
-    env = dict(os.environ, AIRFLOW_CONN_MILVUS_DEFAULT=milvus_conn_uri, HOME=str(tmp_path), NLTK_DATA=str(tmp_path / "nltk"))
+    env = dict(
+        os.environ, AIRFLOW_CONN_MILVUS_DEFAULT=milvus_conn_uri, HOME=str(tmp_path), NLTK_DATA=str(tmp_path / "nltk")
+    )
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-4000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -23,6 +23,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from milvus_toolkit.ingest.documents import discover, load
 from milvus_toolkit.ingest.params import SAMPLE_CORPUS
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
@@ -43,8 +44,10 @@ def free_port() -> int:
 
 
 def expected_counts() -> dict[str, int]:
-    return {doc.source: len(split_document(doc, SplitSettings("auto", 1000, 150)))
-            for doc in load(discover(str(SAMPLE_CORPUS)))}
+    return {
+        doc.source: len(split_document(doc, SplitSettings("auto", 1000, 150)))
+        for doc in load(discover(str(SAMPLE_CORPUS)))
+    }
 
 
 class Api:
@@ -56,7 +59,9 @@ class Api:
 
     def __call__(self, method: str, path: str, body: dict | None = None):
         req = urllib.request.Request(
-            self.base + path, method=method, data=None if body is None else json.dumps(body).encode(),
+            self.base + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(req, timeout=30) as resp:
@@ -83,8 +88,11 @@ class Api:
             lines.append(f"{ti['task_id']}[{ti['map_index']}] {ti['state']} on {ti['hostname']}")
             if ti["state"] not in ("success", None) and ti.get("try_number"):
                 try:
-                    log = self("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{ti['task_id']}"
-                                      f"/logs/{ti['try_number']}?map_index={ti['map_index']}")
+                    log = self(
+                        "GET",
+                        f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{ti['task_id']}"
+                        f"/logs/{ti['try_number']}?map_index={ti['map_index']}",
+                    )
                     lines.append(json.dumps(log)[-3000:])
                 except urllib.error.HTTPError as exc:
                     lines.append(f"(no log: {exc})")
@@ -164,7 +172,13 @@ def test_milvus_ingest_on_celery_spreads_mapped_tasks_over_two_workers(celery_st
     api = Api(stack)
     api.wait_for_dag("milvus_ingest", timeout=120)
     api("PATCH", "/api/v2/dags/milvus_ingest", {"is_paused": False})
-    conf = {"source": str(corpus), "collection": collection_name, "embedding": "deterministic", "batch_size": BATCH_SIZE, "concurrency": 2}
+    conf = {
+        "source": str(corpus),
+        "collection": collection_name,
+        "embedding": "deterministic",
+        "batch_size": BATCH_SIZE,
+        "concurrency": 2,
+    }
     run_id = run_to_end(api, "milvus_ingest", conf)
     run_seconds = time.monotonic() - started
 
@@ -176,8 +190,10 @@ def test_milvus_ingest_on_celery_spreads_mapped_tasks_over_two_workers(celery_st
     assert all(ti["state"] == "success" for ti in tis), [(t["task_id"], t["map_index"], t["state"]) for t in tis]
     assert {ti["queue"] for ti in tis} == {stack.queue}
     per_worker = Counter(ti["hostname"] for ti in writes)
-    print(f"\nCelery run {run_id}: {len(writes)} mapped write tasks per worker {dict(per_worker)}; "
-          f"all tasks per worker {dict(Counter(ti['hostname'] for ti in tis))}; {run_seconds:.0f} s")
+    print(
+        f"\nCelery run {run_id}: {len(writes)} mapped write tasks per worker {dict(per_worker)}; "
+        f"all tasks per worker {dict(Counter(ti['hostname'] for ti in tis))}; {run_seconds:.0f} s"
+    )
     assert set(per_worker) == set(stack.worker_names), f"mapped tasks ran on {dict(per_worker)}"
 
     # Exact counts in Milvus (Strong consistency), per source file and in total.
@@ -194,7 +210,9 @@ def test_milvus_ingest_on_celery_spreads_mapped_tasks_over_two_workers(celery_st
     reindex_id = run_to_end(api, "milvus_reindex", {**conf, "max_delete_percent": 50})
     indexed = [ti for ti in api.task_instances("milvus_reindex", reindex_id) if ti["task_id"] == "index_batch"]
     assert {ti["hostname"] for ti in indexed} == set(stack.worker_names), "reindex batches ran on both workers"
-    now = {doc.source: len(split_document(doc, SplitSettings("auto", 1000, 150))) for doc in load(discover(str(corpus)))}
+    now = {
+        doc.source: len(split_document(doc, SplitSettings("auto", 1000, 150))) for doc in load(discover(str(corpus)))
+    }
     assert hook.count_by_source(collection_name) == now and hook.count(collection_name) == sum(now.values())
 
     # Idempotent: up on a running stack only checks it (no migration, nothing started, the
@@ -217,14 +235,22 @@ def test_local_airflow_cli_is_idempotent_loopback_only_and_leaves_nothing(milvus
     cleanup(stack, home)
     env = dict(os.environ)
     env.update(
-        AIRFLOW_RUN_DIR=str(stack.run_dir), AIRFLOW_HOME=str(stack.airflow_home), AIRFLOW_API_PORT=str(stack.port),
-        AIRFLOW_DB_NAME=stack.db_name, AIRFLOW_CONN_MILVUS_DEFAULT=milvus_conn_uri,
+        AIRFLOW_RUN_DIR=str(stack.run_dir),
+        AIRFLOW_HOME=str(stack.airflow_home),
+        AIRFLOW_API_PORT=str(stack.port),
+        AIRFLOW_DB_NAME=stack.db_name,
+        AIRFLOW_CONN_MILVUS_DEFAULT=milvus_conn_uri,
     )
     env.pop("EXECUTOR", None)
 
     def cli(*args: str) -> subprocess.CompletedProcess:
-        result = subprocess.run([sys.executable, "-m", "milvus_toolkit_dev.local_airflow", *args], env=env,
-                                capture_output=True, text=True, timeout=360)
+        result = subprocess.run(
+            [sys.executable, "-m", "milvus_toolkit_dev.local_airflow", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=360,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         return result
 

@@ -23,12 +23,26 @@ COMPOSE = REPO / "docker-compose.yaml"
 ENV_EXAMPLE = REPO / ".env.example"
 DOCKERFILE = REPO / "Dockerfile"
 
-AIRFLOW = ["airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
-           "airflow-triggerer", "airflow-worker"]
+AIRFLOW = [
+    "airflow-init",
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "airflow-worker",
+]
 SERVICES = {"postgres", "redis", "etcd", "minio", "milvus", "attu", *AIRFLOW}
-SECRET_VARS = {"POSTGRES_PASSWORD", "REDIS_PASSWORD", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_FERNET_KEY",
-               "AIRFLOW_JWT_SECRET", "AIRFLOW_API_SECRET_KEY", "MILVUS_ROOT_PASSWORD",
-               "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"}
+SECRET_VARS = {
+    "POSTGRES_PASSWORD",
+    "REDIS_PASSWORD",
+    "AIRFLOW_ADMIN_PASSWORD",
+    "AIRFLOW_FERNET_KEY",
+    "AIRFLOW_JWT_SECRET",
+    "AIRFLOW_API_SECRET_KEY",
+    "MILVUS_ROOT_PASSWORD",
+    "MINIO_ROOT_USER",
+    "MINIO_ROOT_PASSWORD",
+}
 
 
 def docker_compose() -> str:
@@ -42,7 +56,10 @@ def compose(env_file: Path, *args: str) -> subprocess.CompletedProcess:
     # Only the given env file: a developer's real .env in the repository is never read.
     return subprocess.run(
         [docker_compose(), "-f", str(COMPOSE), "--env-file", str(env_file), *args],
-        capture_output=True, text=True, timeout=120, cwd=env_file.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=env_file.parent,
         env={"PATH": "/usr/local/bin:/usr/bin:/bin"},  # no AIRFLOW_*/secret leaks from the caller
     )
 
@@ -91,7 +108,12 @@ def test_services_images_and_build(resolved):
         assert services[name]["build"]["dockerfile"] == "Dockerfile"
         assert Path(services[name]["build"]["context"]) == REPO
     assert [services[n]["command"] for n in AIRFLOW[1:]] == [
-        "api-server", "scheduler", "dag-processor", "triggerer", "celery worker"]
+        "api-server",
+        "scheduler",
+        "dag-processor",
+        "triggerer",
+        "celery worker",
+    ]
 
     dockerfile = DOCKERFILE.read_text()
     assert re.search(r"^FROM apache/airflow:\$\{AIRFLOW_VERSION\}", dockerfile, re.M)
@@ -128,18 +150,26 @@ def test_airflow_runs_celery_on_postgres_and_redis_with_milvus_wired_by_env(reso
         env = services[name]["environment"]
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == (
-            f"postgresql+psycopg2://airflow:{values['POSTGRES_PASSWORD']}@postgres:5432/airflow")
+            f"postgresql+psycopg2://airflow:{values['POSTGRES_PASSWORD']}@postgres:5432/airflow"
+        )
         assert env["AIRFLOW__CELERY__BROKER_URL"] == f"redis://:{values['REDIS_PASSWORD']}@redis:6379/0"
         assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == (
-            f"db+postgresql+psycopg2://airflow:{values['POSTGRES_PASSWORD']}@postgres:5432/airflow")
+            f"db+postgresql+psycopg2://airflow:{values['POSTGRES_PASSWORD']}@postgres:5432/airflow"
+        )
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
         assert env["AIRFLOW__CORE__FERNET_KEY"] == values["AIRFLOW_FERNET_KEY"]
         assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == values["AIRFLOW_JWT_SECRET"]
         assert env["MILVUS_TOOLKIT_STAGING"] == "/opt/airflow/staging"
         conn = json.loads(env["AIRFLOW_CONN_MILVUS_DEFAULT"])
-        assert conn == {"conn_type": "milvus", "host": "milvus", "port": 19530, "login": "root",
-                        "password": values["MILVUS_ROOT_PASSWORD"], "schema": "default",
-                        "extra": {"secure": False, "timeout": 60}}
+        assert conn == {
+            "conn_type": "milvus",
+            "host": "milvus",
+            "port": 19530,
+            "login": "root",
+            "password": values["MILVUS_ROOT_PASSWORD"],
+            "schema": "default",
+            "extra": {"secure": False, "timeout": 60},
+        }
         mounts = {v.split(":")[0]: v.split(":")[1] for v in services[name]["volumes"]}
         assert mounts["airflow-staging"] == "/opt/airflow/staging", "staging shared by all workers"
     assert services["airflow-init"]["environment"]["AIRFLOW_ADMIN_PASSWORD"] == values["AIRFLOW_ADMIN_PASSWORD"]
@@ -161,7 +191,9 @@ def test_worker_scales_and_ports_are_loopback_only(resolved):
     published = {}
     for name, service in services.items():
         for port in service.get("ports", []):
-            text = port if isinstance(port, str) else f"{port.get('host_ip')}:{port.get('published')}:{port.get('target')}"
+            text = (
+                port if isinstance(port, str) else f"{port.get('host_ip')}:{port.get('published')}:{port.get('target')}"
+            )
             assert text.startswith("127.0.0.1:"), f"{name} publishes {text} beyond loopback"
             published[name] = text
     assert set(published) >= {"airflow-apiserver", "milvus", "attu"}
@@ -176,8 +208,12 @@ def test_data_lives_in_named_volumes(resolved):
         for volume in service.get("volumes", []):
             source = volume.split(":")[0] if isinstance(volume, str) else volume["source"]
             assert source in declared, f"{name} mounts {source!r}, not a named volume"
-    for name, target in [("postgres", "/var/lib/postgresql/data"), ("milvus", "/var/lib/milvus"),
-                         ("etcd", "/etcd"), ("minio", "/minio_data")]:
+    for name, target in [
+        ("postgres", "/var/lib/postgresql/data"),
+        ("milvus", "/var/lib/milvus"),
+        ("etcd", "/etcd"),
+        ("minio", "/minio_data"),
+    ]:
         assert any(v.split(":")[1] == target for v in config["services"][name]["volumes"]), name
 
 
@@ -199,12 +235,18 @@ def test_no_secret_inline_and_a_missing_secret_refuses_to_start(tmp_path):
     code = "\n".join(line for line in raw.splitlines() if not line.lstrip().startswith("#"))
     required = set(re.findall(r"\$\{([A-Z_]+):\?", code))
     assert required == SECRET_VARS
-    example_names = {line.split("=", 1)[0] for line in ENV_EXAMPLE.read_text().splitlines() if "=" in line and not line.startswith("#")}
+    example_names = {
+        line.split("=", 1)[0]
+        for line in ENV_EXAMPLE.read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    }
     assert required <= example_names, ".env.example lists every required secret"
 
     for missing in ["MILVUS_ROOT_PASSWORD", "REDIS_PASSWORD"]:
         env_file, _ = env_with_fresh_secrets(tmp_path)
-        env_file.write_text("".join(l + "\n" for l in env_file.read_text().splitlines() if not l.startswith(missing + "=")))
+        env_file.write_text(
+            "".join(l + "\n" for l in env_file.read_text().splitlines() if not l.startswith(missing + "="))
+        )
         result = compose(env_file, "config", "-q")
         assert result.returncode != 0 and f"set {missing} in .env" in result.stderr, result.stderr
 

@@ -7,20 +7,19 @@ Every test here failed on the toolkit as it was before these promises were kept 
 
 from __future__ import annotations
 
-from milvus_toolkit import chunk_store
 import json
 import subprocess
 from pathlib import Path
 
 import pytest
 from langchain_core.documents import Document
-from milvus_toolkit.chunk_store import CollectionSpec
-from milvus_toolkit import marks
+
+from milvus_toolkit import chunk_store, marks
 from milvus_toolkit import reindex as reindexing
+from milvus_toolkit.chunk_store import CollectionSpec
 from milvus_toolkit.embeddings import get_embeddings
 from milvus_toolkit.ingest.params import parse_params
 from milvus_toolkit.ingest.pipeline import check_inputs
-
 from tests.integration.conftest import Run, ids_in, split_ids
 from tests.integration.test_reindex import changes, reindex
 
@@ -39,6 +38,7 @@ def dags_test(env, dag_id, conf=None, timeout=600):
 
 
 # ---- a run acts only on what it is given ------------------------------------------------------
+
 
 @pytest.mark.airflow
 def test_runs_without_conf_fail_before_touching_anything(airflow_env, hook, collection_name, tmp_path):
@@ -81,12 +81,15 @@ def test_a_declared_index_dag_runs_its_declaration_and_nothing_else(airflow_env,
     assert hook.count_by_source(collection_name) == expected and not hook.has_collection("other_docs")
 
     # And the generic DAGs do not write into a declared index's collection.
-    generic = dags_test(env, "milvus_ingest", {"source": str(elsewhere), "collection": collection_name, "embedding": "deterministic"})
+    generic = dags_test(
+        env, "milvus_ingest", {"source": str(elsewhere), "collection": collection_name, "embedding": "deterministic"}
+    )
     assert generic.returncode != 0 and "is kept by the declared index 'field_docs'" in generic.output
     assert hook.count_by_source(collection_name) == expected
 
 
 # ---- never delete what could not be read; a budget on deletes --------------------------------
+
 
 @pytest.mark.airflow
 def test_files_that_cannot_be_read_this_time_keep_their_rows(airflow_env, hook, corpus, alias):
@@ -136,15 +139,21 @@ def test_a_dropped_and_recreated_collection_starts_clean(hook, collection_name, 
 
 # ---- blue/green touches only its own builds ---------------------------------------------------
 
+
 @pytest.mark.airflow
 def test_full_rebuilds_drop_only_their_own_marked_builds_and_rollback_returns(airflow_env, hook, corpus, alias):
     """Before: the swap dropped every `<alias>__*` collection, a user's archive included."""
     archive = f"{alias}__archive"
-    store = chunk_store.vector_store(hook, CollectionSpec(name=archive, dim=384), get_embeddings("deterministic").embeddings)
+    store = chunk_store.vector_store(
+        hook, CollectionSpec(name=archive, dim=384), get_embeddings("deterministic").embeddings
+    )
     store.add_documents([Document("archived", metadata={"source": "old.md"})], ids=["archived-1"])
     source = str(corpus / "release-notes.md")
     for build in ("b1", "b2", "b3"):
-        reindex(airflow_env, {"source": source, "collection": alias, "strategy": "full", "build_collection": f"{alias}__{build}"})
+        reindex(
+            airflow_env,
+            {"source": source, "collection": alias, "strategy": "full", "build_collection": f"{alias}__{build}"},
+        )
     assert hook.describe_alias(alias) == f"{alias}__b3"
     assert not hook.has_collection(f"{alias}__b1"), "its own old build is dropped"
     assert ids_in(hook, archive) == ["archived-1"], "a collection it did not build is never dropped"
@@ -173,7 +182,9 @@ def test_a_failed_alias_creation_undoes_the_legacy_rename_and_a_retry_completes(
     swapped = reindexing.swap_alias(hook, plan)
     assert hook.describe_alias(collection_name) == target
     assert swapped["previous"] == f"{collection_name}__legacy_v2" and hook.count(swapped["previous"]) == rows
-    assert reindexing.swap_alias(hook, plan)["previous"] == swapped["previous"], "a retry after the move changes nothing"
+    assert reindexing.swap_alias(hook, plan)["previous"] == swapped["previous"], (
+        "a retry after the move changes nothing"
+    )
     for name in (collection_name, target, swapped["previous"]):
         if hook.describe_alias(name):
             hook.drop_alias(name)
@@ -204,6 +215,7 @@ def test_the_rollback_copy_is_what_the_alias_really_left(hook, collection_name, 
 
 # ---- ingest replaces each source's chunk set ------------------------------------------------
 
+
 def test_reingesting_an_edited_or_resplit_file_leaves_no_stale_chunks(hook, collection_name, corpus):
     """Before: shrinking a file or changing chunk_size and re-ingesting left the old chunks."""
     Run(hook, params_for(corpus, collection_name), "v1").all()
@@ -211,9 +223,9 @@ def test_reingesting_an_edited_or_resplit_file_leaves_no_stale_chunks(hook, coll
     guide = corpus / "maintenance-guide.md"
     guide.write_text(guide.read_text()[:1500])
     Run(hook, params_for(guide, collection_name, source_root=str(corpus), max_delete_percent=100), "shrunk").all()
-    assert ids_in(hook, collection_name) == sorted(
-        set().union(*split_ids(corpus).values())
-    ), "exactly the current chunks of every file"
+    assert ids_in(hook, collection_name) == sorted(set().union(*split_ids(corpus).values())), (
+        "exactly the current chunks of every file"
+    )
 
     resplit = params_for(corpus, collection_name, chunk_size=400, chunk_overlap=50, max_delete_percent=100)
     Run(hook, resplit, "resplit").all()
@@ -246,9 +258,13 @@ def test_two_interleaved_runs_never_delete_each_others_rows_or_duplicate(hook, c
     folder.mkdir()
     page = folder / "page.md"
     page.write_text("# Page\n\nVersion one of the page.\n\nA paragraph both versions share.\n")
-    older = Run(hook, params_for(folder, collection_name, chunk_size=60, chunk_overlap=0, max_delete_percent=100), "older")
+    older = Run(
+        hook, params_for(folder, collection_name, chunk_size=60, chunk_overlap=0, max_delete_percent=100), "older"
+    )
     page.write_text("# Page\n\nVersion two of the page.\n\nA paragraph both versions share.\n")
-    newer = Run(hook, params_for(folder, collection_name, chunk_size=60, chunk_overlap=0, max_delete_percent=100), "newer")
+    newer = Run(
+        hook, params_for(folder, collection_name, chunk_size=60, chunk_overlap=0, max_delete_percent=100), "newer"
+    )
     newer.all(validate=False)
     newer_ids = set(ids_in(hook, collection_name))
 
@@ -262,12 +278,19 @@ def test_two_interleaved_runs_never_delete_each_others_rows_or_duplicate(hook, c
 
 # ---- one model per collection; fresh metadata without re-embedding ---------------------------
 
+
 def test_another_embedding_model_is_refused_before_anything_is_written(hook, collection_name, corpus, monkeypatch):
     Run(hook, params_for(corpus / "release-notes.md", collection_name), "deterministic").all()
     before = ids_in(hook, collection_name)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-used")  # the refusal comes before any API call
-    other = parse_params({"source": str(corpus / "release-notes.md"), "collection": collection_name,
-                          "embedding": "openai", "embedding_dim": 384})
+    other = parse_params(
+        {
+            "source": str(corpus / "release-notes.md"),
+            "collection": collection_name,
+            "embedding": "openai",
+            "embedding_dim": 384,
+        }
+    )
     with pytest.raises(marks.EmbeddingMismatchError, match="holds vectors of 'deterministic-384/384'"):
         check_inputs(other, hook)
     assert ids_in(hook, collection_name) == before
@@ -286,7 +309,9 @@ def test_unchanged_chunks_get_fresh_metadata_without_being_embedded_again(hook, 
     # The first section's text changed (new chunk, old one deleted); the Tyres chunk's text
     # did not, only its h1: it is rewritten with its stored vector, not embedded again.
     assert (sum(r["written"] for r in results), sum(r["refreshed"] for r in results), deleted) == (1, 1, 1)
-    rows = hook.get_conn().query(collection_name, filter='h2 == "Tyres"', output_fields=["h1"], consistency_level="Strong")
+    rows = hook.get_conn().query(
+        collection_name, filter='h2 == "Tyres"', output_fields=["h1"], consistency_level="Strong"
+    )
     assert [row["h1"] for row in rows] == ["Handbook"]
 
 
@@ -311,7 +336,9 @@ def test_a_force_reembed_with_another_model_records_that_model_once_validated(ai
 
     refused = reindex(airflow_env, {"source": source, "collection": alias, "embedding": "local"}, check=False)
     assert refused.returncode != 0 and "EmbeddingMismatchError" in refused.output
-    rewritten = reindex(airflow_env, {"source": source, "collection": alias, "embedding": "local", "force_reembed": True})
+    rewritten = reindex(
+        airflow_env, {"source": source, "collection": alias, "embedding": "local", "force_reembed": True}
+    )
     assert changes(rewritten)["embedded"] == hook.count(alias)
     assert hook.collection_properties(target)[marks.EMBEDDING] == "all-MiniLM-L6-v2/384"
     nightly = reindex(airflow_env, {"source": source, "collection": alias, "embedding": "local"})

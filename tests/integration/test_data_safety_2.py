@@ -4,13 +4,10 @@ in this process in the DAGs' order (``Run`` for ingest, ``Reindex`` for reindex)
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
+
 from milvus_toolkit import marks
 from milvus_toolkit.sync import DeletionBudgetExceeded
-
 from tests.integration.conftest import Reindex, Run, ids_in, split_ids
 from tests.integration.test_data_safety import params_for
 
@@ -22,6 +19,7 @@ def served_by_source(hook, alias) -> dict[str, int]:
 
 
 # ---- 1. a full rebuild answers to the deletion budget too --------------------------------------
+
 
 def test_a_full_rebuild_that_would_drop_most_sources_is_stopped_and_no_copy_is_lost(hook, alias, corpus):
     """Before: 9 of 10 files vanished; an incremental run stopped, but strategy=full succeeded
@@ -38,7 +36,9 @@ def test_a_full_rebuild_that_would_drop_most_sources_is_stopped_and_no_copy_is_l
         assert hook.describe_alias(alias) == first_build and served_by_source(hook, alias) == served
         assert not hook.has_collection(f"{alias}__{attempt}"), "refused before the build was created"
 
-    allowed = Reindex(hook, {"source": str(corpus), "collection": alias, "strategy": "full", "max_delete_percent": 100}, "b4")
+    allowed = Reindex(
+        hook, {"source": str(corpus), "collection": alias, "strategy": "full", "max_delete_percent": 100}, "b4"
+    )
     swapped = allowed.all()
     assert swapped["previous"] == first_build and hook.has_collection(first_build), "the full copy is the rollback copy"
     assert set(served_by_source(hook, alias)) == set(split_ids(corpus))
@@ -61,11 +61,14 @@ def test_the_swap_rechecks_the_budget_against_what_the_alias_serves_then(hook, a
 
     monkeypatch.setattr(reindex, "swap_alias", swap_after_the_alias_moved)
     with pytest.raises(DeletionBudgetExceeded, match="would leave out"):
-        Reindex(hook, {"source": str(corpus / "release-notes.md"), "collection": alias, "strategy": "full"}, "next").all()
+        Reindex(
+            hook, {"source": str(corpus / "release-notes.md"), "collection": alias, "strategy": "full"}, "next"
+        ).all()
     assert hook.describe_alias(alias) == big
 
 
 # ---- 5. every read that decides a write, a delete or a validation is Strong ------------------
+
 
 def test_rows_written_a_moment_ago_are_seen_by_the_reads_that_decide_deletes(server_hook, collection_name):
     """Before: `iter_rows` (pymilvus's query_iterator) could not get an MVCC timestamp from
@@ -73,8 +76,13 @@ def test_rows_written_a_moment_ago_are_seen_by_the_reads_that_decide_deletes(ser
     hook = server_hook
     hook.create_collection(collection_name, dimension=4, primary_field="pk", varchar_fields={"source": 64})
     for start in range(0, 6000, 1500):  # several inserts: several segments
-        hook.insert(collection_name, [{"pk": f"id-{i:05d}", "vector": [0.1, 0.2, 0.3, float(i)], "source": f"s{i % 7}"}
-                                      for i in range(start, start + 1500)])
+        hook.insert(
+            collection_name,
+            [
+                {"pk": f"id-{i:05d}", "vector": [0.1, 0.2, 0.3, float(i)], "source": f"s{i % 7}"}
+                for i in range(start, start + 1500)
+            ],
+        )
         rows = [r for batch in hook.iter_rows(collection_name, ["pk", "source"], batch_size=1000) for r in batch]
         assert len(rows) == start + 1500 == len({r["pk"] for r in rows}), "every row exactly once, at once"
     assert hook.count_by_source(collection_name) == {f"s{k}": len(range(k, 6000, 7)) for k in range(7)}
@@ -84,7 +92,10 @@ def test_rows_written_a_moment_ago_are_seen_by_the_reads_that_decide_deletes(ser
 
 # ---- 6. run order comes from one clock, not from each worker's ----------------------------------
 
-def test_a_worker_clock_ahead_does_not_keep_an_edited_files_old_chunks(lite_hook, collection_name, tmp_path, monkeypatch, caplog):
+
+def test_a_worker_clock_ahead_does_not_keep_an_edited_files_old_chunks(
+    lite_hook, collection_name, tmp_path, monkeypatch, caplog
+):
     """Before: a run on a worker 1 h ahead stamped its rows 1 h in the future; an edit
     reindexed on a correct worker then kept the old chunk beside the new one (two versions
     served), and validation failed until wall time passed the stamp."""
@@ -109,7 +120,9 @@ def test_a_worker_clock_ahead_does_not_keep_an_edited_files_old_chunks(lite_hook
     assert ids_in(hook, collection_name) == sorted(i for ids in split_ids(folder).values() for i in ids)
 
 
-def test_a_worker_clock_behind_the_scheduler_and_future_stamps_are_reported(lite_hook, collection_name, tmp_path, caplog):
+def test_a_worker_clock_behind_the_scheduler_and_future_stamps_are_reported(
+    lite_hook, collection_name, tmp_path, caplog
+):
     from milvus_toolkit import sync
 
     hook, folder = lite_hook, tmp_path / "docs"
@@ -126,6 +139,7 @@ def test_a_worker_clock_behind_the_scheduler_and_future_stamps_are_reported(lite
 
 # ---- relative sources resolve once, and are recorded absolute ----------------------------------
 
+
 def test_a_relative_source_reindexes_and_is_recorded_absolute(lite_hook, collection_name, tmp_path, monkeypatch):
     """Before: the README's own `{"source": "include/sample_corpus", ...}` failed every
     milvus_reindex run with "'include/sample_corpus' is not in the subpath of '/…'"."""
@@ -139,11 +153,14 @@ def test_a_relative_source_reindexes_and_is_recorded_absolute(lite_hook, collect
     assert parse_params({**conf, "source_root": "."}).source_root == str(tmp_path)
     Reindex(lite_hook, conf, "rel").all()
     Reindex(lite_hook, conf, "rel-again").all()  # incremental, by the alias now
-    assert lite_hook.collection_properties(lite_hook.describe_alias(collection_name))[marks.SOURCE_ROOT] == str(tmp_path / "docs")
+    assert lite_hook.collection_properties(lite_hook.describe_alias(collection_name))[marks.SOURCE_ROOT] == str(
+        tmp_path / "docs"
+    )
     assert set(served_by_source(lite_hook, collection_name)) == {"n0.md", "n1.md", "n2.md"}
 
 
 # ---- 4. renames: a glob reindex removes what is gone; ingest says what it no longer lists --------
+
 
 def test_renames_are_removed_by_a_glob_reindex_and_reported_by_ingest(lite_hook, collection_name, tmp_path, caplog):
     """Before: ingest, rename, ingest stored both names without a word (search returned the
@@ -164,16 +181,26 @@ def test_renames_are_removed_by_a_glob_reindex_and_reported_by_ingest(lite_hook,
         results, deleted = again.all()
     assert "no longer listed under this run's source" in caplog.text and "n0.md" in caplog.text
     summary = summarize(ingest, again.manifest, results, deleted, {"success": True}, 1.0)
-    assert summary.figures["sources_no_longer_listed"] == 1 and "n0.md" in summary.text and "milvus_reindex" in summary.text
+    assert (
+        summary.figures["sources_no_longer_listed"] == 1
+        and "n0.md" in summary.text
+        and "milvus_reindex" in summary.text
+    )
     assert "n0.md" in hook.count_by_source(collection_name), "ingest never deletes"
 
-    glob = {"source": f"{folder}/*.md", "collection": collection_name, "milvus_conn_id": "milvus_lite", "source_root": str(folder)}
+    glob = {
+        "source": f"{folder}/*.md",
+        "collection": collection_name,
+        "milvus_conn_id": "milvus_lite",
+        "source_root": str(folder),
+    }
     Reindex(hook, glob, "glob").all()
     served = served_by_source(hook, collection_name)
     assert "n0.md" not in served and "renamed.md" in served and "keep.txt" in served
 
 
 # ---- found by the lifecycle machine: a renamed collection must still answer -------------------
+
 
 def test_a_renamed_collection_keeps_answering_so_a_rollback_to_the_legacy_copy_serves(server_hook, collection_name):
     """Found by tests/integration/test_lifecycle.py: Milvus Lite hands a renamed collection back
@@ -192,6 +219,7 @@ def test_a_renamed_collection_keeps_answering_so_a_rollback_to_the_legacy_copy_s
 
 
 # ---- suspected in issue 21: a crash between the legacy rename and create_alias ------------------
+
 
 def test_an_ingest_into_a_name_caught_mid_move_behind_an_alias_is_refused(lite_hook, collection_name, tmp_path):
     """The worker dies after the plain collection was renamed to its legacy name and before the

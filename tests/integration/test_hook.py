@@ -4,17 +4,18 @@ on both (``server_hook``: the 2.3.5 server and Milvus Lite 3.2.2), the authentic
 
 from __future__ import annotations
 
-from milvus_toolkit import chunk_store
 import asyncio
 
 import grpc
 import pytest
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
-from milvus_toolkit.chunk_store import CollectionSpec
-from milvus_provider.hooks.milvus import DimensionMismatchError, MilvusHook, MilvusHookError
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
+
+from milvus_provider.hooks.milvus import DimensionMismatchError, MilvusHook, MilvusHookError
+from milvus_toolkit import chunk_store
+from milvus_toolkit.chunk_store import CollectionSpec
 
 pytestmark = pytest.mark.integration
 DIM = 8
@@ -66,7 +67,9 @@ def test_connection_to_a_missing_database_fails_clearly(monkeypatch, server_conn
 def test_connection_with_a_wrong_password_fails_clearly(monkeypatch, server_conn_id, local_server):
     if server_conn_id == "milvus_lite":
         pytest.skip(NO_AUTH)
-    monkeypatch.setenv("AIRFLOW_CONN_MILVUS_BADPW", f"milvus://root:not-the-password@127.0.0.1:{local_server.port}/default")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MILVUS_BADPW", f"milvus://root:not-the-password@127.0.0.1:{local_server.port}/default"
+    )
     ok, message = MilvusHook("milvus_badpw").test_connection()
     assert ok is False and "wrong user, password or token" in message
     assert "not-the-password" not in message
@@ -93,13 +96,17 @@ def test_vector_store_round_trip_add_upsert_search_delete_count(server_hook, col
     hook = server_hook
     spec = CollectionSpec(name=collection_name, dim=DIM)
     store = chunk_store.vector_store(hook, spec, DeterministicFakeEmbedding(size=DIM))
-    store.add_documents(docs(("alpha text", "a.md"), ("beta text", "a.md"), ("gamma text", "b.md")), ids=["a1", "a2", "b1"])
+    store.add_documents(
+        docs(("alpha text", "a.md"), ("beta text", "a.md"), ("gamma text", "b.md")), ids=["a1", "a2", "b1"]
+    )
     assert hook.count(collection_name) == 3
     assert hook.count_by_source(collection_name) == {"a.md": 2, "b.md": 1}
 
     store.upsert(ids=["a2", "c1"], documents=docs(("beta text v2", "a.md"), ("delta text", "c.md")))
     assert hook.count(collection_name) == 4, "upsert replaced a2 and added c1"
-    rows = hook.get_conn().query(collection_name, filter='pk == "a2"', output_fields=["text"], consistency_level="Strong")
+    rows = hook.get_conn().query(
+        collection_name, filter='pk == "a2"', output_fields=["text"], consistency_level="Strong"
+    )
     assert rows[0]["text"] == "beta text v2"
 
     hits = store.similarity_search("gamma text", k=1)
@@ -117,10 +124,14 @@ def test_async_store_and_client_work_from_two_successive_event_loops(server_hook
 
     async def write(prefix: str) -> list[str]:
         async with chunk_store.open_store(hook, spec, embedding) as store:
-            await asyncio.gather(*(store.aupsert(ids=[f"{prefix}{i}"], documents=docs((f"{prefix} text {i}", "x.md"))) for i in range(5)))
+            await asyncio.gather(
+                *(store.aupsert(ids=[f"{prefix}{i}"], documents=docs((f"{prefix} text {i}", "x.md"))) for i in range(5))
+            )
             found = await store.asimilarity_search(f"{prefix} text 3", k=1)
         async with hook.async_client() as client:
-            stats = await client.query(collection_name, filter="", output_fields=["count(*)"], consistency_level="Strong")
+            stats = await client.query(
+                collection_name, filter="", output_fields=["count(*)"], consistency_level="Strong"
+            )
         return [found[0].page_content, stats[0]["count(*)"]]
 
     assert asyncio.run(write("first")) == ["first text 3", 5]
@@ -129,10 +140,14 @@ def test_async_store_and_client_work_from_two_successive_event_loops(server_hook
 
 def test_dimension_mismatch_is_a_clear_error_and_leaves_the_collection_alone(server_hook, collection_name):
     hook = server_hook
-    store = chunk_store.vector_store(hook, CollectionSpec(name=collection_name, dim=DIM), DeterministicFakeEmbedding(size=DIM))
+    store = chunk_store.vector_store(
+        hook, CollectionSpec(name=collection_name, dim=DIM), DeterministicFakeEmbedding(size=DIM)
+    )
     store.add_documents(docs(("keep me", "k.md")), ids=["k1"])
     with pytest.raises(DimensionMismatchError, match=rf"stores {DIM}-dim vectors but the embedding produces 16-dim"):
-        chunk_store.vector_store(hook, CollectionSpec(name=collection_name, dim=16), DeterministicFakeEmbedding(size=16))
+        chunk_store.vector_store(
+            hook, CollectionSpec(name=collection_name, dim=16), DeterministicFakeEmbedding(size=16)
+        )
     assert hook.collection_dim(collection_name) == DIM
     assert hook.count(collection_name) == 1
 

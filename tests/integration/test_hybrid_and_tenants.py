@@ -9,12 +9,12 @@ import shutil
 
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
+
 from milvus_provider.hooks.capabilities import UnsupportedFeatureError
 from milvus_provider.operators.milvus import MilvusCreateCollectionOperator, MilvusSearchOperator
 from milvus_toolkit.chunk_store import CollectionSpec, LayoutMismatchError, ensure_collection
 from milvus_toolkit.ingest.documents import discover, load
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
-
 from tests.integration.conftest import ids_in
 from tests.integration.test_data_safety import dags_test
 
@@ -36,11 +36,18 @@ def per_source(hook, collection, tenant):
 
 # ---- hybrid -------------------------------------------------------------------------------------
 
+
 @pytest.mark.airflow
 def test_hybrid_ingest_on_milvus_lite_builds_bm25_and_a_hybrid_search_finds_the_chunk(
-        airflow_env, lite_hook, collection_name, corpus):
-    conf = {"source": str(corpus), "collection": collection_name, "embedding": "deterministic", "hybrid": True,
-            "milvus_conn_id": "milvus_lite"}
+    airflow_env, lite_hook, collection_name, corpus
+):
+    conf = {
+        "source": str(corpus),
+        "collection": collection_name,
+        "embedding": "deterministic",
+        "hybrid": True,
+        "milvus_conn_id": "milvus_lite",
+    }
     result = dags_test(airflow_env, "milvus_ingest", conf)
     assert result.returncode == 0, result.output[-4000:]
     assert "keyword_search: chunk found in top 3 (BM25)" in result.output
@@ -55,8 +62,14 @@ def test_hybrid_ingest_on_milvus_lite_builds_bm25_and_a_hybrid_search_finds_the_
     # BM25 keywords ranked together; a chunk's own words find it first.
     target = max(chunks, key=lambda c: len(set(c.page_content.split())))
     search = MilvusSearchOperator(
-        task_id="hybrid", collection_name=collection_name, data=[target.page_content], hybrid=True,
-        embedding=DeterministicFakeEmbedding(size=384), limit=3, output_fields=["pk"], milvus_conn_id="milvus_lite",
+        task_id="hybrid",
+        collection_name=collection_name,
+        data=[target.page_content],
+        hybrid=True,
+        embedding=DeterministicFakeEmbedding(size=384),
+        limit=3,
+        output_fields=["pk"],
+        milvus_conn_id="milvus_lite",
     )
     hits = search.execute(context={})
     assert hits[0][0]["pk"] == target.id
@@ -73,31 +86,53 @@ def test_hybrid_ingest_on_the_2_3_server_fails_before_creating_anything(airflow_
 
 def test_create_collection_operator_hybrid_and_keyword_search(lite_hook, collection_name):
     made = MilvusCreateCollectionOperator(
-        task_id="create", collection_name=collection_name, dimension=4, hybrid=True,
-        partition_key_field="tenant", milvus_conn_id="milvus_lite",
+        task_id="create",
+        collection_name=collection_name,
+        dimension=4,
+        hybrid=True,
+        partition_key_field="tenant",
+        milvus_conn_id="milvus_lite",
     ).execute(context={})
     assert made == {"collection_name": collection_name, "dimension": 4, "created": True, "hybrid": True}
     assert lite_hook.collection_layout(collection_name) == {"bm25": {"text": "sparse"}, "partition_key_field": "tenant"}
-    lite_hook.upsert(collection_name, [
-        {"id": "a", "text": "greenhouse humidity sensors", "tenant": "x", "vector": [1, 0, 0, 0]},
-        {"id": "b", "text": "alpine hiking routes", "tenant": "y", "vector": [0, 1, 0, 0]},
-    ])
-    keyword = lite_hook.search(collection_name, ["humidity"], anns_field="sparse", limit=2, output_fields=["id"],
-                               consistency_level="Strong")
+    lite_hook.upsert(
+        collection_name,
+        [
+            {"id": "a", "text": "greenhouse humidity sensors", "tenant": "x", "vector": [1, 0, 0, 0]},
+            {"id": "b", "text": "alpine hiking routes", "tenant": "y", "vector": [0, 1, 0, 0]},
+        ],
+    )
+    keyword = lite_hook.search(
+        collection_name, ["humidity"], anns_field="sparse", limit=2, output_fields=["id"], consistency_level="Strong"
+    )
     assert [hit["id"] for hit in keyword[0]] == ["a"]
-    weighted = lite_hook.hybrid_search(collection_name, [[0, 1, 0, 0]], ["hiking"], ranker="weighted",
-                                       ranker_params={"weights": [0.5, 0.5]}, limit=1, consistency_level="Strong")
+    weighted = lite_hook.hybrid_search(
+        collection_name,
+        [[0, 1, 0, 0]],
+        ["hiking"],
+        ranker="weighted",
+        ranker_params={"weights": [0.5, 0.5]},
+        limit=1,
+        consistency_level="Strong",
+    )
     assert weighted[0][0]["id"] == "b"
     # Asked again with another layout: refused, nothing altered.
     with pytest.raises(Exception, match="partition key"):
-        lite_hook.create_collection(collection_name, 4, varchar_fields={"text": 100, "group": 10}, partition_key_field="group")
+        lite_hook.create_collection(
+            collection_name, 4, varchar_fields={"text": 100, "group": 10}, partition_key_field="group"
+        )
 
 
 def test_capabilities_come_from_the_server(hook, lite_hook):
     old, lite = hook.capabilities(), lite_hook.capabilities()
     assert (old.version, old.bm25, old.authentication) == ("v2.3.5-lite", False, True)
     assert (lite.version, lite.bm25, lite.hybrid_search, lite.partition_key, lite.authentication) == (
-        "milvus_lite-3.2.2", True, True, True, False)
+        "milvus_lite-3.2.2",
+        True,
+        True,
+        True,
+        False,
+    )
     ok, message = hook.test_connection()
     assert ok and "not: bm25, hybrid_search" in message
     with pytest.raises(UnsupportedFeatureError, match=r"v2\.3\.5-lite .* does not support bm25"):
@@ -117,6 +152,7 @@ def test_a_hybrid_collection_refuses_a_dense_only_run_and_the_reverse(lite_hook,
 
 # ---- tenants ------------------------------------------------------------------------------------
 
+
 @pytest.mark.airflow
 def test_reindexing_one_tenant_never_touches_another(airflow_env, lite_hook, collection_name, corpus, tmp_path):
     """Two tenants ingest the same files into one collection; tenant A's reindex after a file
@@ -127,10 +163,14 @@ def test_reindexing_one_tenant_never_touches_another(airflow_env, lite_hook, col
     for tenant, folder in (("acme", corpus), ("globex", corpus_b)):
         result = dags_test(airflow_env, "milvus_ingest", {**base, "source": str(folder), "tenant": tenant})
         assert result.returncode == 0, result.output[-4000:]
-    a_before, b_before = per_source(lite_hook, collection_name, "acme"), per_source(lite_hook, collection_name, "globex")
+    a_before, b_before = (
+        per_source(lite_hook, collection_name, "acme"),
+        per_source(lite_hook, collection_name, "globex"),
+    )
     assert a_before == b_before and sum(a_before.values()) > 0  # same files, separate rows
     assert set(ids_in(lite_hook, collection_name)) == {c.id for c in split_chunks(corpus, "acme")} | {
-        c.id for c in split_chunks(corpus_b, "globex")}
+        c.id for c in split_chunks(corpus_b, "globex")
+    }
 
     gone = sorted(a_before)[0]
     (corpus / gone).unlink()
@@ -145,7 +185,9 @@ def test_reindexing_one_tenant_never_touches_another(airflow_env, lite_hook, col
     before = ids_in(lite_hook, collection_name)
     result = dags_test(airflow_env, "milvus_reindex", {**base, "source": str(corpus)})
     assert result.returncode != 0 and "pass tenant=<name>" in result.output
-    result = dags_test(airflow_env, "milvus_reindex", {**base, "source": str(corpus), "tenant": "acme", "strategy": "full"})
+    result = dags_test(
+        airflow_env, "milvus_reindex", {**base, "source": str(corpus), "tenant": "acme", "strategy": "full"}
+    )
     assert result.returncode != 0 and "rebuilds the whole collection" in result.output
     result = dags_test(airflow_env, "milvus_reindex", {**base, "source": str(corpus), "strategy": "full"})
     assert result.returncode != 0 and "holds tenants" in result.output

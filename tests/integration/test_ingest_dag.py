@@ -3,7 +3,6 @@ both servers: the 2.3.5 one and Milvus Lite)."""
 
 from __future__ import annotations
 
-from milvus_toolkit import chunk_store
 import json
 import sqlite3
 import subprocess
@@ -11,11 +10,13 @@ from pathlib import Path
 
 import pytest
 from langchain_core.documents import Document
+
+from milvus_toolkit import chunk_store
+from milvus_toolkit.chunk_store import CollectionSpec
 from milvus_toolkit.embeddings import get_embeddings
 from milvus_toolkit.ingest.documents import discover, load
 from milvus_toolkit.ingest.params import SAMPLE_CORPUS
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
-from milvus_toolkit.chunk_store import CollectionSpec
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
@@ -23,7 +24,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 def dags_test(env: dict, conf: dict) -> subprocess.CompletedProcess:
     result = subprocess.run(
         ["airflow", "dags", "test", "milvus_ingest", "-c", json.dumps(conf)],
-        env=env, capture_output=True, text=True, timeout=600,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     result.output = result.stdout + result.stderr  # type: ignore[attr-defined]
     return result
@@ -39,15 +43,27 @@ def expected_counts(source: Path, chunk_size: int = 1000, overlap: int = 150) ->
 def latest_run_xcoms(env: dict) -> list[tuple]:
     db = Path(env["AIRFLOW_HOME"]) / "airflow.db"
     with sqlite3.connect(db) as conn:
-        run_id = conn.execute("select run_id from dag_run where dag_id='milvus_ingest' order by id desc limit 1").fetchone()[0]
-        return conn.execute("select task_id, key, value from xcom where dag_id='milvus_ingest' and run_id=?", (run_id,)).fetchall()
+        run_id = conn.execute(
+            "select run_id from dag_run where dag_id='milvus_ingest' order by id desc limit 1"
+        ).fetchone()[0]
+        return conn.execute(
+            "select task_id, key, value from xcom where dag_id='milvus_ingest' and run_id=?", (run_id,)
+        ).fetchall()
 
 
-def test_ingest_sample_corpus_twice_exact_counts_same_rows_small_xcom(airflow_env, server_conn_id, server_hook, collection_name):
+def test_ingest_sample_corpus_twice_exact_counts_same_rows_small_xcom(
+    airflow_env, server_conn_id, server_hook, collection_name
+):
     # On both servers (milvus_default: 2.3.5, milvus_lite: Milvus Lite 3.2.2); the other DAG tests on 2.3.5 only.
     hook = server_hook
-    conf = {"source": str(SAMPLE_CORPUS), "collection": collection_name, "embedding": "deterministic", "batch_size": 25,
-            "concurrency": 4, "milvus_conn_id": server_conn_id}
+    conf = {
+        "source": str(SAMPLE_CORPUS),
+        "collection": collection_name,
+        "embedding": "deterministic",
+        "batch_size": 25,
+        "concurrency": 4,
+        "milvus_conn_id": server_conn_id,
+    }
     first = dags_test(airflow_env, conf)
     assert first.returncode == 0, first.output[-5000:]
     expected = expected_counts(SAMPLE_CORPUS)
@@ -59,13 +75,22 @@ def test_ingest_sample_corpus_twice_exact_counts_same_rows_small_xcom(airflow_en
     assert hook.count_by_source(collection_name) == expected
     ids = sorted(r["pk"] for b in hook.iter_rows(collection_name, ["pk"]) for r in b)
 
-    xcoms = [value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value) for _, _, value in latest_run_xcoms(airflow_env)]
+    xcoms = [
+        value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+        for _, _, value in latest_run_xcoms(airflow_env)
+    ]
     size = sum(len(value.encode()) for value in xcoms)
     assert size < 20_000, f"XCom holds {size} bytes"
     blob = " ".join(xcoms)
-    chunk_starts = {c.page_content[:40] for d in load(discover(str(SAMPLE_CORPUS))) for c in split_document(d, SplitSettings("auto", 1000, 150))}
+    chunk_starts = {
+        c.page_content[:40]
+        for d in load(discover(str(SAMPLE_CORPUS)))
+        for c in split_document(d, SplitSettings("auto", 1000, 150))
+    }
     leaked = [start for start in chunk_starts if start in blob]
-    assert not leaked, f"chunk text in XCom: {leaked[:3]} ... {blob[blob.find(leaked[0]) - 300:][:600] if leaked else ''}"
+    assert not leaked, (
+        f"chunk text in XCom: {leaked[:3]} ... {blob[blob.find(leaked[0]) - 300 :][:600] if leaked else ''}"
+    )
     staging = Path(airflow_env["MILVUS_TOOLKIT_STAGING"])
     assert not any(staging.glob("milvus_ingest-*/*/batch-*.jsonl")), "staged batches removed after success"
 
@@ -76,12 +101,23 @@ def test_ingest_sample_corpus_twice_exact_counts_same_rows_small_xcom(airflow_en
 
 
 def test_bad_params_fail_before_anything_is_written(airflow_env, hook, collection_name):
-    result = dags_test(airflow_env, {"source": str(SAMPLE_CORPUS), "collection": collection_name, "embedding": "deterministic", "chunk_size": 400, "chunk_overlap": 400})
+    result = dags_test(
+        airflow_env,
+        {
+            "source": str(SAMPLE_CORPUS),
+            "collection": collection_name,
+            "embedding": "deterministic",
+            "chunk_size": 400,
+            "chunk_overlap": 400,
+        },
+    )
     assert result.returncode != 0
     assert "chunk_overlap (400) must be smaller than chunk_size (400)" in result.output
     assert not hook.has_collection(collection_name)
 
-    result = dags_test(airflow_env, {"collection": collection_name, "embedding": "deterministic", "source": "/no/such/folder"})
+    result = dags_test(
+        airflow_env, {"collection": collection_name, "embedding": "deterministic", "source": "/no/such/folder"}
+    )
     assert result.returncode != 0 and "param 'source': '/no/such/folder' does not exist" in result.output
     assert not hook.has_collection(collection_name)
 
@@ -114,9 +150,13 @@ def test_a_failed_validation_fails_the_run_with_a_table(airflow_env, hook, colle
     store = chunk_store.vector_store(hook, spec, get_embeddings("deterministic").embeddings)
     # A row of the same source that a run started later wrote (far-future run_stamp): this
     # run must not delete it, and validation must notice that the counts differ.
-    store.add_documents([Document("a newer answer", metadata={"source": "grower-faq.txt", "run_stamp": 1e12})], ids=["newer-1"])
+    store.add_documents(
+        [Document("a newer answer", metadata={"source": "grower-faq.txt", "run_stamp": 1e12})], ids=["newer-1"]
+    )
     expected = expected_counts(source)["grower-faq.txt"]
-    result = dags_test(airflow_env, {"collection": collection_name, "embedding": "deterministic", "source": str(source)})
+    result = dags_test(
+        airflow_env, {"collection": collection_name, "embedding": "deterministic", "source": str(source)}
+    )
     assert result.returncode != 0
     assert "ValidationFailed" in result.output
     assert "| grower-faq.txt |" in result.output and f"{expected + 1}" in result.output

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from milvus_toolkit import chunk_store
 import asyncio
 import re
 
 import pytest
 from langchain_core.documents import Document
+
+from milvus_provider.hooks.milvus import DimensionMismatchError
+from milvus_toolkit import chunk_store
+from milvus_toolkit.chunk_store import CollectionSpec
 from milvus_toolkit.ingest.params import SAMPLE_CORPUS, parse_params
-from milvus_toolkit.ingest.pipeline import CorpusError, check_inputs, ensure_collection, split_corpus, validate_collection, write_staged_batch
+from milvus_toolkit.ingest.pipeline import (
+    CorpusError,
+    check_inputs,
+    ensure_collection,
+    split_corpus,
+    validate_collection,
+    write_staged_batch,
+)
 from milvus_toolkit.ingest.staging import read_batch_file, read_json, run_folder
 from milvus_toolkit.ingest.validation import ValidationFailed
-from milvus_toolkit.chunk_store import CollectionSpec
-from milvus_provider.hooks.milvus import DimensionMismatchError
-
 from tests.integration.conftest import Run
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("private_staging")]
@@ -36,7 +43,15 @@ def all_ids(hook, collection):
 
 
 def test_sample_corpus_exact_counts_per_source_then_identical_rows_on_rerun(hook, collection_name, tmp_path):
-    params = parse_params({"source": str(SAMPLE_CORPUS), "collection": collection_name, "embedding": "deterministic", "batch_size": 40, "concurrency": 4})
+    params = parse_params(
+        {
+            "source": str(SAMPLE_CORPUS),
+            "collection": collection_name,
+            "embedding": "deterministic",
+            "batch_size": 40,
+            "concurrency": 4,
+        }
+    )
     manifest, results, _ = ingest(hook, params, "run1")
     expected = read_json(manifest["expected_counts_path"])
     assert len(expected) == 10 and manifest["bad_files"] == 0
@@ -54,7 +69,13 @@ def test_add_inserts_only_new_chunks_while_upsert_rewrites(hook, collection_name
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "a.md").write_text("# A\n\nFirst paragraph about tractors.\n\nSecond paragraph about seeds.\n")
-    base = {"source": str(corpus), "collection": collection_name, "embedding": "deterministic", "chunk_size": 60, "chunk_overlap": 0}
+    base = {
+        "source": str(corpus),
+        "collection": collection_name,
+        "embedding": "deterministic",
+        "chunk_size": 60,
+        "chunk_overlap": 0,
+    }
     _, results, _ = ingest(hook, parse_params({**base, "mode": "add"}), "r1")
     rows = hook.count(collection_name)
     assert sum(r["written"] for r in results) == rows > 1
@@ -78,7 +99,9 @@ def test_bad_files_are_skipped_and_listed_or_fail_before_writing(hook, collectio
     bad = {b["source"]: b["reason"] for b in read_json(manifest["bad_files_path"])}
     assert bad == {"empty.md": "empty file", "photo.jpg": "binary file (NUL bytes), not text"}
     assert hook.count_by_source(collection_name) == {"good.txt": 1, "legacy.txt": 1}
-    legacy = hook.get_conn().query(collection_name, filter='source == "legacy.txt"', output_fields=["text"], consistency_level="Strong")
+    legacy = hook.get_conn().query(
+        collection_name, filter='source == "legacy.txt"', output_fields=["text"], consistency_level="Strong"
+    )
     assert legacy[0]["text"] == "Température: 5 °C près du café."
 
     hook.drop_collection(collection_name)
@@ -91,10 +114,14 @@ def test_bad_files_are_skipped_and_listed_or_fail_before_writing(hook, collectio
 def test_empty_corpus_and_missing_source_fail_before_anything_is_written(hook, collection_name, tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "blank.txt").write_text("   ")
-    params = parse_params({"source": str(tmp_path / "empty"), "collection": collection_name, "embedding": "deterministic"})
+    params = parse_params(
+        {"source": str(tmp_path / "empty"), "collection": collection_name, "embedding": "deterministic"}
+    )
     with pytest.raises(CorpusError, match="yields no text to index.*blank.txt: empty file"):
         split_corpus(params, hook, folder("run"))
-    missing = parse_params({"source": str(tmp_path / "nowhere"), "collection": collection_name, "embedding": "deterministic"})
+    missing = parse_params(
+        {"source": str(tmp_path / "nowhere"), "collection": collection_name, "embedding": "deterministic"}
+    )
     with pytest.raises(ValueError, match="param 'source'.*does not exist"):
         check_inputs(missing, hook)
     assert not hook.has_collection(collection_name)
@@ -103,7 +130,9 @@ def test_empty_corpus_and_missing_source_fail_before_anything_is_written(hook, c
 def test_wrong_dimension_collection_fails_clearly_and_is_left_untouched(hook, collection_name, tmp_path):
     from langchain_core.embeddings import DeterministicFakeEmbedding
 
-    store = chunk_store.vector_store(hook, CollectionSpec(name=collection_name, dim=16), DeterministicFakeEmbedding(size=16))
+    store = chunk_store.vector_store(
+        hook, CollectionSpec(name=collection_name, dim=16), DeterministicFakeEmbedding(size=16)
+    )
     store.add_documents([Document("existing row", metadata={"source": "old.md"})], ids=["old-1"])
     params = parse_params({"source": str(SAMPLE_CORPUS), "collection": collection_name, "embedding": "deterministic"})
     with pytest.raises(DimensionMismatchError, match="stores 16-dim vectors but the embedding produces 384-dim"):
@@ -112,14 +141,18 @@ def test_wrong_dimension_collection_fails_clearly_and_is_left_untouched(hook, co
 
 
 def test_validation_fails_with_a_table_when_milvus_holds_more_than_was_split(hook, collection_name, tmp_path):
-    params = parse_params({"source": str(SAMPLE_CORPUS / "release-notes.md"), "collection": collection_name, "embedding": "deterministic"})
+    params = parse_params(
+        {"source": str(SAMPLE_CORPUS / "release-notes.md"), "collection": collection_name, "embedding": "deterministic"}
+    )
     manifest, _, _ = ingest(hook, params, "run")
     # A row of the same file written by a run that started later (sync never deletes it):
     stale = read_batch_file(manifest["batches"][0]["path"])[0]
     stale.metadata["run_stamp"] = 1e12
     from milvus_toolkit.embeddings import get_embeddings
 
-    store = chunk_store.vector_store(hook, CollectionSpec(name=collection_name, dim=384), get_embeddings("deterministic").embeddings)
+    store = chunk_store.vector_store(
+        hook, CollectionSpec(name=collection_name, dim=384), get_embeddings("deterministic").embeddings
+    )
     store.add_documents([Document("an old paragraph", metadata=stale.metadata)], ids=["stale-1"])
     with pytest.raises(ValidationFailed) as excinfo:
         validate_collection(params, hook, manifest)
@@ -138,7 +171,6 @@ def own_milvus(monkeypatch):
 
     from milvus_provider.hooks.milvus import MilvusHook
     from milvus_toolkit_dev.local_milvus import LocalMilvus
-
     from tests.conftest import TEST_HOME, _free_port
 
     server = LocalMilvus(home=TEST_HOME / f"restart-{os.getpid()}", port=_free_port())
@@ -162,8 +194,16 @@ def test_a_milvus_restart_mid_write_ends_with_exact_counts(own_milvus, tmp_path)
     import time
 
     server, hook = own_milvus
-    params = parse_params({"source": str(SAMPLE_CORPUS), "collection": "restart_test", "embedding": "deterministic",
-                           "batch_size": 10, "concurrency": 2, "milvus_conn_id": "milvus_restart"})
+    params = parse_params(
+        {
+            "source": str(SAMPLE_CORPUS),
+            "collection": "restart_test",
+            "embedding": "deterministic",
+            "batch_size": 10,
+            "concurrency": 2,
+            "milvus_conn_id": "milvus_restart",
+        }
+    )
     check_inputs(params, hook)
     manifest = split_corpus(params, hook, folder("run")).to_xcom()
     batches = manifest["batches"]

@@ -47,8 +47,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
-from milvus_toolkit.ingest.splitting import SplitSettings
 
+from milvus_toolkit.ingest.splitting import SplitSettings
 from tests.integration import lifecycle_support as ls
 
 pytestmark = [pytest.mark.integration, pytest.mark.lifecycle, pytest.mark.usefixtures("private_staging")]
@@ -60,9 +60,11 @@ MAX_FILES = 6
 MAX_FILE_MB = 1
 OVERLAP = 20
 NAMES = ["alpha.md", "beta.txt", "gamma.md", "notes.txt", "guide/intro.md", "guide/setup.txt", "guide/deep/faq.md"]
-WORDS = ("harvest soil tomato irrigation pump valve sensor greenhouse ledger invoice tractor orchard frost "
-         "compost seedling pallet crate nozzle filter gasket warranty spindle bearing calibration humidity "
-         "trellis mulch drainage auger").split()
+WORDS = (
+    "harvest soil tomato irrigation pump valve sensor greenhouse ledger invoice tractor orchard frost "
+    "compost seedling pallet crate nozzle filter gasket warranty spindle bearing calibration humidity "
+    "trellis mulch drainage auger"
+).split()
 
 
 def paragraph(n: int) -> str:
@@ -152,7 +154,9 @@ def lifecycle_machine(hook):
             self.write(name, Entry("text", text))
 
         @precondition(lambda self: any(e.readable for e in self.files.values()))
-        @rule(index=st.integers(0, 20), how=st.sampled_from(["paragraph", "insert_before_repeats", "same_size", "append"]))
+        @rule(
+            index=st.integers(0, 20), how=st.sampled_from(["paragraph", "insert_before_repeats", "same_size", "append"])
+        )
         def edit_file(self, index, how):
             name = self.pick(index, readable=True)
             parts = self.files[name].text.split("\n\n")
@@ -167,15 +171,19 @@ def lifecycle_machine(hook):
             elif how == "same_size":
                 text = "\n\n".join(parts)
                 at = [i for i, ch in enumerate(text) if ch.islower()][index % 7]
-                parts = (text[:at] + ("q" if text[at] != "q" else "z") + text[at + 1:]).split("\n\n")
+                parts = (text[:at] + ("q" if text[at] != "q" else "z") + text[at + 1 :]).split("\n\n")
             else:
                 parts.append(self.fresh()[0])
             note(f"edit {name} ({how})")
             self.write(name, Entry("text", "\n\n".join(parts)))
 
         @precondition(lambda self: bool(self.files))
-        @rule(index=st.integers(0, 20), how=st.sampled_from(
-            ["delete", "rename", "case_rename", "truncate", "eio", "too_big", "dangling", "restore"]))
+        @rule(
+            index=st.integers(0, 20),
+            how=st.sampled_from(
+                ["delete", "rename", "case_rename", "truncate", "eio", "too_big", "dangling", "restore"]
+            ),
+        )
         def change_file(self, index, how):
             name = self.pick(index)
             entry = self.files[name]
@@ -185,7 +193,9 @@ def lifecycle_machine(hook):
                 del self.files[name]
             elif how in ("rename", "case_rename"):
                 if how == "rename":
-                    free = [n for n in NAMES if n not in self.files and n.lower() not in {f.lower() for f in self.files}]
+                    free = [
+                        n for n in NAMES if n not in self.files and n.lower() not in {f.lower() for f in self.files}
+                    ]
                     new = free[index % len(free)] if free else None
                 else:
                     base = name.rsplit("/", 1)[-1]
@@ -204,8 +214,7 @@ def lifecycle_machine(hook):
                 self.write(name, Entry({"truncate": "empty"}.get(how, how), entry.text))
             note(f"{how} {name}")
 
-        @precondition(lambda self: not self.linked
-                      and any(n.startswith("guide/") for n in self.files))
+        @precondition(lambda self: not self.linked and any(n.startswith("guide/") for n in self.files))
         @rule()
         def move_guide_behind_link(self):
             moved = self.elsewhere / "guide-moved"
@@ -243,9 +252,15 @@ def lifecycle_machine(hook):
 
         def conf(self, kind: str, budget: int, relative: bool) -> dict:
             conf = {
-                "source": "corpus" if relative else str(self.root), "collection": self.alias,
-                "embedding": "deterministic", "milvus_conn_id": "milvus_lite", "chunk_size": self.chunk_size,
-                "chunk_overlap": OVERLAP, "max_file_mb": MAX_FILE_MB, "max_delete_percent": budget, "batch_size": 8,
+                "source": "corpus" if relative else str(self.root),
+                "collection": self.alias,
+                "embedding": "deterministic",
+                "milvus_conn_id": "milvus_lite",
+                "chunk_size": self.chunk_size,
+                "chunk_overlap": OVERLAP,
+                "max_file_mb": MAX_FILE_MB,
+                "max_delete_percent": budget,
+                "batch_size": 8,
             }
             return conf if kind == "ingest" else {**conf, "strategy": kind}
 
@@ -271,8 +286,10 @@ def lifecycle_machine(hook):
                     outcome = (ls.run_ingest if kind == "ingest" else ls.run_reindex)(hook, conf, run_started=started)
             finally:
                 os.chdir(cwd)
-            label = f"{kind} (budget {budget} %{', relative source' if relative else ''}" \
-                    f"{f', worker clock {offset:+.0f} s' if offset else ''}, chunk_size {self.chunk_size})"
+            label = (
+                f"{kind} (budget {budget} %{', relative source' if relative else ''}"
+                f"{f', worker clock {offset:+.0f} s' if offset else ''}, chunk_size {self.chunk_size})"
+            )
             note(f"run {label}: {outcome}")
             self.runs.append(f"{kind}:{'ok' if outcome.ok else type(outcome.refusal).__name__}")
 
@@ -294,7 +311,8 @@ def lifecycle_machine(hook):
             for source in bad if kind != "rollback" else ():
                 assert after.get(source) == before.get(source), (
                     f"{label}: rows of {source!r} (listed, not readable: {self.files[source].kind}) changed: "
-                    f"{len(before.get(source, ()))} -> {len(after.get(source, ()))}")
+                    f"{len(before.get(source, ()))} -> {len(after.get(source, ()))}"
+                )
 
             # -- no source still listed exists only in a dropped collection (one that served: a
             # build whose run was refused never held anybody's data)
@@ -302,7 +320,8 @@ def lifecycle_machine(hook):
                 for source in everything_before[name]:
                     if source in self.files:
                         assert any(source in contents for contents in everything_after.values()), (
-                            f"{label}: dropping '{name}' lost the last rows of listed source {source!r}")
+                            f"{label}: dropping '{name}' lost the last rows of listed source {source!r}"
+                        )
 
             if not outcome.ok:
                 # -- a refused run changed nothing that is served
@@ -323,7 +342,8 @@ def lifecycle_machine(hook):
                 else:
                     removed = old_ids - new_ids
                 assert not removed or len(removed) <= len(old_ids) * budget / 100, (
-                    f"{label} removed {len(removed)} of the {len(old_ids)} rows served (budget {budget} %)")
+                    f"{label} removed {len(removed)} of the {len(old_ids)} rows served (budget {budget} %)"
+                )
                 if kind == "ingest":
                     expected = {**self.expected, **split}
                 elif outcome.kind == "incremental":
@@ -340,7 +360,8 @@ def lifecycle_machine(hook):
                 assert after.get(source) == expected.get(source), (
                     f"{label}: {source!r} holds {len(after.get(source, ()))} rows, the model "
                     f"{len(expected.get(source, ()))} (missing {len(expected.get(source, set()) - after.get(source, set()))}, "
-                    f"extra {len(after.get(source, set()) - expected.get(source, set()))})")
+                    f"extra {len(after.get(source, set()) - expected.get(source, set()))})"
+                )
 
             # the model follows the run
             if kind == "rollback":
@@ -357,7 +378,9 @@ def lifecycle_machine(hook):
 
         def everything(self) -> dict[str, dict[str, frozenset[str]]]:
             """Every physical collection of the serving name and its contents (loaded to be read)."""
-            return {c: ls.by_source(ls.rows_of(self.hook, c, load=True)) for c in ls.collections_of(self.hook, self.alias)}
+            return {
+                c: ls.by_source(ls.rows_of(self.hook, c, load=True)) for c in ls.collections_of(self.hook, self.alias)
+            }
 
         def teardown(self):
             try:

@@ -24,8 +24,20 @@ pytestmark = pytest.mark.integration
 
 def cli(*args, home, port) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "milvus_toolkit_dev.local_milvus", *args, "--lite", "--home", str(home), "--port", str(port)],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "milvus_toolkit_dev.local_milvus",
+            *args,
+            "--lite",
+            "--home",
+            str(home),
+            "--port",
+            str(port),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -79,7 +91,9 @@ def test_up_is_idempotent_loopback_only_keeps_data_and_down_is_idempotent(lite_h
     assert again.returncode == 0, again.stderr
     assert int((lite_home / "milvus-lite.pid").read_text()) == pid, "a running server is kept, not restarted"
     assert f"running (pid {pid}" in cli("status", home=lite_home, port=port).stdout
-    assert cli("conn-uri", home=lite_home, port=port).stdout.strip() == f"milvus://127.0.0.1:{port}/default?secure=false"
+    assert (
+        cli("conn-uri", home=lite_home, port=port).stdout.strip() == f"milvus://127.0.0.1:{port}/default?secure=false"
+    )
 
     # No authentication, so nothing but loopback may reach it.
     assert listening_addresses(port) and listening_addresses(port) <= LOOPBACK, listening_addresses(port)
@@ -129,9 +143,14 @@ def test_clients_that_ping_between_calls_are_not_hung_up_on(milvus_lite_server):
     # pymilvus pings every 10 s between calls; Python gRPC's default server policy answers a
     # few such pings with GOAWAY too_many_pings (a connect failed that way in the suite).
     # Pings every second for 6 s, with no call in between: the channel must stay READY.
-    channel = grpc.insecure_channel(f"127.0.0.1:{milvus_lite_server.port}", options=[
-        ("grpc.keepalive_time_ms", 1000), ("grpc.keepalive_permit_without_calls", 1), ("grpc.http2.max_pings_without_data", 0),
-    ])
+    channel = grpc.insecure_channel(
+        f"127.0.0.1:{milvus_lite_server.port}",
+        options=[
+            ("grpc.keepalive_time_ms", 1000),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.max_pings_without_data", 0),
+        ],
+    )
     states = []
     channel.subscribe(lambda state: states.append(state.name), try_to_connect=True)
     try:

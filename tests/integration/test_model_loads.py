@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from milvus_toolkit import embeddings
 from milvus_toolkit.ingest import pipeline
 from milvus_toolkit.ingest.params import SAMPLE_CORPUS, parse_params
@@ -33,14 +34,25 @@ def test_only_the_write_tasks_load_the_local_model(hook, collection_name, monkey
         embeddings._local_embeddings.cache_clear()  # a new task process: nothing loaded yet
         return run()
 
-    params = parse_params({"source": str(SAMPLE_CORPUS / "release-notes.md"), "collection": collection_name,
-                           "embedding": "local", "batch_size": 4, "concurrency": 2})
+    params = parse_params(
+        {
+            "source": str(SAMPLE_CORPUS / "release-notes.md"),
+            "collection": collection_name,
+            "embedding": "local",
+            "batch_size": 4,
+            "concurrency": 2,
+        }
+    )
     checked = as_task("check_inputs", lambda: pipeline.check_inputs(params, hook))
-    manifest = as_task("split_corpus", lambda: pipeline.split_corpus(params, hook, run_folder("test", "loads")).to_xcom())
+    manifest = as_task(
+        "split_corpus", lambda: pipeline.split_corpus(params, hook, run_folder("test", "loads")).to_xcom()
+    )
     batches = as_task("prepare_collection", lambda: pipeline.prepare(params, hook, manifest))
     assert len(batches) >= 2, "the test needs more than one write task"
-    written = [as_task(f"write_batch[{i}]", lambda b=b: asyncio.run(pipeline.write_staged_batch(params, hook, b)))
-               for i, b in enumerate(batches)]
+    written = [
+        as_task(f"write_batch[{i}]", lambda b=b: asyncio.run(pipeline.write_staged_batch(params, hook, b)))
+        for i, b in enumerate(batches)
+    ]
     as_task("delete_obsolete", lambda: pipeline.delete_obsolete(params, hook, manifest))
     report = as_task("validate", lambda: pipeline.validate_collection(params, hook, manifest))
 
@@ -56,8 +68,14 @@ def test_validate_still_loads_the_model_when_no_write_task_embedded_the_smoke_ch
     """A re-run in ``add`` mode embeds nothing (every chunk is present): validate then embeds
     its smoke query itself, so the smoke search still compares the model's vector of the text
     with the stored one."""
-    params = parse_params({"source": str(SAMPLE_CORPUS / "release-notes.md"), "collection": collection_name,
-                           "embedding": "local", "mode": "add"})
+    params = parse_params(
+        {
+            "source": str(SAMPLE_CORPUS / "release-notes.md"),
+            "collection": collection_name,
+            "embedding": "local",
+            "mode": "add",
+        }
+    )
     first = pipeline.split_corpus(params, hook, run_folder("test", "first"))
     pipeline.prepare(params, hook, first)
     for batch in first.batches:

@@ -42,9 +42,12 @@ RECORDER = textwrap.dedent(
 
 
 def run_fresh(script: str, milvus_conn_uri: str, tmp_path) -> dict:
-    env = dict(os.environ, AIRFLOW_CONN_MILVUS_DEFAULT=milvus_conn_uri, HOME=str(tmp_path), NLTK_DATA=str(tmp_path / "nltk"))
-    proc = subprocess.run([sys.executable, "-c", RECORDER + textwrap.dedent(script)], env=env,
-                          capture_output=True, text=True, timeout=300)
+    env = dict(
+        os.environ, AIRFLOW_CONN_MILVUS_DEFAULT=milvus_conn_uri, HOME=str(tmp_path), NLTK_DATA=str(tmp_path / "nltk")
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", RECORDER + textwrap.dedent(script)], env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -67,7 +70,8 @@ def test_a_benchmark_in_a_fresh_process_imports_its_heavy_libraries_in_the_main_
         print(json.dumps({"cheap": cheap, "imports": first_imports, "cells": len(record["cells"]),
                           "left": record["collections_left"]}))
         """,
-        milvus_conn_uri, tmp_path,
+        milvus_conn_uri,
+        tmp_path,
     )
     assert out["cheap"] == [], "importing milvus_toolkit.benchmark must not import the heavy libraries"
     assert out["cells"] == 8 and out["left"] == []

@@ -23,7 +23,7 @@ NOT_HERE = ("milvus_benchmark",)
 
 def readme_block() -> list[str]:
     text = (REPO / "README.md").read_text()
-    section = text[text.index("## Running the DAGs locally"):]
+    section = text[text.index("## Running the DAGs locally") :]
     block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
     return [line.split("   #")[0].strip() for line in block.splitlines() if line.strip()]
 
@@ -35,11 +35,15 @@ def test_the_block_is_what_this_test_expects():
 
 
 def test_every_dag_run_of_the_readme_block_succeeds_as_written(airflow_env, hook):
-    runs = [line for line in readme_block() if line.startswith("airflow dags test") and not any(n in line for n in NOT_HERE)]
+    runs = [
+        line for line in readme_block() if line.startswith("airflow dags test") and not any(n in line for n in NOT_HERE)
+    ]
     made = ("documents", "docs", "sample_corpus_docs")
     try:
         for line in runs:
-            result = subprocess.run(["bash", "-c", line], cwd=REPO, env=airflow_env, capture_output=True, text=True, timeout=600)
+            result = subprocess.run(
+                ["bash", "-c", line], cwd=REPO, env=airflow_env, capture_output=True, text=True, timeout=600
+            )
             assert result.returncode == 0, f"{line}\n{(result.stdout + result.stderr)[-5000:]}"
         assert hook.count("documents") > 0 and hook.describe_alias("docs") and hook.describe_alias("sample_corpus_docs")
     finally:

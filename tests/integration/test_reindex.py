@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from milvus_toolkit import chunk_store
 import json
 import re
 import subprocess
@@ -10,19 +9,25 @@ import time
 
 import pytest
 from langchain_core.documents import Document
-from milvus_toolkit.embeddings import get_embeddings
-from milvus_toolkit.chunk_store import CollectionSpec
 
+from milvus_toolkit import chunk_store
+from milvus_toolkit.chunk_store import CollectionSpec
+from milvus_toolkit.embeddings import get_embeddings
 from tests.integration.conftest import ids_in, split_ids
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
-CHANGES = re.compile(r"changes  : (\d+) added, (\d+) updated, (\d+) skipped, (\d+) deleted\b.*?\n.*?embedded : (\d+) texts")
+CHANGES = re.compile(
+    r"changes  : (\d+) added, (\d+) updated, (\d+) skipped, (\d+) deleted\b.*?\n.*?embedded : (\d+) texts"
+)
 
 
 def reindex(env: dict, conf: dict, *, check: bool = True) -> subprocess.CompletedProcess:
     result = subprocess.run(
         ["airflow", "dags", "test", "milvus_reindex", "-c", json.dumps({"embedding": "deterministic", **conf})],
-        env=env, capture_output=True, text=True, timeout=600,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     result.output = result.stdout + result.stderr  # type: ignore[attr-defined]
     if check:
@@ -73,7 +78,9 @@ def test_incremental_run_after_edit_delete_add_then_a_run_that_does_nothing(airf
 def test_force_reembed_rewrites_everything_without_duplicates(airflow_env, hook, corpus, alias):
     reindex(airflow_env, {"source": str(corpus / "release-notes.md"), "collection": alias})
     rows = hook.count(alias)
-    forced = reindex(airflow_env, {"source": str(corpus / "release-notes.md"), "collection": alias, "force_reembed": True})
+    forced = reindex(
+        airflow_env, {"source": str(corpus / "release-notes.md"), "collection": alias, "force_reembed": True}
+    )
     assert changes(forced) == {"added": 0, "updated": rows, "skipped": 0, "deleted": 0, "embedded": rows}
     assert hook.count(alias) == rows
 
@@ -81,9 +88,15 @@ def test_force_reembed_rewrites_everything_without_duplicates(airflow_env, hook,
 def test_full_rebuild_swaps_the_alias_keeps_one_rollback_and_drops_older(airflow_env, hook, corpus, alias):
     first = reindex(airflow_env, {"source": str(corpus), "collection": alias, "build_collection": f"{alias}__b1"})
     assert hook.describe_alias(alias) == f"{alias}__b1"
-    reindex(airflow_env, {"source": str(corpus), "collection": alias, "strategy": "full", "build_collection": f"{alias}__b2"})
+    reindex(
+        airflow_env,
+        {"source": str(corpus), "collection": alias, "strategy": "full", "build_collection": f"{alias}__b2"},
+    )
     assert hook.describe_alias(alias) == f"{alias}__b2"
-    reindex(airflow_env, {"source": str(corpus), "collection": alias, "strategy": "full", "build_collection": f"{alias}__b3"})
+    reindex(
+        airflow_env,
+        {"source": str(corpus), "collection": alias, "strategy": "full", "build_collection": f"{alias}__b3"},
+    )
     assert hook.describe_alias(alias) == f"{alias}__b3"
     builds = sorted(n for n in hook.list_collections() if n.startswith(alias + "__"))
     assert builds == [f"{alias}__b2", f"{alias}__b3"], "previous kept for rollback, older dropped"
@@ -95,11 +108,20 @@ def test_a_build_collection_that_already_exists_is_refused_and_left_untouched(ai
     served_ids = ids_in(hook, alias)
     # A user's collection happens to have the name asked for the build: it is not ours.
     theirs = f"{alias}__theirs"
-    store = chunk_store.vector_store(hook, CollectionSpec(name=theirs, dim=384), get_embeddings("deterministic").embeddings)
+    store = chunk_store.vector_store(
+        hook, CollectionSpec(name=theirs, dim=384), get_embeddings("deterministic").embeddings
+    )
     store.add_documents([Document("their row", metadata={"source": "release-notes.md"})], ids=["theirs-1"])
 
-    refused = reindex(airflow_env, {"source": str(corpus), "collection": alias, "strategy": "full", "build_collection": theirs}, check=False)
-    assert refused.returncode != 0 and f"collection '{theirs}' already exists and is not a build this run made" in refused.output
+    refused = reindex(
+        airflow_env,
+        {"source": str(corpus), "collection": alias, "strategy": "full", "build_collection": theirs},
+        check=False,
+    )
+    assert (
+        refused.returncode != 0
+        and f"collection '{theirs}' already exists and is not a build this run made" in refused.output
+    )
     assert hook.describe_alias(alias) == f"{alias}__good"
     assert ids_in(hook, alias) == served_ids
     assert ids_in(hook, theirs) == ["theirs-1"]
@@ -107,12 +129,25 @@ def test_a_build_collection_that_already_exists_is_refused_and_left_untouched(ai
 
 def test_a_plain_collection_migrates_to_the_alias_scheme_without_losing_data(airflow_env, hook, corpus, alias):
     ingest = subprocess.run(
-        ["airflow", "dags", "test", "milvus_ingest", "-c", json.dumps({"source": str(corpus), "collection": alias, "embedding": "deterministic"})],
-        env=airflow_env, capture_output=True, text=True, timeout=600,
+        [
+            "airflow",
+            "dags",
+            "test",
+            "milvus_ingest",
+            "-c",
+            json.dumps({"source": str(corpus), "collection": alias, "embedding": "deterministic"}),
+        ],
+        env=airflow_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert ingest.returncode == 0, ingest.stdout[-3000:] + ingest.stderr[-3000:]
     rows = hook.count(alias)
-    result = reindex(airflow_env, {"source": str(corpus), "collection": alias, "strategy": "full", "build_collection": f"{alias}__v2"})
+    result = reindex(
+        airflow_env,
+        {"source": str(corpus), "collection": alias, "strategy": "full", "build_collection": f"{alias}__v2"},
+    )
     assert f"rollback copy: '{alias}__legacy_v2'" in result.output
     assert hook.describe_alias(alias) == f"{alias}__v2"
     assert hook.count(alias) == rows and hook.count(f"{alias}__legacy_v2") == rows
@@ -122,9 +157,25 @@ def test_search_through_the_alias_answers_during_a_full_rebuild(airflow_env, hoo
     reindex(airflow_env, {"source": str(corpus), "collection": alias, "build_collection": f"{alias}__blue"})
     query = get_embeddings("deterministic").embeddings.embed_query("battery charging dock")
     rebuild = subprocess.Popen(
-        ["airflow", "dags", "test", "milvus_reindex", "-c",
-         json.dumps({"embedding": "deterministic", "source": str(corpus), "collection": alias, "strategy": "full", "build_collection": f"{alias}__green"})],
-        env=airflow_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            "airflow",
+            "dags",
+            "test",
+            "milvus_reindex",
+            "-c",
+            json.dumps(
+                {
+                    "embedding": "deterministic",
+                    "source": str(corpus),
+                    "collection": alias,
+                    "strategy": "full",
+                    "build_collection": f"{alias}__green",
+                }
+            ),
+        ],
+        env=airflow_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     answered, served = 0, set()
     client = hook.get_conn()

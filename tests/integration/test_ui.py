@@ -22,10 +22,10 @@ import urllib.request
 from urllib.parse import unquote, urlsplit
 
 import pytest
+
 from milvus_toolkit.ingest.documents import discover, load
 from milvus_toolkit.ingest.params import SAMPLE_CORPUS
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
-
 from tests.integration.ui_support import (
     ARTIFACTS,
     CHROMIUM,
@@ -46,8 +46,10 @@ UI_TIMEOUT = 45_000  # ms for a page element; generous for a loaded 2-core machi
 
 def expected_rows(chunk_size: int, chunk_overlap: int = 150) -> int:
     """What milvus_ingest must write for the sample corpus (the same splitter it uses)."""
-    return sum(len(split_document(doc, SplitSettings("auto", chunk_size, chunk_overlap)))
-               for doc in load(discover(str(SAMPLE_CORPUS))))
+    return sum(
+        len(split_document(doc, SplitSettings("auto", chunk_size, chunk_overlap)))
+        for doc in load(discover(str(SAMPLE_CORPUS)))
+    )
 
 
 class Airflow:
@@ -86,8 +88,7 @@ def chromium():
 
     pw = sync_playwright().start()
     try:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-                                     timeout=120_000)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=120_000)
         try:
             yield browser
         finally:
@@ -144,8 +145,9 @@ def wait_for_success(api: Api, dag_id: str, run_id: str) -> None:
 
 def trigger_from_dialog(page, dialog, dag_id: str) -> dict:
     """Press the dialog's Trigger button; the created run as the REST API answered the UI."""
-    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith(f"/dags/{dag_id}/dagRuns"),
-                              timeout=60_000) as answer:
+    with page.expect_response(
+        lambda r: r.request.method == "POST" and r.url.endswith(f"/dags/{dag_id}/dagRuns"), timeout=60_000
+    ) as answer:
         dialog.get_by_role("button", name="Trigger", exact=True).click()
     response = answer.value
     assert response.status == 200, f"trigger refused ({response.status}): {response.text()}"
@@ -263,7 +265,12 @@ def test_ingest_through_the_rest_api(airflow_ui, hook, collection_name):
     api = Api(stack)  # POST /auth/token with that password
 
     chunk_size = 600
-    conf = {"source": str(SAMPLE_CORPUS), "collection": collection_name, "chunk_size": chunk_size, "embedding": "deterministic"}
+    conf = {
+        "source": str(SAMPLE_CORPUS),
+        "collection": collection_name,
+        "chunk_size": chunk_size,
+        "embedding": "deterministic",
+    }
     run = api("POST", "/api/v2/dags/milvus_ingest/dagRuns", {"logical_date": None, "conf": conf})
     run_id = run["dag_run_id"]
     assert run["conf"]["collection"] == collection_name
@@ -294,10 +301,18 @@ def test_add_a_milvus_connection_and_test_it(ui, airflow_ui, milvus_conn_uri):
     server = urlsplit(milvus_conn_uri)
     closed_port = free_port()  # bound, then released: nothing listens there
     cases = [
-        ("ui_milvus_local", server.port, "Test Connection Successful",
-         re.compile(rf"Connected to Milvus v\S+ at http://127\.0\.0\.1:{server.port}, database 'default'")),
-        ("ui_milvus_closed_port", closed_port, "Test Connection Failed",
-         re.compile(rf"Cannot reach Milvus at http://127\.0\.0\.1:{closed_port}: Connection refused")),
+        (
+            "ui_milvus_local",
+            server.port,
+            "Test Connection Successful",
+            re.compile(rf"Connected to Milvus v\S+ at http://127\.0\.0\.1:{server.port}, database 'default'"),
+        ),
+        (
+            "ui_milvus_closed_port",
+            closed_port,
+            "Test Connection Failed",
+            re.compile(rf"Cannot reach Milvus at http://127\.0\.0\.1:{closed_port}: Connection refused"),
+        ),
     ]
 
     with step(page, "Admin > Connections"):
@@ -333,7 +348,12 @@ def test_add_a_milvus_connection_and_test_it(ui, airflow_ui, milvus_conn_uri):
 
         stored = api("GET", f"/api/v2/connections/{conn_id}")
         assert (stored["conn_type"], stored["host"], stored["port"], stored["login"], stored["schema"]) == (
-            "milvus", "http://127.0.0.1", port, unquote(server.username), "default")
+            "milvus",
+            "http://127.0.0.1",
+            port,
+            unquote(server.username),
+            "default",
+        )
         assert json.loads(stored["extra"])["timeout"] == 10
 
         with step(page, f"Test {conn_id}: {title}"):
@@ -396,7 +416,12 @@ def test_benchmark_from_the_trigger_form(ui, airflow_ui):
         run_id = run["dag_run_id"]
         conf = run["conf"]
         assert (conf["operations"], conf["counts"], conf["concurrency"], conf["consistency_levels"], conf["dim"]) == (
-            ["add"], [5], ["all"], ["Session"], 8)
+            ["add"],
+            [5],
+            ["all"],
+            ["Session"],
+            8,
+        )
 
     with step(page, "the run succeeds"):
         wait_for_success(api, "milvus_benchmark", run_id)

@@ -3,12 +3,13 @@ source and id, and its text reaches neither the error nor the log."""
 
 from __future__ import annotations
 
-from milvus_toolkit import chunk_store
 import asyncio
 import logging
 
 import pytest
 from langchain_core.documents import Document
+
+from milvus_toolkit import chunk_store
 from milvus_toolkit.chunk_store import CollectionSpec
 from milvus_toolkit.embeddings import get_embeddings
 from milvus_toolkit.ingest import writing
@@ -42,7 +43,9 @@ def test_an_oversized_chunk_is_rejected_by_name_without_its_text(hook, collectio
         id="too-big-0",
     )
     assert len(big.page_content) == 70_000
-    chunks = [Document(page_content=f"small chunk {i}", metadata={"source": "docs/ok.md"}, id=f"ok-{i}") for i in range(20)]
+    chunks = [
+        Document(page_content=f"small chunk {i}", metadata={"source": "docs/ok.md"}, id=f"ok-{i}") for i in range(20)
+    ]
     chunks.insert(0, big)  # first in its call: langchain-milvus logs the first row of a failed call
 
     async def write() -> None:

@@ -27,8 +27,14 @@ CHROMIUM = Path("/usr/bin/chromium")  # Debian's package (make system-deps); nev
 # Headless as root on a machine without outside network: no sandbox, and nothing in the
 # background that would call Google's hosts.
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
 ]
 TERMINAL = {"success", "failed"}
 
@@ -93,16 +99,22 @@ class Api:
 
     def _token(self) -> str:
         body = json.dumps({"username": "admin", "password": self.password}).encode()
-        req = urllib.request.Request(f"{self.base}/auth/token", data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"{self.base}/auth/token", data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(req, timeout=30) as resp:
             return json.loads(resp.read())["access_token"]
 
     def __call__(self, method: str, path: str, body: dict | None = None, timeout: float = 60):
         req = urllib.request.Request(
-            self.base + path, method=method, data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json",
-                     "Accept": "application/json"},
+            self.base + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={
+                "Authorization": f"Bearer {self.token}",
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            },
         )
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             text = resp.read()
@@ -140,8 +152,11 @@ class Api:
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1) -> str:
         """A task's log as text: the structured events of the logs endpoint, one per line."""
-        data = self("GET", f"/api/v2/dags/{dag_id}/dagRuns/{self.q(run_id)}/taskInstances/{task_id}"
-                           f"/logs/{try_number}?map_index={map_index}")
+        data = self(
+            "GET",
+            f"/api/v2/dags/{dag_id}/dagRuns/{self.q(run_id)}/taskInstances/{task_id}"
+            f"/logs/{try_number}?map_index={map_index}",
+        )
         content = data.get("content", []) if isinstance(data, dict) else []
         return "\n".join(str(e.get("event", "")) if isinstance(e, dict) else str(e) for e in content)
 
@@ -196,9 +211,11 @@ class Steps:
                 text = page.inner_text("body", timeout=10_000)[:5000]
             except Exception as exc:
                 text = f"(no page text: {exc})"
-            print(f"\n=== step {self.count} '{name}' FAILED after {time.monotonic() - started:.1f} s"
-                  f"\n    url: {page.url}\n    screenshot: {shot}\n--- page text (first 5000 characters) ---\n"
-                  f"{text}\n--- end of page text ---")
+            print(
+                f"\n=== step {self.count} '{name}' FAILED after {time.monotonic() - started:.1f} s"
+                f"\n    url: {page.url}\n    screenshot: {shot}\n--- page text (first 5000 characters) ---\n"
+                f"{text}\n--- end of page text ---"
+            )
             raise
         self.timings.append((name, time.monotonic() - started))
         try:

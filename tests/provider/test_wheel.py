@@ -20,8 +20,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-import milvus_provider
 import pytest
+
+import milvus_provider
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGINS = REPO / "plugins"
@@ -70,7 +71,8 @@ def fresh_venv(work, plugins_copy, wheel):
     home = work / "airflow-home"
     home.mkdir()
     env = {
-        key: value for key, value in os.environ.items()
+        key: value
+        for key, value in os.environ.items()
         if not key.startswith(("AIRFLOW", "PYTHON", "VIRTUAL_ENV")) and key != "MILVUS_TOOLKIT_HOME"
     }
     env.update(
@@ -101,7 +103,15 @@ def test_the_wheel_holds_the_package_its_metadata_and_entry_point(wheel):
         dist_info = f"airflow_provider_milvus-{milvus_provider.__version__}.dist-info"
         metadata = zf.read(f"{dist_info}/METADATA").decode()
         entry_points = zf.read(f"{dist_info}/entry_points.txt").decode()
-    for module in ("__init__", "config", "hooks/milvus", "operators/milvus", "sensors/milvus", "triggers/milvus", "utils/embeddings"):
+    for module in (
+        "__init__",
+        "config",
+        "hooks/milvus",
+        "operators/milvus",
+        "sensors/milvus",
+        "triggers/milvus",
+        "utils/embeddings",
+    ):
         assert f"milvus_provider/{module}.py" in names
     assert "milvus_provider/py.typed" in names
     assert {name.split("/")[0] for name in names} == {"milvus_provider", dist_info}, "nothing else is packaged"
@@ -133,7 +143,11 @@ def test_airflow_discovers_the_installed_provider_in_a_fresh_venv(fresh_venv, wo
     assert versions["airflow-provider-milvus"] == milvus_provider.__version__
 
     triggers = json.loads(run([airflow, "providers", "triggers", "-o", "json"], env=env, cwd=work))
-    assert {"package_name": "airflow-provider-milvus", "class": "milvus_provider.triggers.milvus", "integration_name": "Milvus"} in triggers
+    assert {
+        "package_name": "airflow-provider-milvus",
+        "class": "milvus_provider.triggers.milvus",
+        "integration_name": "Milvus",
+    } in triggers
 
     check = (
         "import json, importlib.util, milvus_provider, sysconfig\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from milvus_toolkit.benchmark.plan import (
     BenchmarkParams,
     BenchmarkParamsError,
@@ -92,7 +93,9 @@ def test_default_plan_covers_the_seeds_matrix():
         for count in (10, 100, 1000):
             for layer in ("langchain", "llamaindex", "raw"):
                 variant = "pk" if op == "delete" else ""
-                mine = [c for c in plan.cells if (c.operation, c.variant, c.count, c.layer) == (op, variant, count, layer)]
+                mine = [
+                    c for c in plan.cells if (c.operation, c.variant, c.count, c.layer) == (op, variant, count, layer)
+                ]
                 assert {c.mode for c in mine} == {"sync", "async"}, (op, count, layer)
                 assert "all" in {c.concurrency for c in mine if c.mode == "async"}
     # writes are measured at the baseline level only; searches at every level
@@ -102,7 +105,9 @@ def test_default_plan_covers_the_seeds_matrix():
     assert max(c.count for c in plan.cells if c.waits_per_call) == 100
     assert {(s["operation"], s["count"]) for s in plan.skipped} == {("search", 1000), ("delete", 1000)}
     (delete_skip,) = [s for s in plan.skipped if s["operation"] == "delete"]
-    assert delete_skip["layers"] == ["langchain", "raw"], "LlamaIndex deletes by key after its own Session query: no wait"
+    assert delete_skip["layers"] == ["langchain", "raw"], (
+        "LlamaIndex deletes by key after its own Session query: no wait"
+    )
     assert any(c.layer == "llamaindex" and c.variant == "metadata" and c.count == 1000 for c in plan.cells)
     # the search metrics (VectorDBBench-style) run after the cells, with a small sweep
     assert plan.runs_search_metrics and params.sweep_concurrency == [1, 8, 32] and params.sweep_seconds == 3.0
@@ -222,6 +227,8 @@ def test_the_llamaindex_layer_without_its_package_fails_before_milvus_is_asked(m
             raise AssertionError(f"Milvus was asked ({name}) before the parameters were checked")
 
     real = runner.package_version
-    monkeypatch.setattr(runner, "package_version", lambda dist: None if dist == "llama-index-vector-stores-milvus" else real(dist))
+    monkeypatch.setattr(
+        runner, "package_version", lambda dist: None if dist == "llama-index-vector-stores-milvus" else real(dist)
+    )
     with pytest.raises(BenchmarkParamsError, match="'llamaindex' needs llama-index-vector-stores-milvus"):
         runner.prepare(NoMilvus(), {"counts": [5]})

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from milvus_toolkit.benchmark.recall import exact_top_k, mean_recall, ndcg_at_k, recall_at_k
 
 

@@ -8,6 +8,7 @@ import csv
 import json
 
 import pytest
+
 from milvus_toolkit.benchmark.plan import Cell, build_plan
 from milvus_toolkit.benchmark.report import (
     find_previous_run,
@@ -26,10 +27,19 @@ from milvus_toolkit.benchmark.report import (
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def fake_record(run_id="20260101T000000Z", *, started_at="2026-01-01T00:00:00+00:00", slow=1.0, uri="http://127.0.0.1:19530", repeats=1):
+def fake_record(
+    run_id="20260101T000000Z",
+    *,
+    started_at="2026-01-01T00:00:00+00:00",
+    slow=1.0,
+    uri="http://127.0.0.1:19530",
+    repeats=1,
+):
     """A record shaped like the runner's: every cell of a small plan, with per-call
     latencies of 2 ms (sync) or 1 ms (async) times ``slow``."""
-    plan = build_plan({"counts": [10, 100], "operations": ["add", "search"], "concurrency": [8, "all"], "repeats": repeats})
+    plan = build_plan(
+        {"counts": [10, 100], "operations": ["add", "search"], "concurrency": [8, "all"], "repeats": repeats}
+    )
     measurements = []
     for cell in plan.cells:
         for r in range(repeats):
@@ -124,7 +134,12 @@ def test_seeds_table_shape_operation_by_count_with_speedup():
     record = fake_record()
     rows = seeds_table(record, "langchain")
     assert [(r["operation"], r["count"]) for r in rows] == [
-        ("add", 10), ("add", 100), ("search", 10), ("search", 100), ("search (Strong)", 10), ("search (Strong)", 100),
+        ("add", 10),
+        ("add", 100),
+        ("search", 10),
+        ("search", 100),
+        ("search (Strong)", 10),
+        ("search (Strong)", 100),
     ]
     add10 = rows[0]
     assert add10["sync_s"] == pytest.approx(0.02) and add10["async_s"] == pytest.approx(0.0025)
@@ -138,8 +153,13 @@ def test_markdown_report_has_the_tables_the_issue_asks_for():
     assert "| operation | count | async s (unbounded gather) | sync s | speedup |" in text
     assert "| add | 10 | 0.0025 | 0.020 | 8.0x |" in text
     assert "## Raw pymilvus client (the floor)" in text
-    assert "| operation | count | consistency | layer | mode | concurrency | seconds | ops/s | p50 ms | p95 ms | p99 ms | recall |" in text
-    assert "langchain overhead ms" in text and "llamaindex overhead ms" in text and "Searches by consistency level" in text
+    assert (
+        "| operation | count | consistency | layer | mode | concurrency | seconds | ops/s | p50 ms | p95 ms | p99 ms | recall |"
+        in text
+    )
+    assert (
+        "langchain overhead ms" in text and "llamaindex overhead ms" in text and "Searches by consistency level" in text
+    )
     assert "Async concurrency levels of the cells" in text and "async 8 s" in text
     assert "search at Strong, count 1000" not in text  # not asked: counts were 10 and 100
     assert "No earlier comparable run" in text
@@ -234,7 +254,12 @@ def test_records_round_trip_as_json(tmp_path):
 
 def test_a_busy_machine_is_called_out_in_the_report():
     quiet = fake_record()
-    quiet["environment"] |= {"cpu_cores": 2, "cpu_cores_usable": 2, "load_average_start": [0.3, 0.2, 0.1], "load_average_end": [1.2, 0.5, 0.2]}
+    quiet["environment"] |= {
+        "cpu_cores": 2,
+        "cpu_cores_usable": 2,
+        "load_average_start": [0.3, 0.2, 0.1],
+        "load_average_end": [1.2, 0.5, 0.2],
+    }
     assert machine_was_busy(quiet) is None and "machine was busy" not in markdown_report(quiet)
     busy = copy.deepcopy(quiet)
     busy["environment"]["load_average_end"] = [8.43, 6.69, 3.92]
@@ -263,28 +288,63 @@ def fake_search_metrics(*, hybrid: bool = False):
         serial = serial_summary([0.002 + n / 1000] * 49 + [0.009], [1.0] * 49 + [2 / 3], [1.0] * 50)
         layers[layer] = layer_metrics(
             serial,
-            {"sync": [level(1, 300.0 + n, 3.0), level(8, 350.0 + n, 20.0)],
-             "async": [level(1, 250.0 + n, 4.0), level(8, 500.0 + n, 15.0)]},
+            {
+                "sync": [level(1, 300.0 + n, 3.0), level(8, 350.0 + n, 20.0)],
+                "async": [level(1, 250.0 + n, 4.0), level(8, 500.0 + n, 15.0)],
+            },
         )
     section = {
-        "consistency_level": "Session", "top_k": 3, "rows": 1000, "dim": 768, "queries": 50,
-        "sweep_concurrency": [1, 8], "sweep_seconds": 3.0, "modes": ["sync", "async"], "units": UNITS,
-        "load": {"rows": 1000, "insert_duration": 0.2, "optimize_duration": 7.5, "load_duration": 7.7, "flush_s": 2.7,
-                 "index_s": 0.5, "load_s": 4.0, "first_search_s": 0.3, "insert_rows_per_s": 5000.0},
+        "consistency_level": "Session",
+        "top_k": 3,
+        "rows": 1000,
+        "dim": 768,
+        "queries": 50,
+        "sweep_concurrency": [1, 8],
+        "sweep_seconds": 3.0,
+        "modes": ["sync", "async"],
+        "units": UNITS,
+        "load": {
+            "rows": 1000,
+            "insert_duration": 0.2,
+            "optimize_duration": 7.5,
+            "load_duration": 7.7,
+            "flush_s": 2.7,
+            "index_s": 0.5,
+            "load_s": 4.0,
+            "first_search_s": 0.3,
+            "insert_rows_per_s": 5000.0,
+        },
         "layers": layers,
-        "hybrid": {"capabilities": {"version": "v2.3.5-lite", "bm25": False}, "measured": False,
-                   "reason": "Milvus server v2.3.5-lite has no BM25 full-text search (needs Milvus 2.5+ or Milvus Lite 3.x)"},
+        "hybrid": {
+            "capabilities": {"version": "v2.3.5-lite", "bm25": False},
+            "measured": False,
+            "reason": "Milvus server v2.3.5-lite has no BM25 full-text search (needs Milvus 2.5+ or Milvus Lite 3.x)",
+        },
     }
     if hybrid:
         section["hybrid"] = {
-            "measured": True, "rrf_k": 60, "sweep_concurrency": 8, "collection_rows": 1000,
+            "measured": True,
+            "rrf_k": 60,
+            "sweep_concurrency": 8,
+            "collection_rows": 1000,
             "kinds": {
-                "dense": {"serial": serial_summary([0.002] * 50, [1.0] * 50, [1.0] * 50), "sync": level(8, 400.0, 9.0),
-                          "async": level(8, 450.0, 8.0)},
-                "bm25": {"serial": serial_summary([0.006] * 50, [], []) | {"own_document_first": 1.0, "own_document_in_top_k": 1.0},
-                         "sync": level(8, 150.0, 30.0), "async": level(8, 160.0, 28.0)},
-                "hybrid": {"serial": serial_summary([0.008] * 50, [], []) | {"own_document_first": 0.7, "own_document_in_top_k": 1.0},
-                           "sync": level(8, 120.0, 40.0), "async": level(8, 125.0, 38.0)},
+                "dense": {
+                    "serial": serial_summary([0.002] * 50, [1.0] * 50, [1.0] * 50),
+                    "sync": level(8, 400.0, 9.0),
+                    "async": level(8, 450.0, 8.0),
+                },
+                "bm25": {
+                    "serial": serial_summary([0.006] * 50, [], [])
+                    | {"own_document_first": 1.0, "own_document_in_top_k": 1.0},
+                    "sync": level(8, 150.0, 30.0),
+                    "async": level(8, 160.0, 28.0),
+                },
+                "hybrid": {
+                    "serial": serial_summary([0.008] * 50, [], [])
+                    | {"own_document_first": 0.7, "own_document_in_top_k": 1.0},
+                    "sync": level(8, 120.0, 40.0),
+                    "async": level(8, 125.0, 38.0),
+                },
             },
         }
     return section
@@ -304,7 +364,10 @@ def test_the_report_has_a_llamaindex_table_and_the_tutorial_rows_beside_ours():
     assert "| search | 1000 | 8.81 | 309 | 35.1x |" in text
     # the LangChain tutorial too, with its own layer
     assert "| add | 100 | 2.77 | 65.60 | 23.7x | 0.025 | 0.200 | 8.0x | Session |  |" in text
-    assert "| delete by metadata | 100 | 0.610 | 29.21 | 47.9x | - | - | - | Session | count 100 not measured in this run |" in text
+    assert (
+        "| delete by metadata | 100 | 0.610 | 29.21 | 47.9x | - | - | - | Session | count 100 not measured in this run |"
+        in text
+    )
 
 
 def test_tutorial_rows_fall_back_to_the_baseline_level_and_say_so():
@@ -343,11 +406,15 @@ def test_every_large_gap_is_explained_from_the_figures():
     )
     assert "- **here, raw: add x10, 8.0x**: sync is 10 round trips of p50 2.00 ms one after the other" in text
     # the tutorials' own gaps: what their per-call time is made of
-    assert ("- **llamaindex tutorial: search x1000, 35.1x**: Strong consistency: every sync query waits for the server's "
-            "time tick") in text and "309 ms per call" in text
+    assert (
+        "- **llamaindex tutorial: search x1000, 35.1x**: Strong consistency: every sync query waits for the server's "
+        "time tick"
+    ) in text and "309 ms per call" in text
     assert "- **llamaindex tutorial: add x1000, 19.5x**: no consistency wait on an insert: 63 ms per sync call" in text
-    assert ("- **langchain tutorial: add x100, 23.7x**: an OpenAI embeddings request inside every call: 656 ms per sync add, "
-            "most of it the embedding API (this run, langchain at Session: p50 2.0 ms per sync call)") in text
+    assert (
+        "- **langchain tutorial: add x100, 23.7x**: an OpenAI embeddings request inside every call: 656 ms per sync add, "
+        "most of it the embedding API (this run, langchain at Session: p50 2.0 ms per sync call)"
+    ) in text
     assert "langchain tutorial: add x10," not in text  # 3.1x: not a large gap
 
 
@@ -361,8 +428,10 @@ def test_the_search_metrics_section_has_vectordbbench_figures_per_layer_and_leve
     assert "| raw | 502 | async x8 | 6.55 | 4.00 | 0.993 | 1.00 |" in text  # p99 of 49 x 4 ms and one 9 ms
     assert "| layer | mode | clients | qps | p50 | p95 | p99 | avg | failed rate | requests |" in text
     assert "| llamaindex | sync | 8 | 351 | 20.00 | 20.00 | 20.00 | 20.00 | 0.00% | 80 |" in text
-    assert ("Not measured: Milvus server v2.3.5-lite has no BM25 full-text search (needs Milvus 2.5+ or Milvus Lite 3.x)."
-            in text)
+    assert (
+        "Not measured: Milvus server v2.3.5-lite has no BM25 full-text search (needs Milvus 2.5+ or Milvus Lite 3.x)."
+        in text
+    )
     record["search_metrics"] = fake_search_metrics(hybrid=True)
     text = markdown_report(record)
     assert "| search | serial p50 ms | serial p99 ms | sync qps | async qps | async p99 ms | check |" in text
@@ -373,13 +442,21 @@ def test_the_search_metrics_section_has_vectordbbench_figures_per_layer_and_leve
 def test_the_server_version_and_what_it_supports_head_the_report():
     record = fake_record()
     record["environment"]["milvus_capabilities"] = {
-        "version": "milvus_lite-3.2.2", "flavor": "milvus-lite", "milvus_api": "2.5", "bm25": True, "hybrid_search": True,
-        "partition_key": True, "aliases": True, "authentication": False,
+        "version": "milvus_lite-3.2.2",
+        "flavor": "milvus-lite",
+        "milvus_api": "2.5",
+        "bm25": True,
+        "hybrid_search": True,
+        "partition_key": True,
+        "aliases": True,
+        "authentication": False,
     }
     record["environment"]["milvus_server_version"] = "milvus_lite-3.2.2"
     text = markdown_report(record)
-    assert ("- Milvus **milvus_lite-3.2.2** at http://127.0.0.1:19530 (database default); milvus-lite, Milvus 2.5 API, "
-            "supports: bm25, hybrid_search, partition_key, aliases") in text
+    assert (
+        "- Milvus **milvus_lite-3.2.2** at http://127.0.0.1:19530 (database default); milvus-lite, Milvus 2.5 API, "
+        "supports: bm25, hybrid_search, partition_key, aliases"
+    ) in text
 
 
 def test_save_run_draws_the_sweep_and_adds_its_levels_to_the_history(tmp_path):
@@ -393,7 +470,11 @@ def test_save_run_draws_the_sweep_and_adds_its_levels_to_the_history(tmp_path):
     sweep = [r for r in history if r["operation"] == "search_sweep"]
     assert len(sweep) == 3 * 2 * 2  # layers x modes x levels
     raw8 = next(r for r in sweep if (r["layer"], r["mode"], r["concurrency"]) == ("raw", "async", "8"))
-    assert float(raw8["ops_per_s"]) == 502.0 and float(raw8["recall"]) == pytest.approx(0.993333) and raw8["failed_rate"] == "0.0"
+    assert (
+        float(raw8["ops_per_s"]) == 502.0
+        and float(raw8["recall"]) == pytest.approx(0.993333)
+        and raw8["failed_rate"] == "0.0"
+    )
     assert len(history) == len(record["cells"]) + len(sweep)
     # a run without search metrics draws no sweep chart
     plain = fake_record("20260108T000000Z", started_at="2026-01-08T00:00:00+00:00")

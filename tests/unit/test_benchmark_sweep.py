@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from milvus_toolkit.benchmark.sweep import WorkerResult, aggregate_level, conc_lists, layer_metrics, serial_summary
 
 
@@ -57,7 +58,12 @@ def test_vectordbbench_lists_are_in_concurrency_order():
     # level 1: latencies [1, 2] ms -> p99 1.99; levels 8 and 32: half at c, half at 2c ms -> p99 = 2c
     assert lists["conc_latency_p99_list"] == [pytest.approx(1.99), 16.0, 64.0]
     assert lists["conc_latency_avg_list"] == [1.5, 12.0, 48.0]
-    assert set(lists) >= {"conc_latency_p50_list", "conc_latency_p95_list", "conc_failed_rate_list", "conc_requests_list"}
+    assert set(lists) >= {
+        "conc_latency_p50_list",
+        "conc_latency_p95_list",
+        "conc_failed_rate_list",
+        "conc_requests_list",
+    }
     assert lists["conc_failed_rate_list"] == [0.0, 0.0, 0.0]
 
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from airflow.sdk.definitions.connection import Connection
+
 from milvus_provider.config import MilvusConnectionConfig, build_uri
 from milvus_toolkit.chunk_store import CollectionSpec
 
@@ -22,12 +23,23 @@ def test_uri_form_with_user_password_database_and_typed_extras():
     assert config.secure is False
     assert config.timeout == 12.0
     kwargs = config.client_kwargs()
-    assert kwargs == {"uri": "http://10.1.2.3:19531", "timeout": 12.0, "db_name": "analytics", "token": "root:s@cret-pass"}
+    assert kwargs == {
+        "uri": "http://10.1.2.3:19531",
+        "timeout": 12.0,
+        "db_name": "analytics",
+        "token": "root:s@cret-pass",
+    }
 
 
 def test_json_form_with_token_and_https_uri():
     conn = Connection.from_json(
-        json.dumps({"conn_type": "milvus", "host": "https://in01-abc.zillizcloud.com", "extra": {"token": "api-key-123", "timeout": 5}}),
+        json.dumps(
+            {
+                "conn_type": "milvus",
+                "host": "https://in01-abc.zillizcloud.com",
+                "extra": {"token": "api-key-123", "timeout": 5},
+            }
+        ),
         conn_id="zilliz",
     )
     config = MilvusConnectionConfig.from_connection(conn)
@@ -39,12 +51,24 @@ def test_json_form_with_token_and_https_uri():
 
 
 def test_token_wins_over_user_and_password():
-    conn = Connection(conn_id="x", conn_type="milvus", host="localhost", login="u", password="p", extra=json.dumps({"token": "tok-xyz"}))
+    conn = Connection(
+        conn_id="x",
+        conn_type="milvus",
+        host="localhost",
+        login="u",
+        password="p",
+        extra=json.dumps({"token": "tok-xyz"}),
+    )
     assert MilvusConnectionConfig.from_connection(conn).client_kwargs()["token"] == "tok-xyz"
 
 
 def test_legacy_prefixed_extras_are_read():
-    conn = Connection(conn_id="x", conn_type="milvus", host="localhost", extra=json.dumps({"extra__milvus__secure": True, "extra__milvus__server_pem_path": "/ca.pem"}))
+    conn = Connection(
+        conn_id="x",
+        conn_type="milvus",
+        host="localhost",
+        extra=json.dumps({"extra__milvus__secure": True, "extra__milvus__server_pem_path": "/ca.pem"}),
+    )
     config = MilvusConnectionConfig.from_connection(conn)
     assert config.secure and config.server_pem_path == "/ca.pem"
     assert config.uri == "https://localhost:19530"

@@ -6,6 +6,7 @@ from collections import namedtuple
 from types import SimpleNamespace
 
 import pytest
+
 from milvus_toolkit.declared import DeclarationError, load_declarations
 from milvus_toolkit.ingest.params import ParamsError, parse_params
 from milvus_toolkit.reindex import parse_reindex_params
@@ -18,7 +19,8 @@ def row(pk, source, stamp=None):
 
 def test_only_positively_gone_rows_are_obsolete():
     rows = [
-        row("a1", "a.md"), row("a2", "a.md"),  # a.md read: a2 no longer split from it
+        row("a1", "a.md"),
+        row("a2", "a.md"),  # a.md read: a2 no longer split from it
         row("b1", "b.md"),  # b.md listed but unreadable: kept
         row("c1", "c.md"),  # c.md no longer listed under the root: gone
         row("d1", "other/d.md"),  # outside the listed folder: not this run's business
@@ -40,7 +42,9 @@ def test_ingest_and_glob_runs_never_delete_unlisted_sources():
 def test_the_deletion_budget_names_the_param_and_the_value_to_allow_it():
     check_budget("docs", 10, 100, 10)  # exactly at the budget
     check_budget("docs", 0, 0, 0)
-    with pytest.raises(DeletionBudgetExceeded, match=r"delete 11 of the 100 rows of 'docs' \(11.0 %\).*max_delete_percent=11"):
+    with pytest.raises(
+        DeletionBudgetExceeded, match=r"delete 11 of the 100 rows of 'docs' \(11.0 %\).*max_delete_percent=11"
+    ):
         check_budget("docs", 11, 100, 10)
 
 
@@ -68,11 +72,18 @@ def write(tmp_path, text):
     ("text", "message"),
     [
         ("indexes:\n  - name: docs\n    source: /data\n", "index 'docs': field 'collection': is required"),
-        ("indexes:\n  - name: docs\n    source: /data\n    collection: d\n    chunk_size: 10\n", "index 'docs': field 'chunk_size'"),
-        ("indexes:\n  - name: docs\n    source: /data\n    collection: d\n    chunk_size: 100\n    chunk_overlap: 100\n",
-         "index 'docs': chunk_overlap"),
-        ("indexes:\n  - name: a\n    source: /x\n    collection: d\n  - name: b\n    source: /y\n    collection: d\n",
-         "field 'collection': \\['d'\\] declared by more than one index"),
+        (
+            "indexes:\n  - name: docs\n    source: /data\n    collection: d\n    chunk_size: 10\n",
+            "index 'docs': field 'chunk_size'",
+        ),
+        (
+            "indexes:\n  - name: docs\n    source: /data\n    collection: d\n    chunk_size: 100\n    chunk_overlap: 100\n",
+            "index 'docs': chunk_overlap",
+        ),
+        (
+            "indexes:\n  - name: a\n    source: /x\n    collection: d\n  - name: b\n    source: /y\n    collection: d\n",
+            "field 'collection': \\['d'\\] declared by more than one index",
+        ),
         ("indexes: [", "cannot be read as YAML"),
         ("other: 1\n", "expected a top-level 'indexes:' list"),
     ],
@@ -102,9 +113,17 @@ def test_relative_sources_are_relative_to_the_declaration_file(tmp_path):
     path = write(tmp_path, "indexes:\n  - name: docs\n    source: docs\n    collection: d\n    schedule: '@daily'\n")
     [index] = load_declarations(path)
     assert index.source == str(tmp_path / "docs") and index.dag_id == "milvus_reindex__docs"
-    assert index.identity() == {"source": str(tmp_path / "docs"), "collection": "d", "embedding": "local",
-                                "splitter": "auto", "chunk_size": 1000, "chunk_overlap": 150,
-                                "on_bad_file": "skip", "max_file_mb": 100, "hybrid": False}
+    assert index.identity() == {
+        "source": str(tmp_path / "docs"),
+        "collection": "d",
+        "embedding": "local",
+        "splitter": "auto",
+        "chunk_size": 1000,
+        "chunk_overlap": 150,
+        "on_bad_file": "skip",
+        "max_file_mb": 100,
+        "hybrid": False,
+    }
 
 
 def test_an_asset_triggered_run_takes_its_source_from_the_event(monkeypatch):
@@ -134,8 +153,8 @@ def test_a_declared_index_identity_wins_over_the_run_conf(monkeypatch):
 
 # ---- tenants ------------------------------------------------------------------------------------
 
-def test_a_tenant_run_never_plans_to_delete_another_tenants_rows():
 
+def test_a_tenant_run_never_plans_to_delete_another_tenants_rows():
 
     rows = [
         {"pk": "a1", "source": "x.md", "tenant": "a", "run_stamp": 1.0},
@@ -150,7 +169,6 @@ def test_a_tenant_run_never_plans_to_delete_another_tenants_rows():
 
 def test_tenant_names_are_checked_and_tenant_ids_differ():
     from milvus_toolkit.ingest.splitting import chunk_id
-
     from milvus_toolkit.rules import tenant_filter
 
     assert tenant_filter("acme-1") == 'tenant == "acme-1"' and tenant_filter(None) == ""

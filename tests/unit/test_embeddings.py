@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from langchain_core.embeddings import Embeddings
+
 from milvus_toolkit import embeddings as emb
 from milvus_toolkit.embeddings import (
     EmbeddingConfigError,
@@ -48,7 +49,11 @@ def test_unknown_name_and_wrong_local_dim_are_clear_errors():
 def test_local_model_loads_offline_and_ranks_related_text_higher():
     choice = get_embeddings("local")
     query, related, unrelated = choice.embeddings.embed_documents(
-        ["How do I charge the robot battery?", "Plug the robot into the charging dock to recharge its battery.", "The harvest festival starts in October."]
+        [
+            "How do I charge the robot battery?",
+            "Plug the robot into the charging dock to recharge its battery.",
+            "The harvest festival starts in October.",
+        ]
     )
     assert choice.dim == 384 and len(query) == 384
 
@@ -80,8 +85,15 @@ class _FakeOpenAI(BaseHTTPRequestHandler):
             self.wfile.write(json.dumps({"error": {"message": "rate limited", "type": "rate_limit"}}).encode())
             return
         dims = body.get("dimensions") or 8
-        data = [{"object": "embedding", "index": i, "embedding": [float(i + 1)] * dims} for i, _ in enumerate(body["input"])]
-        payload = {"object": "list", "data": data, "model": body["model"], "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+        data = [
+            {"object": "embedding", "index": i, "embedding": [float(i + 1)] * dims} for i, _ in enumerate(body["input"])
+        ]
+        payload = {
+            "object": "list",
+            "data": data,
+            "model": body["model"],
+            "usage": {"prompt_tokens": 1, "total_tokens": 1},
+        }
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.end_headers()

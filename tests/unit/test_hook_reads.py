@@ -4,8 +4,9 @@ after a restart) by loading once, and passes every other error through (a fake c
 from __future__ import annotations
 
 import pytest
-from milvus_provider.hooks.milvus import MilvusHook, MilvusHookError, is_not_loaded
 from pymilvus.exceptions import MilvusException
+
+from milvus_provider.hooks.milvus import MilvusHook, MilvusHookError, is_not_loaded
 
 
 class FakeClient:
@@ -48,7 +49,9 @@ def test_a_loaded_collection_is_never_reloaded(monkeypatch):
 
 def test_other_errors_pass_through_with_the_action_and_server_named(monkeypatch):
     client = FakeClient([MilvusException(code=100, message="collection not found[database=default][collection=docs]")])
-    with pytest.raises(MilvusHookError, match=r"count rows in 'docs' on http://127\.0\.0\.1:1 failed: collection not found"):
+    with pytest.raises(
+        MilvusHookError, match=r"count rows in 'docs' on http://127\.0\.0\.1:1 failed: collection not found"
+    ):
         hook_with(client, monkeypatch).count("docs")
     assert client.loads == []
 

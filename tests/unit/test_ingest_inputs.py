@@ -6,6 +6,7 @@ import os
 import random
 
 import pytest
+
 from milvus_toolkit.ingest.documents import BadFile, SourceError, decode_text, discover, load, read_document
 from milvus_toolkit.ingest.params import SAMPLE_CORPUS, ParamsError, parse_params
 
@@ -171,8 +172,11 @@ def locked_folder(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("pattern", ["", "/**/*.md", "/sub/*/*.md"])
 def test_an_unlistable_folder_stops_discovery(locked_folder, pattern):
-    with pytest.raises(SourceError, match=r"cannot list folder '.*sub/locked': Permission denied; "
-                       r"the listing would be incomplete, nothing was changed"):
+    with pytest.raises(
+        SourceError,
+        match=r"cannot list folder '.*sub/locked': Permission denied; "
+        r"the listing would be incomplete, nothing was changed",
+    ):
         discover(f"{locked_folder}{pattern}")
 
 
@@ -206,7 +210,9 @@ def test_remote_listing_still_works():
     (root / ".git" / "config").write_text("x")
     corpus = discover("memory://corpus-test/docs")
     assert [corpus.relative(f) for f in corpus.files] == ["a.md", "sub/b.txt"]
-    assert [d.source for d in load(discover("memory://corpus-test/docs/sub", root="memory://corpus-test/docs"))] == ["sub/b.txt"]
+    assert [d.source for d in load(discover("memory://corpus-test/docs/sub", root="memory://corpus-test/docs"))] == [
+        "sub/b.txt"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,12 @@ from collections import Counter
 import grpc
 import pytest
 from langchain_core.documents import Document
+from pymilvus.exceptions import DataNotMatchException, MilvusException, ParamError
+from upath import UPath
+
 from milvus_toolkit.ingest.staging import BatchWriter, read_batch_file, remove_run_folder
 from milvus_toolkit.ingest.validation import smoke_search
 from milvus_toolkit.ingest.writing import ChunksRejected, call_size_for, is_transient, write_batch
-from pymilvus.exceptions import DataNotMatchException, MilvusException, ParamError
-from upath import UPath
 
 
 def doc(i: int, source: str = "a.md") -> Document:
@@ -48,7 +49,7 @@ class _Unavailable(grpc.RpcError):
         (MilvusException(code=1100, message="invalid parameter", is_input_error=True), False),
         (MilvusException(code=65535, message="dimension mismatch"), False),
         (_Unavailable(), True),
-        (asyncio.TimeoutError(), True),
+        (TimeoutError(), True),
         (ValueError("bad"), False),
     ],
 )
@@ -150,7 +151,9 @@ class Rejecting(FlakyStore):
     async def _write(self, ids, documents, replace):
         self.calls += 1
         if self.bad_id in ids:
-            logging.getLogger("langchain_milvus.vectorstores.milvus").error("First entity data: %s", documents[0].page_content)
+            logging.getLogger("langchain_milvus.vectorstores.milvus").error(
+                "First entity data: %s", documents[0].page_content
+            )
             raise self.error(documents)
         await super()._write(ids, documents, replace)
 
@@ -174,7 +177,9 @@ def chain_messages(exc: BaseException) -> str:
 @pytest.mark.parametrize(
     "error",
     [
-        lambda docs: MilvusException(code=1100, message=f"invalid input, row {docs[0].page_content!r}", is_input_error=True),
+        lambda docs: MilvusException(
+            code=1100, message=f"invalid input, row {docs[0].page_content!r}", is_input_error=True
+        ),
         lambda docs: ParamError(message=f"length of varchar exceeds max length, row {docs[0].page_content}"),
         lambda docs: DataNotMatchException(message=f"timeout field not match; row: {docs[-1].page_content[20:]}"),
         lambda docs: ValueError(f"unexpected: {[d.page_content for d in docs]}"),
@@ -197,7 +202,9 @@ def test_rejected_chunks_are_named_without_their_text(error, caplog):
 
 
 def test_rejection_keeps_a_short_reason_when_it_quotes_no_text():
-    store = Rejecting(lambda docs: MilvusException(code=1100, message="field source too long " + "x" * 1000, is_input_error=True))
+    store = Rejecting(
+        lambda docs: MilvusException(code=1100, message="field source too long " + "x" * 1000, is_input_error=True)
+    )
     with pytest.raises(ChunksRejected, match="field source too long") as raised:
         asyncio.run(write_batch(store, [secret_doc(3)], mode="upsert", concurrency=1))
     assert raised.value.sources == ["dir/3.md"] and raised.value.ids == ["id-3"]

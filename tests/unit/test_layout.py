@@ -62,7 +62,8 @@ def test_runtime_module_neither_mentions_repo_root_nor_imports_dev_tools(path):
         else:
             continue
         assert not [n for n in names if any(d in n for d in DEV_NAMES)], (
-            f"{path.relative_to(REPO)}:{node.lineno} imports a developer tool: {names}")
+            f"{path.relative_to(REPO)}:{node.lineno} imports a developer tool: {names}"
+        )
 
 
 def test_developer_tools_live_in_their_own_package():
@@ -86,7 +87,9 @@ def test_developer_tools_are_installed_in_the_dev_venv_only():
 
     dockerfile = (REPO / "Dockerfile").read_text()
     code = [line for line in dockerfile.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    copied = [src for line in code if line.split()[0] == "COPY" for src in line.split()[1:-1] if not src.startswith("--")]
+    copied = [
+        src for line in code if line.split()[0] == "COPY" for src in line.split()[1:-1] if not src.startswith("--")
+    ]
     assert copied and not [src for src in copied if src.rstrip("/") in (".", "dev") or src.startswith("dev/")], copied
     assert not re.search(r"milvus_toolkit_dev|milvus-toolkit/dev\b", "\n".join(code)), "never installed in the image"
     assert "dev" in (REPO / ".dockerignore").read_text().splitlines(), "not even in the build context"

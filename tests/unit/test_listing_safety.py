@@ -96,10 +96,14 @@ def test_a_fifo_is_reported_not_read(tmp_path):
 # ---- HTML: markup, script and style are never text -------------------------------------------
 
 IMAGE_ONLY = '<html><head><title></title></head><body><img src="a.png"><img src="b.png"></body></html>'
-APP_SHELL = ('<html><head><script>window.__STATE__={"user":"ann","token":"s3cr3t"}</script>'
-             '<style>body{color:red}</style></head><body><div id="root"></div><noscript>Enable JS</noscript></body></html>')
-WITH_TEXT = ('<html><head><script>var secret = "s3cr3t";</script><style>.x{}</style></head>'
-             '<body><h1>Pump</h1><p>Check the pump weekly.</p><script>track()</script></body></html>')
+APP_SHELL = (
+    '<html><head><script>window.__STATE__={"user":"ann","token":"s3cr3t"}</script>'
+    '<style>body{color:red}</style></head><body><div id="root"></div><noscript>Enable JS</noscript></body></html>'
+)
+WITH_TEXT = (
+    '<html><head><script>var secret = "s3cr3t";</script><style>.x{}</style></head>'
+    "<body><h1>Pump</h1><p>Check the pump weekly.</p><script>track()</script></body></html>"
+)
 
 
 def html(tmp_path, name, text):

@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from milvus_toolkit.preload import GROUPS, benchmark_groups, modules_of, preload
 
 
@@ -25,14 +26,16 @@ def package(tmp_path, monkeypatch):
     (tmp_path / f"{name}_log.py").write_text("threads = []\n")
     (tmp_path / name).mkdir()
     (tmp_path / name / "__init__.py").write_text("")
-    (tmp_path / name / "schema.py").write_text(textwrap.dedent(f"""
+    (tmp_path / name / "schema.py").write_text(
+        textwrap.dedent(f"""
         import threading, time
         import {name}_log
         {name}_log.threads.append(threading.current_thread().name)
         time.sleep(0.2)  # long enough for every other caller to arrive meanwhile
         class NodeWithScore:
             pass
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     yield name
     for module in [m for m in sys.modules if m.split(".")[0] in (name, f"{name}_log")]:
@@ -41,7 +44,11 @@ def package(tmp_path, monkeypatch):
 
 def test_groups_expand_to_their_modules_in_order_without_repeats():
     assert modules_of(["llamaindex"]) == list(GROUPS["llamaindex"])
-    assert modules_of(["langchain", "langchain_milvus", "json"]) == ["langchain_core.documents", "langchain_milvus", "json"]
+    assert modules_of(["langchain", "langchain_milvus", "json"]) == [
+        "langchain_core.documents",
+        "langchain_milvus",
+        "json",
+    ]
 
 
 def test_the_benchmark_preloads_what_its_layers_and_embedding_use():
@@ -115,6 +122,8 @@ def test_importing_the_benchmark_package_imports_no_heavy_library():
         "heavy = ('llama_index', 'langchain_milvus', 'sentence_transformers', 'langchain_huggingface', 'great_expectations')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=dict(os.environ)
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "[]"

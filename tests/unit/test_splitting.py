@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+
 from milvus_toolkit.chunk_store import CollectionSpec
 from milvus_toolkit.ingest.documents import discover, load, read_document
 from milvus_toolkit.ingest.params import SAMPLE_CORPUS
@@ -34,7 +35,9 @@ def test_markdown_header_path_is_kept():
 
 
 def test_html_sections_keep_headers_and_join_their_paragraphs():
-    html = "<html><body><h1>Manual</h1><p>Intro.</p><h2>Battery</h2><p>Charge nightly.</p><p>Store cool.</p></body></html>"
+    html = (
+        "<html><body><h1>Manual</h1><p>Intro.</p><h2>Battery</h2><p>Charge nightly.</p><p>Store cool.</p></body></html>"
+    )
     chunks = chunks_of("manual.html", html, SplitSettings("auto", 500, 0))
     battery = next(c for c in chunks if "Charge nightly" in c.page_content)
     assert "Store cool." in battery.page_content, "paragraphs of one section form one piece"
@@ -45,7 +48,11 @@ def test_ids_are_deterministic_and_follow_content_not_position():
     first = chunks_of("guide.md", MD, SplitSettings("markdown", 60, 0))
     again = chunks_of("guide.md", MD, SplitSettings("markdown", 60, 0))
     assert [c.id for c in first] == [c.id for c in again]
-    edited = chunks_of("guide.md", MD.replace("Intro paragraph about robots.", "A brand new introduction."), SplitSettings("markdown", 60, 0))
+    edited = chunks_of(
+        "guide.md",
+        MD.replace("Intro paragraph about robots.", "A brand new introduction."),
+        SplitSettings("markdown", 60, 0),
+    )
     unchanged = {c.id for c in first} & {c.id for c in edited}
     assert len(unchanged) == len(first) - 1, "only the edited chunk gets a new id"
     elsewhere = chunks_of("other.md", MD, SplitSettings("markdown", 60, 0))

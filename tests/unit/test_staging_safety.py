@@ -10,9 +10,10 @@ import stat
 
 import pytest
 from langchain_core.documents import Document
+from upath import UPath
+
 from milvus_toolkit.ingest import staging
 from milvus_toolkit.ingest.staging import BatchWriter, remove_run_folder, run_folder, staging_root, write_json
-from upath import UPath
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,60}-[0-9a-f]{16}$")
 
@@ -41,8 +42,7 @@ def test_a_dotdot_run_cannot_delete_other_runs(root):
 
 @pytest.mark.parametrize("dag_id", ["milvus_ingest", "..", ".", "a/../b"])
 def test_run_folders_are_distinct_safe_names_inside_the_dag_folder(root, dag_id):
-    run_ids = ["..", ".", "a/../b", "../../etc", "a b", "a_b", "a:b", "x" * 300,
-               "manual__2026-01-01T00:00:00+00:00"]
+    run_ids = ["..", ".", "a/../b", "../../etc", "a b", "a_b", "a:b", "x" * 300, "manual__2026-01-01T00:00:00+00:00"]
     folders = [run_folder(dag_id, run_id) for run_id in run_ids]
 
     assert len({str(f) for f in folders}) == len(run_ids), "run ids that sanitize alike still get their own folder"

@@ -12,7 +12,7 @@ import sqlite3
 import subprocess
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,9 @@ class RunRecord:
         """The summary figures the run's ``report`` task returned."""
         figures = self.value(task_id)
         if not isinstance(figures, dict):
-            raise RuntimeError(f"{self.dag_id} run {self.run_id}: no figures in the XCom of task '{task_id}' ({airflow_db()})")
+            raise RuntimeError(
+                f"{self.dag_id} run {self.run_id}: no figures in the XCom of task '{task_id}' ({airflow_db()})"
+            )
         return figures
 
     def xcom_bytes_by_task(self) -> dict[str, int]:
@@ -73,7 +75,9 @@ class RunRecord:
         """Per task id: how many instances, their summed and longest duration, states, pids."""
         per_task: dict[str, dict] = {}
         for task_id, _, _, _, duration, ti_state, pid in self.task_instances:
-            entry = per_task.setdefault(task_id, {"count": 0, "seconds": 0.0, "max_s": 0.0, "states": set(), "pids": set()})
+            entry = per_task.setdefault(
+                task_id, {"count": 0, "seconds": 0.0, "max_s": 0.0, "states": set(), "pids": set()}
+            )
             entry["count"] += 1
             entry["seconds"] += duration or 0.0
             entry["max_s"] = max(entry["max_s"], duration or 0.0)
@@ -92,7 +96,8 @@ def find_run(dag_id: str, collection: str, since: datetime) -> RunRecord:
     with sqlite3.connect(airflow_db()) as db:
         runs = db.execute(
             "select id, run_id, state, conf, start_date, end_date from dag_run where dag_id=? "
-            "and start_date >= ? order by id", (dag_id, since.strftime("%Y-%m-%d %H:%M:%S"))
+            "and start_date >= ? order by id",
+            (dag_id, since.strftime("%Y-%m-%d %H:%M:%S")),
         ).fetchall()
         runs = [r for r in runs if json.loads(_text(r[3]) or "{}").get("collection") == collection]
         if not runs:
@@ -100,7 +105,8 @@ def find_run(dag_id: str, collection: str, since: datetime) -> RunRecord:
         run_pk, run_id, state, _, start, end = runs[-1]
         tis = db.execute(
             "select task_id, map_index, start_date, end_date, duration, state, pid from task_instance "
-            "where dag_id=? and run_id=?", (dag_id, run_id)
+            "where dag_id=? and run_id=?",
+            (dag_id, run_id),
         ).fetchall()
         xcoms = db.execute("select task_id, map_index, key, value from xcom where dag_run_id=?", (run_pk,)).fetchall()
     return RunRecord(dag_id, run_id, state, start, end, tis, {(t, m, k): _text(v) for t, m, k, v in xcoms}, len(xcoms))
@@ -123,7 +129,7 @@ def dags_test(dag_id: str, conf: dict, log_path: Path) -> DagsTest:
     """Run ``airflow dags test`` (output to ``log_path``), then read the run's record; raises
     when the process fails or the run did not succeed. ``conf`` must name the collection."""
     argv = command(dag_id, conf)
-    since = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(seconds=2)
+    since = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=2)
     with open(log_path, "w") as log:
         started = time.perf_counter()
         # Through a small shell that forks: a child forked straight from this (large) process
@@ -162,4 +168,4 @@ def peak_rss_during_tasks(record: RunRecord, samples: list[tuple[float, float]])
 def _epoch(db_time: str) -> float:
     """A metadata-DB timestamp (naive UTC text) as epoch seconds."""
     value = datetime.fromisoformat(_text(db_time))
-    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()

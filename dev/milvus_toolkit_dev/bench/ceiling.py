@@ -8,10 +8,10 @@ not a target)."""
 
 from __future__ import annotations
 
-from milvus_toolkit import chunk_store
 import asyncio
 import time
 
+from milvus_toolkit import chunk_store
 from milvus_toolkit.ingest.writing import peak_rss_mb
 from milvus_toolkit_dev.bench.meter import load_average
 from milvus_toolkit_dev.bench.workload import collection_spec, embeddings, ingest_params, iter_chunks, row_of, warm_up
@@ -68,17 +68,29 @@ def run_ceiling(hook, source: str, name: str, dim: int, insert_batch: int) -> di
     if counted != chunks_total:
         raise RuntimeError(f"(a) wrote {chunks_total} chunks but '{name}' holds {counted} rows")
     result = {
-        "collection": name, "chunks": chunks_total, "seconds": round(seconds, 2),
+        "collection": name,
+        "chunks": chunks_total,
+        "seconds": round(seconds, 2),
         "chunks_per_s": round(chunks_total / seconds, 1),
-        "read_split_hash_s": round(split_s, 2), "embed_s": round(embed_s, 2), "build_rows_s": round(rows_s, 2),
-        "insert_s": round(insert_s, 2), "insert_rows_per_s": round(chunks_total / insert_s, 1),
-        "insert_batch": insert_batch, "client": "pymilvus MilvusClient.insert (sync)",
-        "setup_s_untimed": round(setup_s, 2), "strong_count_s_untimed": round(count_s, 2),
-        "rows_counted": counted, "peak_rss_mb_process": peak_rss_mb(),
-        "load_avg_before": load_before, "load_avg_after": load_average(),
+        "read_split_hash_s": round(split_s, 2),
+        "embed_s": round(embed_s, 2),
+        "build_rows_s": round(rows_s, 2),
+        "insert_s": round(insert_s, 2),
+        "insert_rows_per_s": round(chunks_total / insert_s, 1),
+        "insert_batch": insert_batch,
+        "client": "pymilvus MilvusClient.insert (sync)",
+        "setup_s_untimed": round(setup_s, 2),
+        "strong_count_s_untimed": round(count_s, 2),
+        "rows_counted": counted,
+        "peak_rss_mb_process": peak_rss_mb(),
+        "load_avg_before": load_before,
+        "load_avg_after": load_average(),
     }
-    print(f"    {chunks_total} chunks in {seconds:.1f} s = {result['chunks_per_s']:.0f} chunks/s; inserts alone "
-          f"{insert_s:.1f} s = {result['insert_rows_per_s']:.0f} rows/s", flush=True)
+    print(
+        f"    {chunks_total} chunks in {seconds:.1f} s = {result['chunks_per_s']:.0f} chunks/s; inserts alone "
+        f"{insert_s:.1f} s = {result['insert_rows_per_s']:.0f} rows/s",
+        flush=True,
+    )
     return result
 
 
@@ -131,8 +143,15 @@ def run_async_ceiling(hook, source: str, name: str, dim: int, insert_batch: int,
     counted = hook.count(name)
     if counted != r["chunks"]:
         raise RuntimeError(f"(a2) wrote {r['chunks']} chunks but '{name}' holds {counted} rows")
-    result = {"collection": name, "chunks": r["chunks"], "seconds": round(r["seconds"], 2),
-              "chunks_per_s": round(r["chunks"] / r["seconds"], 1), "insert_batch": insert_batch,
-              "in_flight": in_flight, "client": "pymilvus AsyncMilvusClient.insert", "rows_counted": counted}
+    result = {
+        "collection": name,
+        "chunks": r["chunks"],
+        "seconds": round(r["seconds"], 2),
+        "chunks_per_s": round(r["chunks"] / r["seconds"], 1),
+        "insert_batch": insert_batch,
+        "in_flight": in_flight,
+        "client": "pymilvus AsyncMilvusClient.insert",
+        "rows_counted": counted,
+    }
     print(f"    {r['chunks']} chunks in {r['seconds']:.1f} s = {result['chunks_per_s']:.0f} chunks/s", flush=True)
     return result

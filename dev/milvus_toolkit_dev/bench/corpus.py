@@ -40,10 +40,15 @@ def _vocabulary():
     import numpy as np
 
     words = COMMON + NOUNS + VERBS + ADJECTIVES + [n.capitalize() for n in NOUNS]
-    weights = np.concatenate([
-        np.full(len(COMMON), 3.0), np.full(len(NOUNS), 1.5), np.full(len(VERBS), 1.5),
-        np.full(len(ADJECTIVES), 1.0), np.full(len(NOUNS), 0.2),
-    ])
+    weights = np.concatenate(
+        [
+            np.full(len(COMMON), 3.0),
+            np.full(len(NOUNS), 1.5),
+            np.full(len(VERBS), 1.5),
+            np.full(len(ADJECTIVES), 1.0),
+            np.full(len(NOUNS), 0.2),
+        ]
+    )
     return np.array(words, dtype=object), weights / weights.sum()
 
 
@@ -113,8 +118,13 @@ def make_corpus(seed: int, min_chunks: int) -> CorpusInfo:
         data = text.encode("utf-8")
         (folder / f"doc-{i:05d}.md").write_bytes(data)
         total += len(data)
-    info = {"seed": seed, "files": n_files, "bytes": total, "chunks_per_file": per_file,
-            "estimated_chunks": int(per_file * n_files)}
+    info = {
+        "seed": seed,
+        "files": n_files,
+        "bytes": total,
+        "chunks_per_file": per_file,
+        "estimated_chunks": int(per_file * n_files),
+    }
     marker.write_text(json.dumps(info, indent=1))
     return CorpusInfo(folder, n_files, total, info["estimated_chunks"], time.perf_counter() - started, False)
 

@@ -24,15 +24,25 @@ def ingest_facts(record: RunRecord) -> dict:
     rss = [w["peak_rss_mb"] for w in writes]
     write_seconds = sum(w["seconds"] for w in writes)
     return {
-        "run_id": record.run_id, "state": record.state, "db_start": record.start, "db_end": record.end,
-        "tasks": record.task_seconds(), "xcom_bytes": sum(record.xcom_bytes_by_task().values()),
-        "xcom_rows": record.xcom_rows, "xcom_bytes_by_task": record.xcom_bytes_by_task(),
+        "run_id": record.run_id,
+        "state": record.state,
+        "db_start": record.start,
+        "db_end": record.end,
+        "tasks": record.task_seconds(),
+        "xcom_bytes": sum(record.xcom_bytes_by_task().values()),
+        "xcom_rows": record.xcom_rows,
+        "xcom_bytes_by_task": record.xcom_bytes_by_task(),
         "write_tasks": len(writes),
-        "peak_rss_mb_per_write_task": {"min": min(rss, default=0), "median": statistics.median(rss) if rss else 0,
-                                       "max": max(rss, default=0)},
+        "peak_rss_mb_per_write_task": {
+            "min": min(rss, default=0),
+            "median": statistics.median(rss) if rss else 0,
+            "max": max(rss, default=0),
+        },
         "write_task_seconds": {"sum": round(write_seconds, 2), "max": max((w["seconds"] for w in writes), default=0)},
         "write_in_task_chunks_per_s": round(sum(w["chunks"] for w in writes) / max(write_seconds, 1e-9), 1),
-        "split_seconds": report["split_seconds"], "chunks": report["chunks"], "files": report["files_indexed"],
+        "split_seconds": report["split_seconds"],
+        "chunks": report["chunks"],
+        "files": report["files_indexed"],
         "report": report,
     }
 
@@ -59,14 +69,32 @@ def model_events(log_path: Path) -> dict:
             loads.append({"task": task, "device": m[2], "seconds": float(m[3]), "pid": int(m[4])})
         elif m := _RUNTIME.search(line):
             runtime = {"device": m[1], "embedding_calls_at_once": int(m[2]), "torch_threads": m[3]}
-    return {"loads_in_this_process": len(loads), "loads": loads, "tasks_asking_for_the_model": requested,
-            "loads_under_an_executor": len(requested), "runtime": runtime}
+    return {
+        "loads_in_this_process": len(loads),
+        "loads": loads,
+        "tasks_asking_for_the_model": requested,
+        "loads_under_an_executor": len(requested),
+        "runtime": runtime,
+    }
 
 
-def run_dag(source: str, name: str, batch_size: int, concurrency: int, mode: str, log_path: Path,
-            embedding: str = "deterministic") -> dict:
-    conf = {"source": source, "collection": name, "embedding": embedding,
-            "batch_size": batch_size, "concurrency": concurrency, "mode": mode}
+def run_dag(
+    source: str,
+    name: str,
+    batch_size: int,
+    concurrency: int,
+    mode: str,
+    log_path: Path,
+    embedding: str = "deterministic",
+) -> dict:
+    conf = {
+        "source": source,
+        "collection": name,
+        "embedding": embedding,
+        "batch_size": batch_size,
+        "concurrency": concurrency,
+        "mode": mode,
+    }
     print(f"(b) {' '.join(command(DAG_ID, conf)[:4])} -c '{json.dumps(conf)}'  (log: {log_path})", flush=True)
     load_before = load_average()
     run = dags_test(DAG_ID, conf, log_path)
@@ -74,14 +102,25 @@ def run_dag(source: str, name: str, batch_size: int, concurrency: int, mode: str
     chunks, wall = facts["chunks"], run.seconds
     task_seconds = sum(t["seconds"] for t in facts["tasks"].values())
     result = {
-        "collection": name, "conf": conf, "command": run.command, "chunks": chunks, "seconds": round(wall, 2),
-        "chunks_per_s": round(chunks / wall, 1), "process_tree_peak_rss_mb": run.tree_peak_rss_mb,
-        "outside_tasks_s": round(wall - task_seconds, 2), "log": str(log_path),
-        "load_avg_before": load_before, "load_avg_after": load_average(), **facts,
+        "collection": name,
+        "conf": conf,
+        "command": run.command,
+        "chunks": chunks,
+        "seconds": round(wall, 2),
+        "chunks_per_s": round(chunks / wall, 1),
+        "process_tree_peak_rss_mb": run.tree_peak_rss_mb,
+        "outside_tasks_s": round(wall - task_seconds, 2),
+        "log": str(log_path),
+        "load_avg_before": load_before,
+        "load_avg_after": load_average(),
+        **facts,
         "peak_rss_mb_during_task": peak_rss_during_tasks(run.record, run.rss_samples),
     }
     if embedding == "local":
         result["model"] = model_events(log_path)
-    print(f"    {chunks} chunks in {wall:.1f} s = {result['chunks_per_s']:.0f} chunks/s; {facts['write_tasks']} write "
-          f"tasks; XCom {facts['xcom_bytes']} bytes", flush=True)
+    print(
+        f"    {chunks} chunks in {wall:.1f} s = {result['chunks_per_s']:.0f} chunks/s; {facts['write_tasks']} write "
+        f"tasks; XCom {facts['xcom_bytes']} bytes",
+        flush=True,
+    )
     return result

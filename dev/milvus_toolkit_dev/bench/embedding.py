@@ -63,11 +63,18 @@ def run_alone(source: str) -> dict:
     cpu0, t = _cpu_s(), time.perf_counter()
     vectors = model.encode(texts, batch_size=32, normalize_embeddings=True)
     seconds = time.perf_counter() - t
-    return {"kind": "alone", "chunks": len(texts), "seconds": round(seconds, 2),
-            "chunks_per_s": round(len(texts) / seconds, 2), "load_s": round(load_s, 2),
-            "cpu_ms_per_chunk": round(1000 * (_cpu_s() - cpu0) / len(texts), 1), "dim": int(vectors.shape[1]),
-            "torch_threads": torch.get_num_threads(), "how": "SentenceTransformer.encode(all chunks, batch_size=32), library defaults",
-            "peak_rss_mb": peak_rss_mb()}
+    return {
+        "kind": "alone",
+        "chunks": len(texts),
+        "seconds": round(seconds, 2),
+        "chunks_per_s": round(len(texts) / seconds, 2),
+        "load_s": round(load_s, 2),
+        "cpu_ms_per_chunk": round(1000 * (_cpu_s() - cpu0) / len(texts), 1),
+        "dim": int(vectors.shape[1]),
+        "torch_threads": torch.get_num_threads(),
+        "how": "SentenceTransformer.encode(all chunks, batch_size=32), library defaults",
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 class _EmbedOnlyStore:
@@ -91,17 +98,26 @@ def run_toolkit(source: str, concurrency: int) -> dict:
     model.embed_documents([c.page_content for c in chunks[:8]])  # as in `alone`: not timed
     cpu0 = _cpu_s()
     result = asyncio.run(write_batch(_EmbedOnlyStore(model), chunks, mode="upsert", concurrency=concurrency))
-    return {"kind": "toolkit", "chunks": len(chunks), "seconds": result.seconds,
-            "chunks_per_s": round(len(chunks) / result.seconds, 2), "load_s": round(load_s, 2),
-            "cpu_ms_per_chunk": round(1000 * (_cpu_s() - cpu0) / len(chunks), 1), "calls": result.calls,
-            "concurrency": concurrency, "embedding_calls_at_once": model.runtime.calls,
-            "torch_threads": model.runtime.threads, "device": model.runtime.device,
-            "how": "get_embeddings('local', concurrency).embeddings driven by writing.write_batch, no Milvus",
-            "peak_rss_mb": peak_rss_mb()}
+    return {
+        "kind": "toolkit",
+        "chunks": len(chunks),
+        "seconds": result.seconds,
+        "chunks_per_s": round(len(chunks) / result.seconds, 2),
+        "load_s": round(load_s, 2),
+        "cpu_ms_per_chunk": round(1000 * (_cpu_s() - cpu0) / len(chunks), 1),
+        "calls": result.calls,
+        "concurrency": concurrency,
+        "embedding_calls_at_once": model.runtime.calls,
+        "torch_threads": model.runtime.threads,
+        "device": model.runtime.device,
+        "how": "get_embeddings('local', concurrency).embeddings driven by writing.write_batch, no Milvus",
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def run_seeds_with_model(source: str, collection: str, slice_size: int, conn_id: str) -> dict:
     from langchain_huggingface import HuggingFaceEmbeddings
+
     from milvus_provider.hooks.milvus import MilvusHook
     from milvus_toolkit_dev.bench.seeds import run_seeds
 
@@ -111,34 +127,72 @@ def run_seeds_with_model(source: str, collection: str, slice_size: int, conn_id:
     model.embed_documents(["warm up"])
     hook = MilvusHook(conn_id)
     try:
-        result = run_seeds(hook, source, collection, 384, slice_size, embedding=model,
-                           params=ingest_params(source, collection, embedding="local"))
+        result = run_seeds(
+            hook,
+            source,
+            collection,
+            384,
+            slice_size,
+            embedding=model,
+            params=ingest_params(source, collection, embedding="local"),
+        )
     finally:
         hook.close()
     import torch
 
-    return {"kind": "seeds", **result, "load_s": round(load_s, 2), "torch_threads": torch.get_num_threads(),
-            "how": "aadd_documents([chunk]) per chunk, all gathered; HuggingFaceEmbeddings at library defaults",
-            "peak_rss_mb": peak_rss_mb()}
+    return {
+        "kind": "seeds",
+        **result,
+        "load_s": round(load_s, 2),
+        "torch_threads": torch.get_num_threads(),
+        "how": "aadd_documents([chunk]) per chunk, all gathered; HuggingFaceEmbeddings at library defaults",
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
-def measure(kind: str, source: str, log_path: Path, *, concurrency: int = 8, collection: str = "",
-            slice_size: int = 0, conn_id: str = "milvus_default") -> dict:
+def measure(
+    kind: str,
+    source: str,
+    log_path: Path,
+    *,
+    concurrency: int = 8,
+    collection: str = "",
+    slice_size: int = 0,
+    conn_id: str = "milvus_default",
+) -> dict:
     """Run one measurement in a fresh process (through ``sh``: a child forked straight from
     the benchmark would inherit its peak RSS) and return its result."""
-    argv = [sys.executable, "-m", "milvus_toolkit_dev.bench.embedding", kind, "--source", source,
-            "--concurrency", str(concurrency), "--collection", collection, "--slice", str(slice_size), "--conn-id", conn_id]
+    argv = [
+        sys.executable,
+        "-m",
+        "milvus_toolkit_dev.bench.embedding",
+        kind,
+        "--source",
+        source,
+        "--concurrency",
+        str(concurrency),
+        "--collection",
+        collection,
+        "--slice",
+        str(slice_size),
+        "--conn-id",
+        conn_id,
+    ]
     with open(log_path, "w") as log:
-        proc = subprocess.run(["/bin/sh", "-c", '"$@"; exit $?', "sh", *argv], stdout=subprocess.PIPE, stderr=log, text=True)
+        proc = subprocess.run(
+            ["/bin/sh", "-c", '"$@"; exit $?', "sh", *argv], stdout=subprocess.PIPE, stderr=log, text=True
+        )
     lines = [line for line in proc.stdout.splitlines() if line.startswith(MARK)]
     if proc.returncode != 0 or not lines:
         tail = log_path.read_text(errors="replace")[-3000:]
         raise RuntimeError(f"bench embedding {kind} failed (exit {proc.returncode}); log {log_path}:\n{tail}")
-    return json.loads(lines[-1][len(MARK):])
+    return json.loads(lines[-1][len(MARK) :])
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m milvus_toolkit_dev.bench.embedding", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m milvus_toolkit_dev.bench.embedding", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("kind", choices=KINDS)
     parser.add_argument("--source", required=True)
     parser.add_argument("--concurrency", type=int, default=8)

@@ -35,14 +35,13 @@ import os
 import shutil
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from milvus_toolkit.embeddings import DETERMINISTIC_DEFAULT_DIM
 from milvus_toolkit.ingest.params import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
-from milvus_toolkit_dev.bench import results_dir
+from milvus_toolkit_dev.bench import real_model, results_dir
 from milvus_toolkit_dev.bench.ceiling import run_async_ceiling, run_ceiling
 from milvus_toolkit_dev.bench.corpus import corpus_root, make_corpus, subset_corpus
-from milvus_toolkit_dev.bench import real_model
 from milvus_toolkit_dev.bench.dag import run_dag
 from milvus_toolkit_dev.bench.meter import PhaseMeter, load_average, milvus_process, settle
 from milvus_toolkit_dev.bench.report import compare, table
@@ -51,28 +50,63 @@ from milvus_toolkit_dev.bench.workload import drop, split_settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m milvus_toolkit_dev.bench.ingest", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--chunks", type=int, default=200_000, help="minimum chunks in the generated corpus (default 200000)")
-    parser.add_argument("--small-chunks", type=int, default=50_000,
-                        help="(b) also on a corpus of about this many chunks, for memory per task (0: skip)")
+    parser = argparse.ArgumentParser(
+        prog="python -m milvus_toolkit_dev.bench.ingest",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--chunks", type=int, default=200_000, help="minimum chunks in the generated corpus (default 200000)"
+    )
+    parser.add_argument(
+        "--small-chunks",
+        type=int,
+        default=50_000,
+        help="(b) also on a corpus of about this many chunks, for memory per task (0: skip)",
+    )
     parser.add_argument("--slice", type=int, default=20_000, help="chunks for (c), the seeds' approach (default 20000)")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="(b) batch_size param: chunks per mapped write task")
-    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="(b) concurrency param: async calls in flight per task")
-    parser.add_argument("--mode", choices=["upsert", "add"], default="upsert", help="(b) mode param (DAG default upsert)")
+    parser.add_argument(
+        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="(b) batch_size param: chunks per mapped write task"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        help="(b) concurrency param: async calls in flight per task",
+    )
+    parser.add_argument(
+        "--mode", choices=["upsert", "add"], default="upsert", help="(b) mode param (DAG default upsert)"
+    )
     parser.add_argument("--insert-batch", type=int, default=1000, help="(a) rows per MilvusClient.insert")
-    parser.add_argument("--no-async-ceiling", dest="async_ceiling", action="store_false",
-                        help="skip (a2), the same work with AsyncMilvusClient (for reference, not a target)")
-    parser.add_argument("--dim", type=int, default=DETERMINISTIC_DEFAULT_DIM, help="vector dimension (deterministic embedding default)")
+    parser.add_argument(
+        "--no-async-ceiling",
+        dest="async_ceiling",
+        action="store_false",
+        help="skip (a2), the same work with AsyncMilvusClient (for reference, not a target)",
+    )
+    parser.add_argument(
+        "--dim", type=int, default=DETERMINISTIC_DEFAULT_DIM, help="vector dimension (deterministic embedding default)"
+    )
     parser.add_argument("--seed", type=int, default=42, help="corpus seed")
-    parser.add_argument("--embedding", choices=["deterministic", "local"], default="deterministic",
-                        help="local: the real model instead (model alone, the DAG's write phase and end to end, the "
-                             "seeds' approach, on about --model-chunks chunks; see bench/real_model.py)")
-    parser.add_argument("--model-chunks", type=int, default=1200,
-                        help="with --embedding local: chunks in the corpus (default 1200, ~25 files)")
-    parser.add_argument("--model-phases", default="mt,c",
-                        help="with --embedding local: besides the model alone and the DAG, which phases run: mt (the "
-                             "toolkit's embedding without Milvus), c (the seeds' approach); default mt,c")
+    parser.add_argument(
+        "--embedding",
+        choices=["deterministic", "local"],
+        default="deterministic",
+        help="local: the real model instead (model alone, the DAG's write phase and end to end, the "
+        "seeds' approach, on about --model-chunks chunks; see bench/real_model.py)",
+    )
+    parser.add_argument(
+        "--model-chunks",
+        type=int,
+        default=1200,
+        help="with --embedding local: chunks in the corpus (default 1200, ~25 files)",
+    )
+    parser.add_argument(
+        "--model-phases",
+        default="mt,c",
+        help="with --embedding local: besides the model alone and the DAG, which phases run: mt (the "
+        "toolkit's embedding without Milvus), c (the seeds' approach); default mt,c",
+    )
     parser.add_argument("--conn-id", default="milvus_default")
     parser.add_argument("--keep-corpus", action="store_true", help="keep .local/bench-corpus (reused by the next run)")
     parser.add_argument("--keep-collections", action="store_true", help="do not drop the benchmark collections")
@@ -83,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from milvus_provider.hooks.milvus import MilvusHook
 
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     results = results_dir()
     results.mkdir(parents=True, exist_ok=True)
     split = split_settings()
@@ -93,15 +127,29 @@ def main(argv: list[str] | None = None) -> int:
     names = {k: f"bench_ingest_{k}_{suffix}" for k in ("a", "a2", "b", "c", "b_small")}
     model_mode = args.embedding == "local"
     result: dict = {
-        "timestamp": stamp, "machine": {"cpus": os.cpu_count(), "shared": True,
-                                        "note": "shared machine: other sessions may run tests at the same time"},
+        "timestamp": stamp,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "shared": True,
+            "note": "shared machine: other sessions may run tests at the same time",
+        },
         "load_avg_start": load_average(),
         "milvus": {"uri": health["uri"], "server_version": health["server_version"]},
-        "settings": {"chunks_min": args.chunks, "small_chunks": args.small_chunks, "slice": args.slice,
-                     "batch_size": args.batch_size, "concurrency": args.concurrency, "mode": args.mode,
-                     "insert_batch": args.insert_batch, "dim": args.dim, "seed": args.seed,
-                     "chunk_size": split.chunk_size, "chunk_overlap": split.chunk_overlap, "embedding": "deterministic",
-                     "consistency": "collections Session (CollectionSpec default); counts Strong"},
+        "settings": {
+            "chunks_min": args.chunks,
+            "small_chunks": args.small_chunks,
+            "slice": args.slice,
+            "batch_size": args.batch_size,
+            "concurrency": args.concurrency,
+            "mode": args.mode,
+            "insert_batch": args.insert_batch,
+            "dim": args.dim,
+            "seed": args.seed,
+            "chunk_size": split.chunk_size,
+            "chunk_overlap": split.chunk_overlap,
+            "embedding": "deterministic",
+            "consistency": "collections Session (CollectionSpec default); counts Strong",
+        },
     }
     out = results / f"ingest-{stamp}.json"
     started = time.perf_counter()
@@ -129,24 +177,56 @@ def main(argv: list[str] | None = None) -> int:
             return 0
 
         corpus = make_corpus(args.seed, args.chunks)
-        print(f"corpus: {corpus.folder} ({corpus.files} files, {corpus.bytes / 1e6:.0f} MB, ~{corpus.estimated_chunks} "
-              f"chunks; {'reused' if corpus.reused else f'generated in {corpus.seconds:.1f} s'})", flush=True)
-        result["corpus"] = {"folder": str(corpus.folder), "files": corpus.files, "bytes": corpus.bytes,
-                            "generated_s": round(corpus.seconds, 2), "reused": corpus.reused}
+        print(
+            f"corpus: {corpus.folder} ({corpus.files} files, {corpus.bytes / 1e6:.0f} MB, ~{corpus.estimated_chunks} "
+            f"chunks; {'reused' if corpus.reused else f'generated in {corpus.seconds:.1f} s'})",
+            flush=True,
+        )
+        result["corpus"] = {
+            "folder": str(corpus.folder),
+            "files": corpus.files,
+            "bytes": corpus.bytes,
+            "generated_s": round(corpus.seconds, 2),
+            "reused": corpus.reused,
+        }
         result["a"] = phase("a", run_ceiling, hook, str(corpus.folder), names["a"], args.dim, args.insert_batch)
         if result["a"]["chunks"] < args.chunks:
             raise RuntimeError(f"corpus yields {result['a']['chunks']} chunks, fewer than --chunks {args.chunks}")
         result["corpus"]["chunks"] = result["a"]["chunks"]
         if args.async_ceiling:
-            result["a2"] = phase("a2", run_async_ceiling, hook, str(corpus.folder), names["a2"], args.dim,
-                                 args.insert_batch, args.concurrency)
-        result["b"] = phase("b", run_dag, str(corpus.folder), names["b"], args.batch_size, args.concurrency,
-                            args.mode, results / f"ingest-{stamp}-b.log")
+            result["a2"] = phase(
+                "a2",
+                run_async_ceiling,
+                hook,
+                str(corpus.folder),
+                names["a2"],
+                args.dim,
+                args.insert_batch,
+                args.concurrency,
+            )
+        result["b"] = phase(
+            "b",
+            run_dag,
+            str(corpus.folder),
+            names["b"],
+            args.batch_size,
+            args.concurrency,
+            args.mode,
+            results / f"ingest-{stamp}-b.log",
+        )
         result["c"] = phase("c", run_seeds, hook, str(corpus.folder), names["c"], args.dim, args.slice)
         if args.small_chunks:
             small = subset_corpus(corpus, args.small_chunks)
-            result["b_small"] = phase("b_small", run_dag, str(small), names["b_small"], args.batch_size,
-                                      args.concurrency, args.mode, results / f"ingest-{stamp}-b-small.log")
+            result["b_small"] = phase(
+                "b_small",
+                run_dag,
+                str(small),
+                names["b_small"],
+                args.batch_size,
+                args.concurrency,
+                args.mode,
+                results / f"ingest-{stamp}-b-small.log",
+            )
         compare(result)
         result["total_s"] = round(time.perf_counter() - started, 1)
         print(table(result))

@@ -16,8 +16,9 @@ def load_average() -> list[float]:
 
 def milvus_process(uri: str):
     """The server process listening on the connection's port (to watch its CPU), or None."""
-    import psutil
     from urllib.parse import urlsplit
+
+    import psutil
 
     port = urlsplit(uri).port
     try:
@@ -46,8 +47,10 @@ def settle(server, *, below_cores: float = 0.3, window: float = 3.0, max_wait: f
                 break
             if busy < below_cores:
                 break
-    return {"waited_s": round(time.perf_counter() - started, 1),
-            "server_cores_busy": None if busy is None else round(busy, 2)}
+    return {
+        "waited_s": round(time.perf_counter() - started, 1),
+        "server_cores_busy": None if busy is None else round(busy, 2),
+    }
 
 
 class PhaseMeter:
@@ -84,8 +87,16 @@ class PhaseMeter:
         me = resource.getrusage(resource.RUSAGE_SELF)
         kids = resource.getrusage(resource.RUSAGE_CHILDREN)
         srv1 = self._server_cpu()
-        client = (me.ru_utime + me.ru_stime - self.self0.ru_utime - self.self0.ru_stime
-                  + kids.ru_utime + kids.ru_stime - self.kids0.ru_utime - self.kids0.ru_stime)
+        client = (
+            me.ru_utime
+            + me.ru_stime
+            - self.self0.ru_utime
+            - self.self0.ru_stime
+            + kids.ru_utime
+            + kids.ru_stime
+            - self.kids0.ru_utime
+            - self.kids0.ru_stime
+        )
         server = None if srv1 is None or self.srv0 is None else srv1 - self.srv0
         machine = busy(sys1) - busy(self.sys0)
         self.figures = {
@@ -95,7 +106,8 @@ class PhaseMeter:
             "machine_cpu_s": round(machine, 1),
             "others_cpu_s": None if server is None else round(machine - client - server, 1),
             "machine_busy_pct": round(100 * machine / max(total(sys1) - total(self.sys0), 1e-9), 1),
-            "load_avg_before": self.load0, "load_avg_after": load_average(),
+            "load_avg_before": self.load0,
+            "load_avg_after": load_average(),
         }
 
 

@@ -38,7 +38,9 @@ def run(conf: dict, log: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m milvus_toolkit_dev.bench.reindex", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m milvus_toolkit_dev.bench.reindex", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--chunks", type=int, default=100_000, help="minimum chunks in the generated corpus")
     parser.add_argument("--batch-size", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=7)
@@ -51,8 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     out = results_dir()
     out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
-    conf = {"source": str(corpus.folder), "collection": args.collection, "embedding": "deterministic",
-            "batch_size": args.batch_size}
+    conf = {
+        "source": str(corpus.folder),
+        "collection": args.collection,
+        "embedding": "deterministic",
+        "batch_size": args.batch_size,
+    }
     hook = MilvusHook()
     try:
         print(f"corpus: about {corpus.estimated_chunks} chunks in {corpus.files} files ({corpus.folder})", flush=True)
@@ -68,8 +74,13 @@ def main(argv: list[str] | None = None) -> int:
                 hook.drop_collection(name)
     chunks = full["chunks"]
     result = {
-        "when": stamp, "cores": os.cpu_count(), "chunks": chunks, "files": corpus.files,
-        "batch_size": args.batch_size, "full": full, "incremental_unchanged": incremental,
+        "when": stamp,
+        "cores": os.cpu_count(),
+        "chunks": chunks,
+        "files": corpus.files,
+        "batch_size": args.batch_size,
+        "full": full,
+        "incremental_unchanged": incremental,
         "ratio_full_over_incremental": round(full["seconds"] / incremental["seconds"], 2),
     }
     (out / f"reindex-{stamp}.json").write_text(json.dumps(result, indent=1))
@@ -77,8 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| strategy ({chunks:,} chunks) | wall clock s | chunks/s | embedded | written | skipped |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, r in (("full rebuild (blue/green)", full), ("incremental, unchanged", incremental)):
-        print(f"| {name} | {r['seconds']:.1f} | {chunks / r['seconds']:,.0f} | {r['embedded']:,} | "
-              f"{r['added'] + r['updated']:,} | {r['skipped']:,} |")
+        print(
+            f"| {name} | {r['seconds']:.1f} | {chunks / r['seconds']:,.0f} | {r['embedded']:,} | "
+            f"{r['added'] + r['updated']:,} | {r['skipped']:,} |"
+        )
     print(f"\nfull / incremental: {result['ratio_full_over_incremental']}x  (results: {out}/reindex-{stamp}.json)")
     return 0
 

@@ -14,12 +14,18 @@ from milvus_toolkit.ingest.params import IngestParams
 from milvus_toolkit.ingest.splitting import SplitSettings
 
 
-def ingest_params(source: str, collection: str, dim: int | None = None, embedding: str = "deterministic",
-                  **more) -> IngestParams:
+def ingest_params(
+    source: str, collection: str, dim: int | None = None, embedding: str = "deterministic", **more
+) -> IngestParams:
     """The DAG's params for a run on ``source`` into ``collection`` (defaults for the rest),
     with ``deterministic`` embeddings of ``dim`` dimensions (or ``embedding="local"``)."""
-    return IngestParams(source=source, collection=collection, embedding=embedding,
-                        embedding_dim=dim if embedding == "deterministic" else None, **more)
+    return IngestParams(
+        source=source,
+        collection=collection,
+        embedding=embedding,
+        embedding_dim=dim if embedding == "deterministic" else None,
+        **more,
+    )
 
 
 def split_settings(params: IngestParams | None = None) -> SplitSettings:
@@ -62,13 +68,22 @@ def embeddings(params: IngestParams):
 def row_of(chunk, vector, spec) -> dict:
     """The row langchain-milvus writes (``Milvus._prepare_insert_list``): pk, text, vector and
     every metadata key flat (``source`` is a real field, the others go to the dynamic field)."""
-    return {spec.primary_field: chunk.id, spec.text_field: chunk.page_content, spec.vector_field: vector, **chunk.metadata}
+    return {
+        spec.primary_field: chunk.id,
+        spec.text_field: chunk.page_content,
+        spec.vector_field: vector,
+        **chunk.metadata,
+    }
 
 
 def warm_up(client, spec) -> None:
     """The first insert into a fresh collection is slow (segment allocation); not timed."""
-    row = {spec.primary_field: "bench-warmup", spec.text_field: "warm up", spec.vector_field: [0.1] * spec.dim,
-           spec.source_field: "bench-warmup"}
+    row = {
+        spec.primary_field: "bench-warmup",
+        spec.text_field: "warm up",
+        spec.vector_field: [0.1] * spec.dim,
+        spec.source_field: "bench-warmup",
+    }
     client.insert(spec.name, [row])
     client.delete(spec.name, ids=["bench-warmup"])
 

@@ -42,6 +42,7 @@ class PolicyDocTemplate(SimpleDocTemplate):
         )
         canvas.restoreState()
 
+
 # A developer tool in dev/milvus_toolkit_dev/sample_corpus/: the repository is three levels up.
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_OUTPUT = REPO_ROOT / "include" / "sample_corpus" / "field-safety-policy.pdf"
@@ -185,9 +186,7 @@ def build(output_path):
     output_path.parent.mkdir(parents=True, exist_ok=True)
 
     styles = getSampleStyleSheet()
-    body = ParagraphStyle(
-        "Body", parent=styles["BodyText"], fontSize=10.5, leading=14.5, spaceAfter=8
-    )
+    body = ParagraphStyle("Body", parent=styles["BodyText"], fontSize=10.5, leading=14.5, spaceAfter=8)
     h1 = styles["Heading1"]
     h2 = styles["Heading2"]
 

@@ -17,8 +17,8 @@ and the raw pymilvus clients, plus VectorDBBench-style search metrics.
 The DAG ``dags/milvus_benchmark.py`` wires them together.
 """
 
-from milvus_toolkit.benchmark.plan import BenchmarkParams, BenchmarkParamsError, Cell, Plan, build_plan
 from milvus_toolkit.benchmark.model import BenchmarkError, BenchmarkRun, MilvusUnavailableError, VerificationError
+from milvus_toolkit.benchmark.plan import BenchmarkParams, BenchmarkParamsError, Cell, Plan, build_plan
 from milvus_toolkit.benchmark.regression import find_regressions
 from milvus_toolkit.benchmark.render import markdown_report
 from milvus_toolkit.benchmark.runner import check_milvus, prepare, run_benchmark

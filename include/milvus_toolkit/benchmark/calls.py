@@ -19,20 +19,25 @@ def sync_call(work: Workload, cell: Cell, name: str, store: Any, client: Any) ->
     op = cell.operation
     if cell.layer == "langchain":
         if op == "add":
+
             def call(i):
                 pk, doc = work.document(cell, i)
                 return store.add_documents([doc], ids=[pk])
         elif op == "upsert":
+
             def call(i):
                 pk, doc = work.document(cell, i)
                 store.upsert(ids=[pk], documents=[doc])
                 return True
         elif op == "search":
+
             def call(i):
                 return store.similarity_search(work.query(max(i, 0)), k=work.params.top_k)
         else:
+
             def call(i):
                 return store.delete(expr=work.delete_filter(cell, i))
+
         return call
     if cell.layer == "llamaindex":
         return llama_sync_call(work, cell, store)
@@ -46,32 +51,40 @@ def llama_sync_call(work: Workload, cell: Cell, store: Any) -> Callable[[int], A
     if op == "search":
         return lambda i: store.query(work.vector_query(i))
     if cell.variant == "metadata":  # the node's ref_doc_id: LlamaIndex queries its keys, then deletes them
+
         def call(i):
             store.delete(work.ref_doc_id(i))
             return True  # returns None; failures raise
     else:
+
         def call(i):
             store.delete_nodes(node_ids=[work.delete_pk(i)])
             return True
+
     return call
 
 
 def llama_async_call(work: Workload, cell: Cell, store: Any) -> Callable[[int], Awaitable[Any]]:
     op = cell.operation
     if op in ("add", "upsert"):
+
         async def call(i):
             return await store.async_add([work.node(cell, i)])
     elif op == "search":
+
         async def call(i):
             return await store.aquery(work.vector_query(i))
     elif cell.variant == "metadata":
+
         async def call(i):
             await store.adelete(work.ref_doc_id(i))
             return True
     else:
+
         async def call(i):
             await store.adelete_nodes(node_ids=[work.delete_pk(i)])
             return True
+
     return call
 
 
@@ -93,20 +106,25 @@ def async_call(work: Workload, cell: Cell, name: str, store: Any, client: Any) -
     op = cell.operation
     if cell.layer == "langchain":
         if op == "add":
+
             async def call(i):
                 pk, doc = work.document(cell, i)
                 return await store.aadd_documents([doc], ids=[pk])
         elif op == "upsert":
+
             async def call(i):
                 pk, doc = work.document(cell, i)
                 await store.aupsert(ids=[pk], documents=[doc])
                 return True
         elif op == "search":
+
             async def call(i):
                 return await store.asimilarity_search(work.query(max(i, 0)), k=work.params.top_k)
         else:
+
             async def call(i):
                 return await store.adelete(expr=work.delete_filter(cell, i))
+
         return call
     if cell.layer == "llamaindex":
         return llama_async_call(work, cell, store)

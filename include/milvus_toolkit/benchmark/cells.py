@@ -9,13 +9,13 @@ failure; ``cleanup`` retries whatever is left at the end of the run)."""
 
 from __future__ import annotations
 
-from milvus_toolkit import chunk_store
 import logging
 import threading
 import time
 import uuid
 from typing import Any
 
+from milvus_toolkit import chunk_store
 from milvus_toolkit.benchmark import llama
 from milvus_toolkit.benchmark.model import Measurement, Slot, VerificationError
 from milvus_toolkit.benchmark.parallel import parallel
@@ -47,12 +47,17 @@ class CellLoop:
         batches = self._batches()
         for number, groups in enumerate(batches, 1):
             slots = [
-                Slot(cell, r, self._new_name()) for group in groups for r in range(self.params.repeats) for cell in group
+                Slot(cell, r, self._new_name())
+                for group in groups
+                for r in range(self.params.repeats)
+                for cell in group
             ]
             log.info(
                 "Batch %d/%d: %s (%d fresh collections)",
-                number, len(batches),
-                ", ".join(f"{g[0].row_label} x{g[0].count} @{g[0].consistency_level}" for g in groups), len(slots),
+                number,
+                len(batches),
+                ", ".join(f"{g[0].row_label} x{g[0].count} @{g[0].consistency_level}" for g in groups),
+                len(slots),
             )
             clock = time.perf_counter
             t0 = clock()
@@ -65,7 +70,10 @@ class CellLoop:
                 verify_rows(self.hook, slots)
                 log.info(
                     "  batch %d: prepared in %.1f s, measured in %.1f s, verified in %.1f s",
-                    number, t1 - t0, t2 - t1, clock() - t2,
+                    number,
+                    t1 - t0,
+                    t2 - t1,
+                    clock() - t2,
                 )
             finally:
                 self._drop([s.name for s in slots])
@@ -122,7 +130,9 @@ class CellLoop:
                 self.created.append(slot.name)  # before creating: a half-made one is dropped too
             rows = self.work.seed_rows(slot.cell)
             if slot.cell.layer == "llamaindex":  # LlamaIndex's own layout, made and filled by its store
-                llama.create_collection(self.hook, slot.spec(self.params.dim), [self.work.text_node(r) for r in rows], INSERT_BATCH)
+                llama.create_collection(
+                    self.hook, slot.spec(self.params.dim), [self.work.text_node(r) for r in rows], INSERT_BATCH
+                )
             else:
                 chunk_store.ensure_collection(self.hook, slot.spec(self.params.dim))
                 client = self.hook.get_conn()

@@ -23,7 +23,10 @@ def write_chart(record: dict[str, Any], path: str | Path) -> None:
 
     baseline = (record["params"].get("consistency_levels") or ["Session"])[0]
     cells = record["cells"]
-    labels = sorted({row_label(c, baseline) for c in cells}, key=lambda lb: cell_order(record)(next(c for c in cells if row_label(c, baseline) == lb)))
+    labels = sorted(
+        {row_label(c, baseline) for c in cells},
+        key=lambda lb: cell_order(record)(next(c for c in cells if row_label(c, baseline) == lb)),
+    )
     ncols = 2 if len(labels) > 1 else 1
     nrows = math.ceil(len(labels) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(6 * ncols, 3.6 * nrows), squeeze=False)
@@ -36,12 +39,18 @@ def write_chart(record: dict[str, Any], path: str | Path) -> None:
             for mode in ("sync", "async"):
                 want = "1" if mode == "sync" else conc[layer]
                 pts = sorted(
-                    (c["count"], c["seconds"]) for c in cells
-                    if row_label(c, baseline) == label and c["layer"] == layer and c["mode"] == mode and c["concurrency"] == want
+                    (c["count"], c["seconds"])
+                    for c in cells
+                    if row_label(c, baseline) == label
+                    and c["layer"] == layer
+                    and c["mode"] == mode
+                    and c["concurrency"] == want
                 )
                 if pts:
                     name = f"{layer} {mode}" + (f" ({want})" if mode == "async" else "")
-                    ax.plot(*zip(*pts, strict=True), styles[layer], marker=markers[layer], color=colors[mode], label=name)
+                    ax.plot(
+                        *zip(*pts, strict=True), styles[layer], marker=markers[layer], color=colors[mode], label=name
+                    )
         ax.set_title(label)
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -56,7 +65,7 @@ def write_chart(record: dict[str, Any], path: str | Path) -> None:
         ax.set_ylabel("seconds")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(labels):]:
+    for ax in list(axes.flat)[len(labels) :]:
         ax.set_visible(False)
     env = record["environment"]
     fig.suptitle(
@@ -89,11 +98,20 @@ def write_sweep_chart(record: dict[str, Any], path: str | Path) -> bool:
     levels = sorted({r["concurrency"] for r in rows})
     for layer in sorted({r["layer"] for r in rows}, key=lambda lay: LAYERS.index(lay) if lay in LAYERS else 9):
         for mode in ("sync", "async"):
-            pts = sorted((r["concurrency"], r["qps"], r["latency_p99_ms"]) for r in rows if r["layer"] == layer and r["mode"] == mode)
+            pts = sorted(
+                (r["concurrency"], r["qps"], r["latency_p99_ms"])
+                for r in rows
+                if r["layer"] == layer and r["mode"] == mode
+            )
             if not pts:
                 continue
             xs = [p[0] for p in pts]
-            style = dict(linestyle=styles[mode], marker=markers[mode], color=colors.get(layer, "tab:gray"), label=f"{layer} {mode}")
+            style = dict(
+                linestyle=styles[mode],
+                marker=markers[mode],
+                color=colors.get(layer, "tab:gray"),
+                label=f"{layer} {mode}",
+            )
             left.plot(xs, [p[1] for p in pts], **style)
             lat = [(x, p99) for x, _, p99 in pts if p99 is not None]
             if lat:

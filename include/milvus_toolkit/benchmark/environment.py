@@ -20,9 +20,19 @@ def collect_environment(hook: Any, server: dict[str, Any], choice: Any, params: 
         "milvus_uri": server.get("uri") or getattr(getattr(hook, "config", None), "uri", None),
         "milvus_database": server.get("database"),
         "milvus_round_trip_ms": server.get("round_trip_ms"),
-        "clients": {name: package_version(name) for name in (
-            "pymilvus", "langchain-milvus", "langchain-core", "llama-index-vector-stores-milvus", "llama-index-core",
-            "grpcio", "apache-airflow", "numpy")},
+        "clients": {
+            name: package_version(name)
+            for name in (
+                "pymilvus",
+                "langchain-milvus",
+                "langchain-core",
+                "llama-index-vector-stores-milvus",
+                "llama-index-core",
+                "grpcio",
+                "apache-airflow",
+                "numpy",
+            )
+        },
         "milvus_capabilities": capabilities(hook),
         "python": platform.python_version(),
         "platform": platform.platform(),

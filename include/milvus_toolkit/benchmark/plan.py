@@ -115,7 +115,9 @@ class BenchmarkParams(BaseModel):
         values = _as_list(value, "sweep_concurrency")
         for item in values:
             if isinstance(item, bool) or not _is_int_like(item) or not 1 <= int(item) <= MAX_SWEEP_CONCURRENCY:
-                raise ValueError(f"every sweep level is a number of clients from 1 to {MAX_SWEEP_CONCURRENCY}, got {item!r}")
+                raise ValueError(
+                    f"every sweep level is a number of clients from 1 to {MAX_SWEEP_CONCURRENCY}, got {item!r}"
+                )
         return sorted(_unique([int(v) for v in values]))
 
     @field_validator("sweep_seconds")
@@ -271,7 +273,15 @@ class Cell:
     def key(self) -> str:
         """Stable identity across runs (used by the history and the regression check)."""
         return "|".join(
-            [self.operation, self.variant or "-", str(self.count), self.mode, self.layer, self.concurrency, self.consistency_level]
+            [
+                self.operation,
+                self.variant or "-",
+                str(self.count),
+                self.mode,
+                self.layer,
+                self.concurrency,
+                self.consistency_level,
+            ]
         )
 
     @property
@@ -371,8 +381,12 @@ class Plan:
         return (
             f"{len(self.cells)} cells x {self.params.repeats} repeat(s) = {self.collections_needed} fresh "
             f"collections"
-            + (f" + search metrics (sweep {self.params.sweep_concurrency} clients x {self.params.sweep_seconds:g} s, "
-               f"{', '.join(self.params.modes)}, {len(self.params.layers)} layer(s))" if self.runs_search_metrics else "")
+            + (
+                f" + search metrics (sweep {self.params.sweep_concurrency} clients x {self.params.sweep_seconds:g} s, "
+                f"{', '.join(self.params.modes)}, {len(self.params.layers)} layer(s))"
+                if self.runs_search_metrics
+                else ""
+            )
             + f", about {self.estimate_seconds():.0f} s on a 2-core machine"
             + (f"; {len(self.skipped)} wait-bound cell group(s) skipped" if self.skipped else "")
         )

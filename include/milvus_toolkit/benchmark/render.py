@@ -54,22 +54,46 @@ def seeds_table_markdown(record: dict[str, Any], layer: str = "langchain") -> st
     head = f"async s ({'unbounded gather' if conc == 'all' else f'concurrency {conc}'})" if conc else "async s"
     return _md_table(
         ["operation", "count", head, "sync s", "speedup"],
-        [[r["operation"], r["count"], r["async_s"], r["sync_s"], f"{r['speedup']}x" if r["speedup"] else "-"] for r in rows],
+        [
+            [r["operation"], r["count"], r["async_s"], r["sync_s"], f"{r['speedup']}x" if r["speedup"] else "-"]
+            for r in rows
+        ],
     )
 
 
 def all_cells_markdown(record: dict[str, Any]) -> str:
     rows = [
         [
-            row_label(c, c["consistency_level"]), c["count"], c["consistency_level"], c["layer"], c["mode"],
-            c["concurrency"] if c["mode"] == "async" else "-", c["seconds"], c["ops_per_s"],
-            c["p50_ms"], c["p95_ms"], c["p99_ms"], c.get("recall"),
+            row_label(c, c["consistency_level"]),
+            c["count"],
+            c["consistency_level"],
+            c["layer"],
+            c["mode"],
+            c["concurrency"] if c["mode"] == "async" else "-",
+            c["seconds"],
+            c["ops_per_s"],
+            c["p50_ms"],
+            c["p95_ms"],
+            c["p99_ms"],
+            c.get("recall"),
         ]
         for c in sorted(record["cells"], key=cell_order(record))
     ]
     return _md_table(
-        ["operation", "count", "consistency", "layer", "mode", "concurrency", "seconds", "ops/s", "p50 ms", "p95 ms", "p99 ms",
-         "recall"],
+        [
+            "operation",
+            "count",
+            "consistency",
+            "layer",
+            "mode",
+            "concurrency",
+            "seconds",
+            "ops/s",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "recall",
+        ],
         rows,
     )
 
@@ -87,11 +111,33 @@ def tutorials_markdown(record: dict[str, Any]) -> list[str]:
             f"({tut['url']}). Here: the {LAYER_TITLES[tut['layer']]} layer on this run's server.",
             "",
             _md_table(
-                ["operation", "count", "tutorial async s", "tutorial sync s", "tutorial speedup",
-                 "here async s", "here sync s", "here speedup", "here at", "note"],
-                [[r["operation"], r["count"], r["tutorial_async_s"], r["tutorial_sync_s"], f"{r['tutorial_speedup']}x",
-                  r["async_s"], r["sync_s"], f"{r['speedup']}x" if r["speedup"] else "-", r["consistency"], r["note"] or ""]
-                 for r in rows],
+                [
+                    "operation",
+                    "count",
+                    "tutorial async s",
+                    "tutorial sync s",
+                    "tutorial speedup",
+                    "here async s",
+                    "here sync s",
+                    "here speedup",
+                    "here at",
+                    "note",
+                ],
+                [
+                    [
+                        r["operation"],
+                        r["count"],
+                        r["tutorial_async_s"],
+                        r["tutorial_sync_s"],
+                        f"{r['tutorial_speedup']}x",
+                        r["async_s"],
+                        r["sync_s"],
+                        f"{r['speedup']}x" if r["speedup"] else "-",
+                        r["consistency"],
+                        r["note"] or "",
+                    ]
+                    for r in rows
+                ],
             ),
             "",
         ]
@@ -126,17 +172,39 @@ def search_metrics_markdown(record: dict[str, Any]) -> list[str]:
         "",
         _md_table(
             ["layer", "qps (best level)", "at", "serial_latency_p99 ms", "serial p50 ms", "recall", "ndcg"],
-            [[lay, m["qps"], f"{m['qps_at']['mode']} x{m['qps_at']['concurrency']}" if m.get("qps_at") else "-",
-              m["serial_latency_p99"], m["serial"]["serial_latency_p50"], m["recall"], m["ndcg"]]
-             for lay, m in sorted(sm["layers"].items(), key=lambda kv: LAYER_ORDER.get(kv[0], 9))],
+            [
+                [
+                    lay,
+                    m["qps"],
+                    f"{m['qps_at']['mode']} x{m['qps_at']['concurrency']}" if m.get("qps_at") else "-",
+                    m["serial_latency_p99"],
+                    m["serial"]["serial_latency_p50"],
+                    m["recall"],
+                    m["ndcg"],
+                ]
+                for lay, m in sorted(sm["layers"].items(), key=lambda kv: LAYER_ORDER.get(kv[0], 9))
+            ],
         ),
         "",
         "Concurrency sweep:",
         "",
         _md_table(
             ["layer", "mode", "clients", "qps", "p50", "p95", "p99", "avg", "failed rate", "requests"],
-            [[r["layer"], r["mode"], r["concurrency"], r["qps"], r["latency_p50_ms"], r["latency_p95_ms"], r["latency_p99_ms"],
-              r["latency_avg_ms"], f"{r['failed_rate'] * 100:.2f}%", r["requests"]] for r in sweep_rows(record)],
+            [
+                [
+                    r["layer"],
+                    r["mode"],
+                    r["concurrency"],
+                    r["qps"],
+                    r["latency_p50_ms"],
+                    r["latency_p95_ms"],
+                    r["latency_p99_ms"],
+                    r["latency_avg_ms"],
+                    f"{r['failed_rate'] * 100:.2f}%",
+                    r["requests"],
+                ]
+                for r in sweep_rows(record)
+            ],
         ),
         "",
     ]
@@ -152,12 +220,19 @@ def search_metrics_markdown(record: dict[str, Any]) -> list[str]:
     rows = []
     for kind, k in hy["kinds"].items():
         ser = k["serial"]
-        rows.append([
-            kind, ser["serial_latency_p50"], ser["serial_latency_p99"],
-            (k.get("sync") or {}).get("qps"), (k.get("async") or {}).get("qps"), (k.get("async") or {}).get("latency_p99_ms"),
-            ser.get("recall") if ser.get("recall") is not None else f"own doc first {ser.get('own_document_first')}, "
-                                                                    f"in top k {ser.get('own_document_in_top_k')}",
-        ])
+        rows.append(
+            [
+                kind,
+                ser["serial_latency_p50"],
+                ser["serial_latency_p99"],
+                (k.get("sync") or {}).get("qps"),
+                (k.get("async") or {}).get("qps"),
+                (k.get("async") or {}).get("latency_p99_ms"),
+                ser.get("recall")
+                if ser.get("recall") is not None
+                else f"own doc first {ser.get('own_document_first')}, in top k {ser.get('own_document_in_top_k')}",
+            ]
+        )
     out += [
         f"One collection: the dense HNSW field, and the text analyzed into a BM25 function's sparse field "
         f"(SPARSE_INVERTED_INDEX, metric BM25); hybrid = both requests ranked by RRF (k={hy['rrf_k']}). "
@@ -187,13 +262,18 @@ def markdown_report(record: dict[str, Any]) -> str:
     baseline = (params.get("consistency_levels") or ["Session"])[0]
     clients = ", ".join(f"{k} {v}" for k, v in env.get("clients", {}).items() if v)
     caps = env.get("milvus_capabilities") or {}
-    supports = ", ".join(k for k in ("bm25", "hybrid_search", "partition_key", "aliases", "authentication") if caps.get(k))
+    supports = ", ".join(
+        k for k in ("bm25", "hybrid_search", "partition_key", "aliases", "authentication") if caps.get(k)
+    )
     out = [
         f"# Milvus benchmark {record['run_id']}",
         "",
         f"- Milvus **{env.get('milvus_server_version')}** at {env.get('milvus_uri')} (database {env.get('milvus_database')})"
-        + (f"; {caps.get('flavor')}, Milvus {caps.get('milvus_api')} API, supports: {supports or 'none of the optional features'}"
-           if caps else ""),
+        + (
+            f"; {caps.get('flavor')}, Milvus {caps.get('milvus_api')} API, supports: {supports or 'none of the optional features'}"
+            if caps
+            else ""
+        ),
         f"- clients: {clients}; Python {env.get('python')}",
         f"- machine: {env.get('cpu_cores')} cores ({env.get('cpu_cores_usable')} usable), {env.get('platform')}; "
         f"load average at start {env.get('load_average_start')}, at end {env.get('load_average_end')}",
@@ -212,8 +292,12 @@ def markdown_report(record: dict[str, Any]) -> str:
         "",
     ]
     if any(c["layer"] == "llamaindex" for c in record["cells"]):
-        out += ["## LlamaIndex MilvusVectorStore: async vs sync (the LlamaIndex tutorial's calls)", "",
-                seeds_table_markdown(record, "llamaindex"), ""]
+        out += [
+            "## LlamaIndex MilvusVectorStore: async vs sync (the LlamaIndex tutorial's calls)",
+            "",
+            seeds_table_markdown(record, "llamaindex"),
+            "",
+        ]
     if any(c["layer"] == "raw" for c in record["cells"]):
         out += ["## Raw pymilvus client (the floor)", "", seeds_table_markdown(record, "raw"), ""]
     out += ["## The tutorials' figures beside this run", "", *tutorials_markdown(record)]
@@ -224,11 +308,29 @@ def markdown_report(record: dict[str, Any]) -> str:
     if parts["layers"]:
         out += [
             _md_table(
-                ["operation", "count", "consistency", "raw p50 ms", "langchain p50 ms", "langchain overhead ms",
-                 "llamaindex p50 ms", "llamaindex overhead ms"],
-                [[r["operation"], r["count"], r["consistency"], r["raw_p50_ms"], r["langchain_p50_ms"], r["langchain_overhead_ms"],
-                  r["llamaindex_p50_ms"], r["llamaindex_overhead_ms"]]
-                 for r in parts["layers"]],
+                [
+                    "operation",
+                    "count",
+                    "consistency",
+                    "raw p50 ms",
+                    "langchain p50 ms",
+                    "langchain overhead ms",
+                    "llamaindex p50 ms",
+                    "llamaindex overhead ms",
+                ],
+                [
+                    [
+                        r["operation"],
+                        r["count"],
+                        r["consistency"],
+                        r["raw_p50_ms"],
+                        r["langchain_p50_ms"],
+                        r["langchain_overhead_ms"],
+                        r["llamaindex_p50_ms"],
+                        r["llamaindex_overhead_ms"],
+                    ]
+                    for r in parts["layers"]
+                ],
             ),
             "",
         ]
@@ -238,7 +340,10 @@ def markdown_report(record: dict[str, Any]) -> str:
             "",
             _md_table(
                 ["layer", "count", "consistency", "p50 ms", "p99 ms", "seconds"],
-                [[r["layer"], r["count"], r["consistency"], r["p50_ms"], r["p99_ms"], r["seconds"]] for r in parts["consistency"]],
+                [
+                    [r["layer"], r["count"], r["consistency"], r["p50_ms"], r["p99_ms"], r["seconds"]]
+                    for r in parts["consistency"]
+                ],
             ),
             "",
         ]
@@ -247,12 +352,16 @@ def markdown_report(record: dict[str, Any]) -> str:
         cols = []
         for row in sweep:
             cols += [k for k in row if k not in ("operation", "count", "layer") and k not in cols]
-        cols.sort(key=lambda k: (k != "sync", math.inf if k.endswith(" all") else int(k.split()[-1]) if k != "sync" else 0))
+        cols.sort(
+            key=lambda k: (k != "sync", math.inf if k.endswith(" all") else int(k.split()[-1]) if k != "sync" else 0)
+        )
         out += [
             "Async concurrency levels of the cells (seconds for the whole batch):",
             "",
-            _md_table(["operation", "count", "layer", *[f"{k} s" for k in cols]],
-                      [[r["operation"], r["count"], r["layer"], *[r.get(k) for k in cols]] for r in sweep]),
+            _md_table(
+                ["operation", "count", "layer", *[f"{k} s" for k in cols]],
+                [[r["operation"], r["count"], r["layer"], *[r.get(k) for k in cols]] for r in sweep],
+            ),
             "",
         ]
     out += ["## Every cell", "", all_cells_markdown(record), ""]
@@ -268,8 +377,11 @@ def markdown_report(record: dict[str, Any]) -> str:
     if not record.get("compared_with"):
         out += ["No earlier comparable run (same server, embedding, dim) in the results folder.", ""]
     elif not record.get("regressions"):
-        out += [f"Compared with {record['compared_with']}: no cell is more than "
-                f"{params.get('regression_threshold', 0.2) * 100:.0f}% slower.", ""]
+        out += [
+            f"Compared with {record['compared_with']}: no cell is more than "
+            f"{params.get('regression_threshold', 0.2) * 100:.0f}% slower.",
+            "",
+        ]
     else:
         out += [
             f"Compared with {record['compared_with']}: {len(record['regressions'])} cell(s) more than "
@@ -282,4 +394,3 @@ def markdown_report(record: dict[str, Any]) -> str:
             "",
         ]
     return "\n".join(out)
-

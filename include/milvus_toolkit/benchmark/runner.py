@@ -60,8 +60,16 @@ from milvus_toolkit.preload import benchmark_groups, preload
 log = logging.getLogger("milvus_toolkit.benchmark")
 
 __all__ = [
-    "BenchmarkError", "BenchmarkRun", "Measurement", "MilvusUnavailableError", "VerificationError",
-    "check_milvus", "collect_environment", "prepare", "resolve_embedding", "run_benchmark",
+    "BenchmarkError",
+    "BenchmarkRun",
+    "Measurement",
+    "MilvusUnavailableError",
+    "VerificationError",
+    "check_milvus",
+    "collect_environment",
+    "prepare",
+    "resolve_embedding",
+    "run_benchmark",
 ]
 
 
@@ -98,7 +106,9 @@ def resolve_embedding(params: BenchmarkParams, embedding: Any = None) -> Any:
     return embedding
 
 
-def prepare(hook: Any, params: BenchmarkParams | dict[str, Any] | None, *, embedding: Any = None) -> tuple[Plan, Any, dict]:
+def prepare(
+    hook: Any, params: BenchmarkParams | dict[str, Any] | None, *, embedding: Any = None
+) -> tuple[Plan, Any, dict]:
     """Validate everything that can be checked without creating anything: the parameters,
     the plan, the embedding's dimension and Milvus's health. Raises ``BenchmarkParamsError``
     or ``MilvusUnavailableError``."""

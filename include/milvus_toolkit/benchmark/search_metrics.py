@@ -86,20 +86,33 @@ class SearchMetrics:
             "sweep_concurrency": list(p.sweep_concurrency),
             "sweep_seconds": p.sweep_seconds,
             "modes": list(p.modes),
-            "index": {"type": "HNSW", "metric": "COSINE", "params": {"M": 16, "efConstruction": 200}, "search": {"ef": 64}},
+            "index": {
+                "type": "HNSW",
+                "metric": "COSINE",
+                "params": {"M": 16, "efConstruction": 200},
+                "search": {"ef": 64},
+            },
             "units": UNITS,
         }
         base, record["load"] = self.measure_load()
         log.info(
             "Load of %d rows: insert %.2f s, optimize %.2f s (flush %.2f, index %.2f, load %.2f, first search %.2f) = %.2f s",
-            p.search_rows, record["load"]["insert_duration"], record["load"]["optimize_duration"], record["load"]["flush_s"],
-            record["load"]["index_s"], record["load"]["load_s"], record["load"]["first_search_s"], record["load"]["load_duration"],
+            p.search_rows,
+            record["load"]["insert_duration"],
+            record["load"]["optimize_duration"],
+            record["load"]["flush_s"],
+            record["load"]["index_s"],
+            record["load"]["load_s"],
+            record["load"]["first_search_s"],
+            record["load"]["load_duration"],
         )
         record["layers"] = {}
         for layer in p.layers:
             name = base if layer != "llamaindex" else self._llama_collection()
             record["layers"][layer] = self.measure_layer(layer, name)
-        record["hybrid"] = self.measure_hybrid() if p.hybrid_search else {"measured": False, "reason": "hybrid_search is off"}
+        record["hybrid"] = (
+            self.measure_hybrid() if p.hybrid_search else {"measured": False, "reason": "hybrid_search is off"}
+        )
         record["duration_s"] = round(time.perf_counter() - started, 1)
         return record
 
@@ -158,7 +171,9 @@ class SearchMetrics:
         first = client.search(name, data=[self.work.vectors[self.work.query(0)]], consistency_level="Strong", **kwargs)
         t5 = clock()
         if len(first[0]) != self.k:
-            raise VerificationError(f"{name}: the first search after loading returned {len(first[0])} hits, expected {self.k}")
+            raise VerificationError(
+                f"{name}: the first search after loading returned {len(first[0])} hits, expected {self.k}"
+            )
         counted = self.hook.count(name)
         if counted != self.params.search_rows:
             raise VerificationError(f"{name}: loaded {self.params.search_rows} rows but counted {counted}")
@@ -184,7 +199,11 @@ class SearchMetrics:
         name = self.new_name()
         nodes = [self.work.text_node(r) for r in self._search_rows()]
         spec = self._spec(name)
-        self._build(name, llama.EMBEDDING_FIELD, lambda: llama.create_collection(self.hook, spec, nodes, INSERT_BATCH, index=False))
+        self._build(
+            name,
+            llama.EMBEDDING_FIELD,
+            lambda: llama.create_collection(self.hook, spec, nodes, INSERT_BATCH, index=False),
+        )
         return name
 
     # ---- 2 + 3. serial pass and sweep, per layer ---------------------------------------------------
@@ -206,9 +225,15 @@ class SearchMetrics:
         metrics = layer_metrics(serial, sweeps)
         log.info(
             "Search metrics %-10s recall %.4f, serial p99 %.2f ms, qps %s (%s)",
-            layer, metrics["recall"], metrics["serial_latency_p99"], metrics["qps"],
-            "; ".join(f"{m} {dict(zip(v['conc_num_list'], v['conc_qps_list'], strict=True))}"
-                      for m, v in metrics.items() if m in ("sync", "async")),
+            layer,
+            metrics["recall"],
+            metrics["serial_latency_p99"],
+            metrics["qps"],
+            "; ".join(
+                f"{m} {dict(zip(v['conc_num_list'], v['conc_qps_list'], strict=True))}"
+                for m, v in metrics.items()
+                if m in ("sync", "async")
+            ),
         )
         return metrics
 
@@ -228,7 +253,9 @@ class SearchMetrics:
             ndcgs.append(ndcg_at_k(got, truth, self.k))
         return serial_summary(latencies, recalls, ndcgs)
 
-    def _sweep_sync(self, search: Callable[[int], Any], ids: Callable[[Any], list[str]], concurrency: int) -> dict[str, Any]:
+    def _sweep_sync(
+        self, search: Callable[[int], Any], ids: Callable[[Any], list[str]], concurrency: int
+    ) -> dict[str, Any]:
         seconds = self.params.sweep_seconds
         results = [WorkerResult() for _ in range(concurrency)]
         barrier = threading.Barrier(concurrency + 1)
@@ -321,13 +348,17 @@ class SearchMetrics:
         async def opened():
             if layer == "langchain":
                 async with chunk_store.open_store(hook, spec, work.embeddings) as store:
+
                     async def call(i):
                         return await store.asimilarity_search(work.query(i), k=k)
+
                     yield call, _doc_ids
             elif layer == "llamaindex":
                 async with llama.open_store(hook, spec) as store:
+
                     async def call(i):
                         return await store.aquery(work.vector_query(i))
+
                     yield call, _node_ids
             else:
                 async with hook.async_client() as client:
@@ -335,6 +366,7 @@ class SearchMetrics:
 
                     async def call(i):
                         return await client.search(spec.name, data=[work.vectors[work.query(i)]], **kwargs)
+
                     yield call, _hit_ids
 
         return opened()
@@ -345,7 +377,10 @@ class SearchMetrics:
         caps = server_capabilities(self.hook)
         info: dict[str, Any] = {"capabilities": caps.to_dict() if caps is not None else None}
         if caps is None:
-            return info | {"measured": False, "reason": "the hook cannot tell what the server supports (no capabilities())"}
+            return info | {
+                "measured": False,
+                "reason": "the hook cannot tell what the server supports (no capabilities())",
+            }
         if not (caps.bm25 and caps.hybrid_search):
             return info | {
                 "measured": False,
@@ -369,8 +404,13 @@ class SearchMetrics:
             "Dense / BM25 / hybrid serial p50: %s ms",
             " / ".join(f"{kinds[k]['serial']['serial_latency_p50']:.2f}" for k in KINDS),
         )
-        return info | {"measured": True, "collection_rows": self.params.search_rows, "rrf_k": RRF_K,
-                       "sweep_concurrency": top, "kinds": kinds}
+        return info | {
+            "measured": True,
+            "collection_rows": self.params.search_rows,
+            "rrf_k": RRF_K,
+            "sweep_concurrency": top,
+            "kinds": kinds,
+        }
 
     def _serial_unscored(self, search: Callable[[int], Any], ids: Callable[[Any], list[str]]) -> dict[str, Any]:
         """Keyword and hybrid searches have no exact answer to compute here; what is checked
@@ -390,7 +430,8 @@ class SearchMetrics:
             first += got[0] == own
             anywhere += own in got
         return serial_summary(latencies, [], []) | {
-            "own_document_first": round(first / QUERIES, 4), "own_document_in_top_k": round(anywhere / QUERIES, 4),
+            "own_document_first": round(first / QUERIES, 4),
+            "own_document_in_top_k": round(anywhere / QUERIES, 4),
         }
 
     def _hybrid_collection(self) -> str:
@@ -405,8 +446,14 @@ class SearchMetrics:
         schema.add_field("source", DataType.VARCHAR, max_length=spec.max_source_length)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=spec.dim)
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-        schema.add_function(Function(name="text_bm25", function_type=FunctionType.BM25,
-                                     input_field_names=["text"], output_field_names=["sparse"]))
+        schema.add_function(
+            Function(
+                name="text_bm25",
+                function_type=FunctionType.BM25,
+                input_field_names=["text"],
+                output_field_names=["sparse"],
+            )
+        )
         index = client.prepare_index_params()
         index.add_index("vector", index_type=spec.index_type, metric_type=spec.metric_type, params=spec.index_params)
         index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
@@ -427,21 +474,38 @@ class SearchMetrics:
 
         q = self.work.query(i)
         return [
-            AnnSearchRequest([self.work.vectors[q]], "vector", {"metric_type": "COSINE", "params": {"ef": 64}}, limit=self.k),
+            AnnSearchRequest(
+                [self.work.vectors[q]], "vector", {"metric_type": "COSINE", "params": {"ef": 64}}, limit=self.k
+            ),
             AnnSearchRequest([q], "sparse", {"metric_type": "BM25"}, limit=self.k),
         ]
 
-    def _hybrid_calls(self, client: Any, name: str) -> dict[str, tuple[Callable[[int], Any], Callable[[Any], list[str]]]]:
+    def _hybrid_calls(
+        self, client: Any, name: str
+    ) -> dict[str, tuple[Callable[[int], Any], Callable[[Any], list[str]]]]:
         from pymilvus import RRFRanker
 
         work, k = self.work, self.k
         dense = work.search_kwargs()
         return {
             "dense": (lambda i: client.search(name, data=[work.vectors[work.query(i)]], **dense), _hit_ids),
-            "bm25": (lambda i: client.search(name, data=[work.query(i)], anns_field="sparse", limit=k,
-                                             search_params={"metric_type": "BM25"}, output_fields=["pk"]), _hit_ids),
-            "hybrid": (lambda i: client.hybrid_search(name, self._hybrid_requests(i), RRFRanker(RRF_K), limit=k,
-                                                      output_fields=["pk"]), _hit_ids),
+            "bm25": (
+                lambda i: client.search(
+                    name,
+                    data=[work.query(i)],
+                    anns_field="sparse",
+                    limit=k,
+                    search_params={"metric_type": "BM25"},
+                    output_fields=["pk"],
+                ),
+                _hit_ids,
+            ),
+            "hybrid": (
+                lambda i: client.hybrid_search(
+                    name, self._hybrid_requests(i), RRFRanker(RRF_K), limit=k, output_fields=["pk"]
+                ),
+                _hit_ids,
+            ),
         }
 
     async def _hybrid_async(self, name: str, concurrency: int) -> dict[str, dict[str, Any]]:
@@ -452,10 +516,17 @@ class SearchMetrics:
         async with self.hook.async_client() as client:
             calls = {
                 "dense": lambda i: client.search(name, data=[work.vectors[work.query(i)]], **dense),
-                "bm25": lambda i: client.search(name, data=[work.query(i)], anns_field="sparse", limit=k,
-                                                search_params={"metric_type": "BM25"}, output_fields=["pk"]),
-                "hybrid": lambda i: client.hybrid_search(name, self._hybrid_requests(i), RRFRanker(RRF_K), limit=k,
-                                                         output_fields=["pk"]),
+                "bm25": lambda i: client.search(
+                    name,
+                    data=[work.query(i)],
+                    anns_field="sparse",
+                    limit=k,
+                    search_params={"metric_type": "BM25"},
+                    output_fields=["pk"],
+                ),
+                "hybrid": lambda i: client.hybrid_search(
+                    name, self._hybrid_requests(i), RRFRanker(RRF_K), limit=k, output_fields=["pk"]
+                ),
             }
             out = {}
             for kind, call in calls.items():
@@ -467,12 +538,16 @@ class SearchMetrics:
 
     def _spec(self, name: str):
         return chunk_store.CollectionSpec(
-            name=name, dim=self.params.dim, consistency_level=self.level,
+            name=name,
+            dim=self.params.dim,
+            consistency_level=self.level,
             description="milvus_benchmark search metrics (dropped after the run)",
         )
 
     def _search_rows(self) -> list[dict[str, Any]]:
-        return [self.work.row(pk, self.work.texts[i], f"doc_{i}", SOURCE) for i, pk in enumerate(self.work.search_ids())]
+        return [
+            self.work.row(pk, self.work.texts[i], f"doc_{i}", SOURCE) for i, pk in enumerate(self.work.search_ids())
+        ]
 
 
 def _hit_ids(result: Any) -> list[str]:

@@ -40,7 +40,10 @@ def summarize(measurements: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         cells.append(
             {
                 "key": key,
-                **{f: first[f] for f in ("operation", "variant", "count", "mode", "layer", "concurrency", "consistency_level")},
+                **{
+                    f: first[f]
+                    for f in ("operation", "variant", "count", "mode", "layer", "concurrency", "consistency_level")
+                },
                 "repeats": len(group),
                 "calls": len(latencies),
                 "seconds": round(median, 6),

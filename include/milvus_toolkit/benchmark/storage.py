@@ -32,14 +32,50 @@ from milvus_toolkit.benchmark.tables import sweep_rows
 from milvus_toolkit.paths import data_home
 
 HISTORY_FIELDS = [
-    "run_id", "started_at", "milvus_uri", "milvus_server_version", "embedding", "dim", "key",
-    "operation", "variant", "count", "mode", "layer", "concurrency", "consistency_level",
-    "repeats", "seconds", "ops_per_s", "p50_ms", "p95_ms", "p99_ms", "recall", "failed_rate",
+    "run_id",
+    "started_at",
+    "milvus_uri",
+    "milvus_server_version",
+    "embedding",
+    "dim",
+    "key",
+    "operation",
+    "variant",
+    "count",
+    "mode",
+    "layer",
+    "concurrency",
+    "consistency_level",
+    "repeats",
+    "seconds",
+    "ops_per_s",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "recall",
+    "failed_rate",
 ]
 CELL_FIELDS = [
-    "key", "operation", "variant", "count", "mode", "layer", "concurrency", "consistency_level",
-    "repeats", "calls", "seconds", "seconds_min", "seconds_max", "ops_per_s",
-    "p50_ms", "p95_ms", "p99_ms", "mean_ms", "max_ms", "recall",
+    "key",
+    "operation",
+    "variant",
+    "count",
+    "mode",
+    "layer",
+    "concurrency",
+    "consistency_level",
+    "repeats",
+    "calls",
+    "seconds",
+    "seconds_min",
+    "seconds_max",
+    "ops_per_s",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "mean_ms",
+    "max_ms",
+    "recall",
 ]
 
 
@@ -127,13 +163,27 @@ def history_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
     sm = record.get("search_metrics") or {}
     for r in sweep_rows(record):
         recall = (sm.get("layers") or {}).get(r["layer"], {}).get("recall")
-        rows.append(common | {
-            "key": f"search_sweep|{r['layer']}|{r['mode']}|{r['concurrency']}|{sm.get('consistency_level')}",
-            "operation": "search_sweep", "variant": "", "count": r["requests"], "mode": r["mode"], "layer": r["layer"],
-            "concurrency": r["concurrency"], "consistency_level": sm.get("consistency_level"), "repeats": 1,
-            "seconds": r["duration_s"], "ops_per_s": r["qps"], "p50_ms": r["latency_p50_ms"], "p95_ms": r["latency_p95_ms"],
-            "p99_ms": r["latency_p99_ms"], "recall": recall, "failed_rate": r["failed_rate"],
-        })
+        rows.append(
+            common
+            | {
+                "key": f"search_sweep|{r['layer']}|{r['mode']}|{r['concurrency']}|{sm.get('consistency_level')}",
+                "operation": "search_sweep",
+                "variant": "",
+                "count": r["requests"],
+                "mode": r["mode"],
+                "layer": r["layer"],
+                "concurrency": r["concurrency"],
+                "consistency_level": sm.get("consistency_level"),
+                "repeats": 1,
+                "seconds": r["duration_s"],
+                "ops_per_s": r["qps"],
+                "p50_ms": r["latency_p50_ms"],
+                "p95_ms": r["latency_p95_ms"],
+                "p99_ms": r["latency_p99_ms"],
+                "recall": recall,
+                "failed_rate": r["failed_rate"],
+            }
+        )
     return rows
 
 

@@ -127,7 +127,9 @@ def layer_metrics(serial: dict[str, Any], sweeps: dict[str, list[dict[str, Any]]
     best = max((lv for levels in sweeps.values() for lv in levels), key=lambda lv: lv["qps"], default=None)
     out: dict[str, Any] = {
         "qps": best["qps"] if best else None,
-        "qps_at": {"mode": next(m for m, lvs in sweeps.items() if best in lvs), "concurrency": best["concurrency"]} if best else None,
+        "qps_at": {"mode": next(m for m, lvs in sweeps.items() if best in lvs), "concurrency": best["concurrency"]}
+        if best
+        else None,
         "serial_latency_p99": serial["serial_latency_p99"],
         "recall": serial["recall"],
         "ndcg": serial["ndcg"],

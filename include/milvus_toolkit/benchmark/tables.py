@@ -97,7 +97,11 @@ def breakdown(record: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     consistency level and by delete filter; and the concurrency sweep."""
     cells = record["cells"]
     order = cell_order(record)
-    sync = {(c["operation"], c["variant"], c["count"], c["layer"], c["consistency_level"]): c for c in cells if c["mode"] == "sync"}
+    sync = {
+        (c["operation"], c["variant"], c["count"], c["layer"], c["consistency_level"]): c
+        for c in cells
+        if c["mode"] == "sync"
+    }
     layers = []
     seen = set()
     for (op, variant, count, _layer, level), c in sorted(sync.items(), key=lambda kv: order(kv[1])):
@@ -105,8 +109,12 @@ def breakdown(record: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
             continue
         seen.add((op, variant, count, level))
         raw = sync.get((op, variant, count, "raw", level))
-        row: dict[str, Any] = {"operation": row_label(c, level), "count": count, "consistency": level,
-                               "raw_p50_ms": raw["p50_ms"] if raw else None}
+        row: dict[str, Any] = {
+            "operation": row_label(c, level),
+            "count": count,
+            "consistency": level,
+            "raw_p50_ms": raw["p50_ms"] if raw else None,
+        }
         for name in ("langchain", "llamaindex"):
             mine = sync.get((op, variant, count, name, level))
             row[f"{name}_p50_ms"] = mine["p50_ms"] if mine else None
@@ -116,13 +124,20 @@ def breakdown(record: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     searches = [c for c in cells if c["operation"] == "search" and c["mode"] == "sync"]
     for c in sorted(searches, key=order):
         consistency.append(
-            {"layer": c["layer"], "count": c["count"], "consistency": c["consistency_level"],
-             "p50_ms": c["p50_ms"], "p99_ms": c["p99_ms"], "seconds": c["seconds"]}
+            {
+                "layer": c["layer"],
+                "count": c["count"],
+                "consistency": c["consistency_level"],
+                "p50_ms": c["p50_ms"],
+                "p99_ms": c["p99_ms"],
+                "seconds": c["seconds"],
+            }
         )
     groups: dict[tuple, dict[str, Any]] = {}
     for c in sorted(cells, key=order):
         g = groups.setdefault(
-            (row_label(c, None), c["count"], c["layer"]), {"operation": row_label(c, None), "count": c["count"], "layer": c["layer"]}
+            (row_label(c, None), c["count"], c["layer"]),
+            {"operation": row_label(c, None), "count": c["count"], "layer": c["layer"]},
         )
         g["sync" if c["mode"] == "sync" else f"async {c['concurrency']}"] = c["seconds"]
     sweep = list(groups.values())
@@ -155,15 +170,22 @@ def tutorial_table(record: dict[str, Any], name: str) -> list[dict[str, Any]]:
         if op == "search" and tut["consistency_level"] in levels:
             level = tut["consistency_level"]
         sync = _find(cells, operation=op, variant=variant, count=count, mode="sync", consistency_level=level)
-        asyn = _find(cells, operation=op, variant=variant, count=count, mode="async", concurrency=conc, consistency_level=level)
+        asyn = _find(
+            cells, operation=op, variant=variant, count=count, mode="async", concurrency=conc, consistency_level=level
+        )
         note = ""
         if not cells:
             note = f"layer {layer} not measured in this run"
         elif sync is None and asyn is None:
-            skipped = [s for s in record.get("plan", {}).get("skipped", [])
-                       if s["operation"] == op and s["count"] == count and s["consistency_level"] == level
-                       and layer in s.get("layers", [layer])]
-            note = (f"not measured: {skipped[0]['reason']}" if skipped else f"count {count} not measured in this run")
+            skipped = [
+                s
+                for s in record.get("plan", {}).get("skipped", [])
+                if s["operation"] == op
+                and s["count"] == count
+                and s["consistency_level"] == level
+                and layer in s.get("layers", [layer])
+            ]
+            note = f"not measured: {skipped[0]['reason']}" if skipped else f"count {count} not measured in this run"
         elif op == "search" and level != tut["consistency_level"]:
             note = f"here at {level}: the tutorial's {tut['consistency_level']} was not measured"
         rows.append(
@@ -197,7 +219,13 @@ def _wait_reason(op: str, variant: str, level: str, layer: str) -> str:
 
 def explain_gap(sync: dict[str, Any], asyn: dict[str, Any]) -> str:
     """Why this sync loop and this async batch differ, from their own figures."""
-    op, variant, level, layer, count = sync["operation"], sync["variant"], sync["consistency_level"], sync["layer"], sync["count"]
+    op, variant, level, layer, count = (
+        sync["operation"],
+        sync["variant"],
+        sync["consistency_level"],
+        sync["layer"],
+        sync["count"],
+    )
     per_async = asyn["seconds"] / count * 1000
     gathered = "all at once" if asyn["concurrency"] == "all" else f"{asyn['concurrency']} at a time"
     if is_wait_bound(op, variant, level, layer):
@@ -224,22 +252,48 @@ def gap_explanations(record: dict[str, Any], threshold: float = LARGE_GAP) -> li
         for row in seeds_table(record, layer):
             if not row["speedup"] or row["speedup"] < threshold:
                 continue
-            sync = next(c for c in cells if row_label(c, baseline) == row["operation"] and c["count"] == row["count"] and c["mode"] == "sync")
-            asyn = next(c for c in cells if row_label(c, baseline) == row["operation"] and c["count"] == row["count"]
-                        and c["mode"] == "async" and c["concurrency"] == conc)
-            out.append({"who": f"here, {layer}", "operation": row["operation"], "count": row["count"],
-                        "speedup": row["speedup"], "why": explain_gap(sync, asyn)})
+            sync = next(
+                c
+                for c in cells
+                if row_label(c, baseline) == row["operation"] and c["count"] == row["count"] and c["mode"] == "sync"
+            )
+            asyn = next(
+                c
+                for c in cells
+                if row_label(c, baseline) == row["operation"]
+                and c["count"] == row["count"]
+                and c["mode"] == "async"
+                and c["concurrency"] == conc
+            )
+            out.append(
+                {
+                    "who": f"here, {layer}",
+                    "operation": row["operation"],
+                    "count": row["count"],
+                    "speedup": row["speedup"],
+                    "why": explain_gap(sync, asyn),
+                }
+            )
     for name, tut in TUTORIALS.items():
         for row in tutorial_table(record, name):
             if row["tutorial_speedup"] < threshold:
                 continue
             op = row["operation"].split(" by ")[0]
             per_call_ms = row["tutorial_sync_s"] / row["count"] * 1000
-            here = (f" (this run, {tut['layer']} at {row['consistency']}: p50 {row['sync_p50_ms']:.1f} ms per sync call)"
-                    if row["sync_p50_ms"] is not None else "")
-            out.append({"who": f"{name} tutorial", "operation": row["operation"], "count": row["count"],
-                        "speedup": row["tutorial_speedup"],
-                        "why": tut["why"][op].format(per_call_ms=per_call_ms, here=here) + "."})
+            here = (
+                f" (this run, {tut['layer']} at {row['consistency']}: p50 {row['sync_p50_ms']:.1f} ms per sync call)"
+                if row["sync_p50_ms"] is not None
+                else ""
+            )
+            out.append(
+                {
+                    "who": f"{name} tutorial",
+                    "operation": row["operation"],
+                    "count": row["count"],
+                    "speedup": row["tutorial_speedup"],
+                    "why": tut["why"][op].format(per_call_ms=per_call_ms, here=here) + ".",
+                }
+            )
     return out
 
 

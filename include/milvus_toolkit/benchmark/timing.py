@@ -9,13 +9,13 @@ the call waits in the client behind the others."""
 
 from __future__ import annotations
 
-from milvus_toolkit import chunk_store
 import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from milvus_toolkit import chunk_store
 from milvus_toolkit.benchmark import llama
 from milvus_toolkit.benchmark import verification as check
 from milvus_toolkit.benchmark.calls import async_call, sync_call
@@ -39,7 +39,10 @@ class CellTimer:
         check.check_calls(m, slot, self.work.params.top_k)
         log.info(
             "  %-58s %8.3f s  %8.1f ops/s  (%s)",
-            cell.key, m.seconds, cell.count / m.seconds if m.seconds > 0 else float("inf"), slot.name,
+            cell.key,
+            m.seconds,
+            cell.count / m.seconds if m.seconds > 0 else float("inf"),
+            slot.name,
         )
         return m
 
@@ -71,10 +74,14 @@ class CellTimer:
     async def _measure_async(self, slot: Slot) -> Measurement:
         cell = slot.cell
         if cell.layer == "langchain":
-            async with chunk_store.open_store(self.hook, slot.spec(self.work.params.dim), self.work.embeddings) as store:
+            async with chunk_store.open_store(
+                self.hook, slot.spec(self.work.params.dim), self.work.embeddings
+            ) as store:
                 return await self._time_async(slot, async_call(self.work, cell, slot.name, store, None))
         if cell.layer == "llamaindex":  # made inside this loop: its async client binds to it
-            async with llama.open_store(self.hook, slot.spec(self.work.params.dim), upsert=cell.operation == "upsert") as store:
+            async with llama.open_store(
+                self.hook, slot.spec(self.work.params.dim), upsert=cell.operation == "upsert"
+            ) as store:
                 return await self._time_async(slot, async_call(self.work, cell, slot.name, store, None))
         async with self.hook.async_client() as client:
             return await self._time_async(slot, async_call(self.work, cell, slot.name, None, client))
@@ -110,9 +117,7 @@ class CellTimer:
             return None
         from milvus_toolkit.benchmark.recall import mean_recall
 
-        pairs = [
-            (check.result_ids(cell, r), self.work.exact_top_k(self.work.query(i))) for i, r in enumerate(results)
-        ]
+        pairs = [(check.result_ids(cell, r), self.work.exact_top_k(self.work.query(i))) for i, r in enumerate(results)]
         return mean_recall(pairs, self.work.params.top_k)
 
     def _measurement(self, slot: Slot, seconds: float, latencies: list[float], results: list[Any]) -> Measurement:

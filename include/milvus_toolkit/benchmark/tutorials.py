@@ -27,9 +27,9 @@ TUTORIALS: dict[str, dict[str, Any]] = {
         "embedding": "precomputed 768-dim vectors (no model in the timed calls)",
         "why": {
             "add": "no consistency wait on an insert: {per_call_ms:.0f} ms per sync call is their client-server round "
-                   "trip{here}; gathered, the round trips overlap",
+            "trip{here}; gathered, the round trips overlap",
             "search": "Strong consistency: every sync query waits for the server's time tick (about 200 ms, as in this "
-                      "report's Strong rows) plus a round trip, {per_call_ms:.0f} ms per call{here}; gathered, the waits overlap",
+            "report's Strong rows) plus a round trip, {per_call_ms:.0f} ms per call{here}; gathered, the waits overlap",
         },
         "figures": {
             ("add", 10): (0.19, 0.56),
@@ -49,11 +49,11 @@ TUTORIALS: dict[str, dict[str, Any]] = {
         "embedding": "OpenAI embeddings inside every add and search call",
         "why": {
             "add": "an OpenAI embeddings request inside every call: {per_call_ms:.0f} ms per sync add, most of it the "
-                   "embedding API{here}; gathered, the requests overlap",
+            "embedding API{here}; gathered, the requests overlap",
             "search": "an OpenAI embedding of the query inside every call: {per_call_ms:.0f} ms per sync search{here}; "
-                      "gathered, the requests overlap",
+            "gathered, the requests overlap",
             "delete": "a delete by a metadata filter: Milvus first runs an internal query that waits for the time tick "
-                      "(about 200 ms), {per_call_ms:.0f} ms per call{here}; gathered, the waits overlap",
+            "(about 200 ms), {per_call_ms:.0f} ms per call{here}; gathered, the waits overlap",
         },
         "figures": {
             ("add", 10): (1.74, 5.36),

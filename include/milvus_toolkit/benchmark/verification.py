@@ -69,6 +69,7 @@ def check_calls(m: Measurement, slot: Slot, top_k: int) -> None:
 
 def verify_rows(hook: Any, slots: list[Slot]) -> None:
     """Count (Strong) what each collection holds after its cell, then compare."""
+
     def one(slot: Slot) -> None:
         m = slot.measurement
         assert m is not None

@@ -76,7 +76,9 @@ class Workload:
             )
         if cell.operation == "add":
             return f"a{i}", Document(page_content=self.texts[i], metadata={"source": SOURCE, "doc_id": f"doc_{i}"})
-        return f"u{i}", Document(page_content=self.upsert_text(i), metadata={"source": UPSERTED_SOURCE, "doc_id": f"doc_{i}"})
+        return f"u{i}", Document(
+            page_content=self.upsert_text(i), metadata={"source": UPSERTED_SOURCE, "doc_id": f"doc_{i}"}
+        )
 
     def raw_row(self, cell: Cell, i: int) -> dict[str, Any]:
         pk, doc = self.document(cell, i)

@@ -31,11 +31,34 @@ RST = {".rst"}
 TEXT = {".txt", ".text", ""}
 # Source code by extension -> langchain-text-splitters Language name.
 CODE_LANGUAGES = {
-    ".py": "python", ".js": "js", ".mjs": "js", ".ts": "ts", ".tsx": "ts", ".java": "java",
-    ".go": "go", ".rs": "rust", ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".hpp": "cpp",
-    ".cs": "csharp", ".rb": "ruby", ".php": "php", ".scala": "scala", ".kt": "kotlin",
-    ".swift": "swift", ".lua": "lua", ".pl": "perl", ".hs": "haskell", ".ex": "elixir",
-    ".ps1": "powershell", ".proto": "proto", ".sol": "sol", ".r": "r", ".tex": "latex",
+    ".py": "python",
+    ".js": "js",
+    ".mjs": "js",
+    ".ts": "ts",
+    ".tsx": "ts",
+    ".java": "java",
+    ".go": "go",
+    ".rs": "rust",
+    ".c": "c",
+    ".h": "c",
+    ".cc": "cpp",
+    ".cpp": "cpp",
+    ".hpp": "cpp",
+    ".cs": "csharp",
+    ".rb": "ruby",
+    ".php": "php",
+    ".scala": "scala",
+    ".kt": "kotlin",
+    ".swift": "swift",
+    ".lua": "lua",
+    ".pl": "perl",
+    ".hs": "haskell",
+    ".ex": "elixir",
+    ".ps1": "powershell",
+    ".proto": "proto",
+    ".sol": "sol",
+    ".r": "r",
+    ".tex": "latex",
 }
 GLOB_CHARS = set("*?[")
 LOCAL_PROTOCOLS = ("", "file", "local")
@@ -75,9 +98,11 @@ class Corpus:
     def relative(self, path: UPath) -> str:
         """The source name of ``path``: POSIX, relative to the root, in Unicode NFC (a
         macOS-synced copy spells names in NFD: still the same source)."""
-        name = PurePosixPath(str(path.path if hasattr(path, "path") else path)).relative_to(
-            PurePosixPath(str(self.root.path if hasattr(self.root, "path") else self.root))
-        ).as_posix()
+        name = (
+            PurePosixPath(str(path.path if hasattr(path, "path") else path))
+            .relative_to(PurePosixPath(str(self.root.path if hasattr(self.root, "path") else self.root)))
+            .as_posix()
+        )
         return unicodedata.normalize("NFC", name)
 
 
@@ -161,7 +186,7 @@ def _walk_local(top: str, depth: int | None) -> list[str]:
         deep_enough = depth is not None and len(relative.parts) + 1 >= depth
         chain = ancestors.pop(folder, set())
         kept = []
-        for d in ([] if deep_enough else dirs):
+        for d in [] if deep_enough else dirs:
             real = os.path.realpath(os.path.join(folder, d))
             if d.startswith(".") or real in chain:
                 continue  # hidden, or a link loop: its files are listed under the first path
@@ -305,11 +330,7 @@ def decode_text(data: bytes) -> tuple[str | None, str]:
     if best is None or best.encoding is None:
         return None, ""
     for match in matches:
-        if (
-            "cp1252" in match.could_be_from_charset
-            and match.chaos <= best.chaos
-            and match.coherence >= best.coherence
-        ):
+        if "cp1252" in match.could_be_from_charset and match.chaos <= best.chaos and match.coherence >= best.coherence:
             return data.decode("cp1252"), "cp1252"
     return str(best), best.encoding
 

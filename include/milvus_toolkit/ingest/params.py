@@ -6,8 +6,15 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from milvus_toolkit.rules import MAX_VECTOR_DIM, PermanentError, check_collection_name, check_tenant, describe_validation_errors
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from milvus_toolkit.rules import (
+    MAX_VECTOR_DIM,
+    PermanentError,
+    check_collection_name,
+    check_tenant,
+    describe_validation_errors,
+)
 
 # Data shipped beside the package (include/sample_corpus), for the tests and the demo.
 SAMPLE_CORPUS = Path(__file__).resolve().parents[2] / "sample_corpus"
@@ -99,4 +106,3 @@ def parse_model(model: type[BaseModel], raw: dict, what: str):
         return model(**{key: value for key, value in raw.items() if value is not None})
     except ValidationError as exc:
         raise ParamsError(f"invalid {what} parameters: " + "; ".join(describe_validation_errors(exc))) from None
-

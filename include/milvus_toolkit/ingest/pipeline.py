@@ -3,7 +3,6 @@ call them directly. Milvus is reached through a ``MilvusHook``-like object passe
 
 from __future__ import annotations
 
-from milvus_toolkit import chunk_store
 import asyncio
 import logging
 import os
@@ -15,15 +14,30 @@ from dataclasses import dataclass
 from fsspec.utils import glob_translate
 from upath import UPath
 
-from milvus_toolkit import marks, sync
-from milvus_toolkit.rules import PermanentError
+from milvus_toolkit import chunk_store, marks, sync
 from milvus_toolkit.embeddings import EmbeddingChoice, get_embeddings
 from milvus_toolkit.ingest.documents import GLOB_CHARS, BadFile, LoadedDocument, SourceError, discover, load, split_glob
 from milvus_toolkit.ingest.params import IngestParams
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
-from milvus_toolkit.ingest.staging import BatchRef, BatchWriter, SplitManifest, read_batch_file, read_json, remove_run_folder, write_json
-from milvus_toolkit.ingest.validation import ValidationFailed, ValidationReport, gather, keyword_search, smoke_search, validate
+from milvus_toolkit.ingest.staging import (
+    BatchRef,
+    BatchWriter,
+    SplitManifest,
+    read_batch_file,
+    read_json,
+    remove_run_folder,
+    write_json,
+)
+from milvus_toolkit.ingest.validation import (
+    ValidationFailed,
+    ValidationReport,
+    gather,
+    keyword_search,
+    smoke_search,
+    validate,
+)
 from milvus_toolkit.ingest.writing import RetryLog, WriteResult, peak_rss_mb, retrying, write_batch
+from milvus_toolkit.rules import PermanentError
 from milvus_toolkit.sync import Scope, stamp
 
 log = logging.getLogger(__name__)
@@ -42,8 +56,13 @@ class CorpusError(PermanentError, ValueError):
 def collection_spec(params: IngestParams, dim: int, name: str | None = None):
     from milvus_toolkit.chunk_store import CollectionSpec
 
-    return CollectionSpec(name=name or params.collection, dim=dim, description="milvus-toolkit chunks",
-                          hybrid=params.hybrid, tenant=params.tenant)
+    return CollectionSpec(
+        name=name or params.collection,
+        dim=dim,
+        description="milvus-toolkit chunks",
+        hybrid=params.hybrid,
+        tenant=params.tenant,
+    )
 
 
 def embedding_for(params: IngestParams) -> EmbeddingChoice:
@@ -104,14 +123,22 @@ def check_inputs(params: IngestParams, hook, collection: str | None = None, *, r
         marks.check_embedding(hook, name, marks.embedding_identity(embedding), rewrites_all=rewrites_all)
     log.info(
         "Source %s: %d files (names relative to %s). Embedding %s (%d dims). Milvus %s at %s; collection '%s' %s.",
-        params.source, len(corpus.files), corpus.root, embedding.model, embedding.dim, health["server_version"],
-        health["uri"], name, "exists (dimension and model checked)" if existing else "will be created",
+        params.source,
+        len(corpus.files),
+        corpus.root,
+        embedding.model,
+        embedding.dim,
+        health["server_version"],
+        health["uri"],
+        name,
+        "exists (dimension and model checked)" if existing else "will be created",
     )
     return {"files": len(corpus.files), "dim": embedding.dim, "model": embedding.model, "collection_existed": existing}
 
 
-def split_corpus(params: IngestParams, hook, run_folder, *, deletes_unlisted: bool = False,
-                 run_started: float | None = None) -> SplitManifest:
+def split_corpus(
+    params: IngestParams, hook, run_folder, *, deletes_unlisted: bool = False, run_started: float | None = None
+) -> SplitManifest:
     """Read, split and stage the corpus in batches. Raises ``CorpusError`` (before any write)
     on an empty corpus, or on the first bad file when ``on_bad_file=fail``.
 
@@ -127,7 +154,9 @@ def split_corpus(params: IngestParams, hook, run_folder, *, deletes_unlisted: bo
         raise
 
 
-def _split_corpus(params: IngestParams, hook, run_folder, deletes_unlisted: bool, run_started: float | None) -> SplitManifest:
+def _split_corpus(
+    params: IngestParams, hook, run_folder, deletes_unlisted: bool, run_started: float | None
+) -> SplitManifest:
     started = time.perf_counter()
     run_stamp = sync.checked_run_stamp(run_started)
     corpus = list_corpus(params, hook, params.collection)
@@ -143,7 +172,9 @@ def _split_corpus(params: IngestParams, hook, run_folder, deletes_unlisted: bool
         for item in load(corpus, max_file_bytes=params.max_file_mb * 1024 * 1024):
             if isinstance(item, BadFile):
                 if params.on_bad_file == "fail":
-                    raise CorpusError(f"bad file {item.source!r} in {params.source!r}: {item.reason} (on_bad_file=fail)")
+                    raise CorpusError(
+                        f"bad file {item.source!r} in {params.source!r}: {item.reason} (on_bad_file=fail)"
+                    )
                 log.warning("Skipping %s (its rows in Milvus, if any, are kept): %s", item.source, item.reason)
                 bad.append(item)
                 continue
@@ -165,8 +196,14 @@ def _split_corpus(params: IngestParams, hook, run_folder, deletes_unlisted: bool
         reasons = "; ".join(f"{b.source}: {b.reason}" for b in bad[:10]) or "no files"
         raise CorpusError(f"param 'source': {params.source!r} yields no text to index ({reasons})")
     prefix, pattern = _listing(params.source, corpus)
-    scope = Scope(loaded=sorted(new_ids), failed=sorted(b.source for b in bad), listed_prefix=prefix,
-                  listed_pattern=pattern, deletes_unlisted=deletes_unlisted, tenant=params.tenant)
+    scope = Scope(
+        loaded=sorted(new_ids),
+        failed=sorted(b.source for b in bad),
+        listed_prefix=prefix,
+        listed_pattern=pattern,
+        deletes_unlisted=deletes_unlisted,
+        tenant=params.tenant,
+    )
     manifest = SplitManifest(
         run_folder=str(run_folder),
         batches=writer.batches,
@@ -175,7 +212,9 @@ def _split_corpus(params: IngestParams, hook, run_folder, deletes_unlisted: bool
         bad_files=len(bad),
         chunks=writer.total,
         expected_counts_path=write_json(run_folder / "expected_counts.json", dict(writer.counts)),
-        bad_files_path=write_json(run_folder / "bad_files.json", [{"source": b.source, "reason": b.reason} for b in bad]),
+        bad_files_path=write_json(
+            run_folder / "bad_files.json", [{"source": b.source, "reason": b.reason} for b in bad]
+        ),
         smoke_chunk_path=write_json(run_folder / SMOKE_CHUNK, smoke),
         seconds=round(time.perf_counter() - started, 3),
         run_stamp=run_stamp,
@@ -185,7 +224,11 @@ def _split_corpus(params: IngestParams, hook, run_folder, deletes_unlisted: bool
     )
     log.info(
         "Split %d files into %d chunks in %d batches (%d files skipped) in %.1f s",
-        loaded, writer.total, len(writer.batches), len(bad), manifest.seconds,
+        loaded,
+        writer.total,
+        len(writer.batches),
+        len(bad),
+        manifest.seconds,
     )
     return manifest
 
@@ -215,8 +258,14 @@ def plan_deletes(params: IngestParams, hook, manifest: SplitManifest | dict, col
     """Before any write: what this run will delete (within ``max_delete_percent``), kept in
     the run's staging folder (it can be many ids: not for XCom). Returns how many."""
     manifest = SplitManifest.of(manifest)
-    planned = sync.plan_deletes(hook, collection or params.collection, _new_ids(manifest), manifest.scope,
-                                manifest.run_stamp, params.max_delete_percent)
+    planned = sync.plan_deletes(
+        hook,
+        collection or params.collection,
+        _new_ids(manifest),
+        manifest.scope,
+        manifest.run_stamp,
+        params.max_delete_percent,
+    )
     write_json(UPath(manifest.run_folder) / PLANNED_DELETES, planned.ids)
     write_json(UPath(manifest.run_folder) / UNLISTED, planned.unlisted)
     return len(planned.ids)
@@ -226,12 +275,19 @@ def delete_obsolete(params: IngestParams, hook, manifest: SplitManifest | dict, 
     """After every batch was written: delete the planned rows that are still obsolete."""
     manifest = SplitManifest.of(manifest)
     planned = read_json(UPath(manifest.run_folder) / PLANNED_DELETES)
-    return sync.delete_planned(hook, collection or params.collection, planned, _new_ids(manifest),
-                               manifest.scope, manifest.run_stamp)
+    return sync.delete_planned(
+        hook, collection or params.collection, planned, _new_ids(manifest), manifest.scope, manifest.run_stamp
+    )
 
 
-def prepare(params: IngestParams, hook, manifest: SplitManifest | dict, collection: str | None = None,
-            *, marks_to_set: dict | None = None) -> list[dict]:
+def prepare(
+    params: IngestParams,
+    hook,
+    manifest: SplitManifest | dict,
+    collection: str | None = None,
+    *,
+    marks_to_set: dict | None = None,
+) -> list[dict]:
     """Everything between the split and the fan-out: plan the deletes (the budget stops the
     run here, before any write), then create or check the collection. Returns the batches."""
     plan_deletes(params, hook, manifest, collection)
@@ -239,25 +295,34 @@ def prepare(params: IngestParams, hook, manifest: SplitManifest | dict, collecti
     return [batch.to_xcom() for batch in SplitManifest.of(manifest).batches]
 
 
-def ensure_collection(params: IngestParams, hook, manifest: SplitManifest | dict, collection: str | None = None,
-                      *, marks_to_set: dict | None = None) -> bool:
+def ensure_collection(
+    params: IngestParams,
+    hook,
+    manifest: SplitManifest | dict,
+    collection: str | None = None,
+    *,
+    marks_to_set: dict | None = None,
+) -> bool:
     """Create the collection (explicit schema) unless it exists, check it if it does, and
     record what made its rows: the embedding model and the source root."""
     embedding = embedding_for(params)
     spec = collection_spec(params, embedding.dim, collection)
     created = chunk_store.ensure_collection(hook, spec)
     recorded = hook.collection_properties(spec.name)
-    wanted = {marks.EMBEDDING: marks.embedding_identity(embedding),
-              marks.source_root_key(params.tenant): SplitManifest.of(manifest).source_root,
-              **(marks_to_set or {})}
+    wanted = {
+        marks.EMBEDDING: marks.embedding_identity(embedding),
+        marks.source_root_key(params.tenant): SplitManifest.of(manifest).source_root,
+        **(marks_to_set or {}),
+    }
     missing = {key: value for key, value in wanted.items() if key not in recorded}
     if missing:
         hook.set_collection_properties(spec.name, missing)
     return created
 
 
-async def write_staged_batch(params: IngestParams, hook, batch: BatchRef | dict, collection: str | None = None,
-                             *, mode: str | None = None) -> dict:
+async def write_staged_batch(
+    params: IngestParams, hook, batch: BatchRef | dict, collection: str | None = None, *, mode: str | None = None
+) -> dict:
     """Embed and write one staged batch, ``params.concurrency`` calls in flight.
 
     ``upsert`` embeds and rewrites every chunk; ``add`` embeds only the chunks the collection
@@ -279,22 +344,38 @@ async def write_staged_batch(params: IngestParams, hook, batch: BatchRef | dict,
             if to_write:
                 async with chunk_store.open_store(hook, spec, embedding.embeddings) as store:
                     result = await write_batch(
-                        store, to_write, mode=mode, concurrency=params.concurrency, batch_index=batch.index,
+                        store,
+                        to_write,
+                        mode=mode,
+                        concurrency=params.concurrency,
+                        batch_index=batch.index,
                         primary_field=spec.primary_field,
                     )
     if to_write:  # this task embedded, so its model is loaded: the smoke query costs one more text
         await remember_smoke_query(batch, to_write, embedding)
     counts = {
-        "batch": batch.index, "chunks": len(chunks), "new": len(changes.new),
+        "batch": batch.index,
+        "chunks": len(chunks),
+        "new": len(changes.new),
         "rewritten": len(to_write) - len(changes.new) if mode == "upsert" else 0,
-        "written": result.written, "refreshed": refreshed, "unchanged": len(chunks) - result.written - refreshed,
-        "calls": result.calls, "retries": result.retries + reopened.count, "seconds": result.seconds,
+        "written": result.written,
+        "refreshed": refreshed,
+        "unchanged": len(chunks) - result.written - refreshed,
+        "calls": result.calls,
+        "retries": result.retries + reopened.count,
+        "seconds": result.seconds,
         "peak_rss_mb": result.peak_rss_mb,
     }
     log.info(
         "%s: wrote %d (embedded), refreshed metadata of %d, %d unchanged, %d calls, %d retries, %.1f s, peak RSS %.0f MB",
-        batch.label, counts["written"], refreshed, counts["unchanged"], result.calls, counts["retries"],
-        result.seconds, result.peak_rss_mb,
+        batch.label,
+        counts["written"],
+        refreshed,
+        counts["unchanged"],
+        result.calls,
+        counts["retries"],
+        result.seconds,
+        result.peak_rss_mb,
     )
     return counts
 
@@ -307,14 +388,18 @@ async def remember_smoke_query(batch: BatchRef, written, embedding: EmbeddingCho
     smoke = read_json(run / SMOKE_CHUNK) if (run / SMOKE_CHUNK).exists() else None
     if smoke and any(c.id == smoke["id"] for c in written):
         vector = await embedding.embeddings.aembed_query(smoke["text"])
-        write_json(run / SMOKE_QUERY, {"model": marks.embedding_identity(embedding), "text": smoke["text"], "vector": vector})
+        write_json(
+            run / SMOKE_QUERY, {"model": marks.embedding_identity(embedding), "text": smoke["text"], "vector": vector}
+        )
 
 
 def smoke_queries(manifest: SplitManifest, embedding: EmbeddingChoice) -> dict[str, list[float]]:
     """The smoke query's vector staged by a write task of this run with this model, if any."""
     path = UPath(manifest.run_folder) / SMOKE_QUERY
     staged = read_json(path) if path.exists() else None
-    return {staged["text"]: staged["vector"]} if staged and staged["model"] == marks.embedding_identity(embedding) else {}
+    return (
+        {staged["text"]: staged["vector"]} if staged and staged["model"] == marks.embedding_identity(embedding) else {}
+    )
 
 
 def validate_collection(
@@ -329,8 +414,17 @@ def validate_collection(
     scope = manifest.scope
     failed = set(scope.failed)  # unreadable this run: their rows are kept, not checked
     spec = collection_spec(params, embedding.dim, name)
-    report = validate(gather(hook, name, expected, dim=embedding.dim, filter=spec.scope_filter,
-                             answers_for=lambda source: source not in failed and scope.is_gone(source)), strict=strict)
+    report = validate(
+        gather(
+            hook,
+            name,
+            expected,
+            dim=embedding.dim,
+            filter=spec.scope_filter,
+            answers_for=lambda source: source not in failed and scope.is_gone(source),
+        ),
+        strict=strict,
+    )
     if params.tenant:
         report.facts["tenant"] = params.tenant
     if failed:
@@ -349,7 +443,9 @@ def validate_collection(
             report.facts["keyword_search"] = "chunk found in top 3 (BM25)" if found else f"chunk NOT in top 3 ({ids})"
             if not found:
                 report.success = False
-                report.failed.append(f"keyword search: chunk {smoke['id']} not among the top 3 BM25 results for its own text")
+                report.failed.append(
+                    f"keyword search: chunk {smoke['id']} not among the top 3 BM25 results for its own text"
+                )
     log.info("Validation of '%s':\n%s", name, report.table())
     if not report.success:
         raise ValidationFailed(f"collection '{name}' does not match the split corpus:\n{report.table()}")
@@ -376,8 +472,14 @@ class Summary:
     figures: dict
 
 
-def summarize(params: IngestParams, manifest: SplitManifest | dict, results: list[dict], deleted: int, validation: dict,
-              total_seconds: float) -> Summary:
+def summarize(
+    params: IngestParams,
+    manifest: SplitManifest | dict,
+    results: list[dict],
+    deleted: int,
+    validation: dict,
+    total_seconds: float,
+) -> Summary:
     """A summary a person reads at a glance, and its figures (small, JSON-safe)."""
     manifest = SplitManifest.of(manifest)
     bad = read_json(manifest.bad_files_path) if manifest.bad_files_path else []
@@ -421,9 +523,11 @@ def summarize(params: IngestParams, manifest: SplitManifest | dict, results: lis
     unlisted = read_json(unlisted_path) if unlisted_path.exists() else []
     figures["sources_no_longer_listed"] = len(unlisted)
     if unlisted:
-        lines.append(f"  unlisted : {len(unlisted)} source(s) in the collection are no longer listed (renamed or deleted?) "
-                     f"and keep their rows: {', '.join(unlisted[:10])}{' ...' if len(unlisted) > 10 else ''}; "
-                     f"ingest never deletes; milvus_reindex on this source does")
+        lines.append(
+            f"  unlisted : {len(unlisted)} source(s) in the collection are no longer listed (renamed or deleted?) "
+            f"and keep their rows: {', '.join(unlisted[:10])}{' ...' if len(unlisted) > 10 else ''}; "
+            f"ingest never deletes; milvus_reindex on this source does"
+        )
     lines += [
         f"  chunks   : {figures['chunks']} in {figures['batches']} batches",
         f"  rows     : {written} written, {skipped} already present, {refreshed} metadata refreshed, "
@@ -439,6 +543,15 @@ def summarize(params: IngestParams, manifest: SplitManifest | dict, results: lis
 
 
 __all__ = [
-    "CorpusError", "SourceError", "ValidationFailed", "check_inputs", "split_corpus", "ensure_collection",
-    "plan_deletes", "write_staged_batch", "delete_obsolete", "validate_collection", "summarize",
+    "CorpusError",
+    "SourceError",
+    "ValidationFailed",
+    "check_inputs",
+    "split_corpus",
+    "ensure_collection",
+    "plan_deletes",
+    "write_staged_batch",
+    "delete_obsolete",
+    "validate_collection",
+    "summarize",
 ]

@@ -21,8 +21,8 @@ from pathlib import Path
 from langchain_core.documents import Document
 from upath import UPath
 
-from milvus_toolkit.sync import Scope
 from milvus_toolkit.paths import data_home
+from milvus_toolkit.sync import Scope
 
 
 def staging_root() -> UPath:
@@ -80,7 +80,9 @@ class BatchRef:
 
     @property
     def label(self) -> str:
-        span = self.first_source if self.first_source == self.last_source else f"{self.first_source} .. {self.last_source}"
+        span = (
+            self.first_source if self.first_source == self.last_source else f"{self.first_source} .. {self.last_source}"
+        )
         return f"batch {self.index + 1}: {self.chunks} chunks ({span})"
 
     @classmethod
@@ -118,7 +120,13 @@ class SplitManifest:
         if isinstance(value, cls):
             return value
         data = {f.name: value[f.name] for f in fields(cls) if f.name in value}
-        return cls(**{**data, "batches": [BatchRef.of(b) for b in data.get("batches", [])], "scope": Scope(**data.get("scope", {}))})
+        return cls(
+            **{
+                **data,
+                "batches": [BatchRef.of(b) for b in data.get("batches", [])],
+                "scope": Scope(**data.get("scope", {})),
+            }
+        )
 
     def to_xcom(self) -> dict:
         return {**asdict(self), "batches": [batch.to_xcom() for batch in self.batches]}
@@ -184,8 +192,7 @@ def write_private_text(path: UPath, text: str) -> None:
 
 def write_batch_file(path: UPath, chunks: Iterable[Document]) -> None:
     lines = (
-        json.dumps({"id": c.id, "text": c.page_content, "metadata": c.metadata}, ensure_ascii=False)
-        for c in chunks
+        json.dumps({"id": c.id, "text": c.page_content, "metadata": c.metadata}, ensure_ascii=False) for c in chunks
     )
     write_private_text(path, "\n".join(lines) + "\n")
 

@@ -8,8 +8,8 @@ report shows a readable table of what differed.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pandas as pd
@@ -42,7 +42,9 @@ class ValidationReport:
     facts: dict[str, Any] = field(default_factory=dict)
 
     def table(self) -> str:
-        lines = [f"{'PASSED' if self.success else 'FAILED'}: {self.expectations - len(self.failed)}/{self.expectations} expectations met"]
+        lines = [
+            f"{'PASSED' if self.success else 'FAILED'}: {self.expectations - len(self.failed)}/{self.expectations} expectations met"
+        ]
         for key, value in self.facts.items():
             lines.append(f"  {key}: {value}")
         if self.failed:
@@ -58,8 +60,15 @@ class ValidationReport:
         return {"success": self.success, "expectations": self.expectations, "failed": self.failed, **self.facts}
 
 
-def gather(reader: MilvusReader, collection: str, expected: dict[str, int], *, dim: int,
-           answers_for: Callable[[str], bool] | None = None, filter: str = "") -> dict[str, pd.DataFrame]:
+def gather(
+    reader: MilvusReader,
+    collection: str,
+    expected: dict[str, int],
+    *,
+    dim: int,
+    answers_for: Callable[[str], bool] | None = None,
+    filter: str = "",
+) -> dict[str, pd.DataFrame]:
     """Read what Milvus holds into frames: per-source counts, every id of the run's
     sources, a sample of rows (text and vector), and collection-level facts.
 
@@ -126,7 +135,10 @@ def validate(frames: dict[str, pd.DataFrame], *, strict: bool = False) -> Valida
                 gxe.ExpectColumnValuesToBeBetween(column="expected", min_value=1 if not strict else 0),
             ],
         ),
-        "ids": (frames["ids"], [gxe.ExpectColumnValuesToBeUnique(column="pk"), gxe.ExpectColumnValuesToNotBeNull(column="pk")]),
+        "ids": (
+            frames["ids"],
+            [gxe.ExpectColumnValuesToBeUnique(column="pk"), gxe.ExpectColumnValuesToNotBeNull(column="pk")],
+        ),
         "sample": (
             frames["sample"],
             [
@@ -148,8 +160,10 @@ def validate(frames: dict[str, pd.DataFrame], *, strict: bool = False) -> Valida
     failed: list[str] = []
     total = 0
     for name, (frame, expectations) in suites.items():
-        batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all").get_batch(
-            batch_parameters={"dataframe": frame}
+        batch = (
+            source.add_dataframe_asset(name)
+            .add_batch_definition_whole_dataframe("all")
+            .get_batch(batch_parameters={"dataframe": frame})
         )
         result = batch.validate(gx.ExpectationSuite(name=f"milvus_{name}", expectations=expectations))
         for res in result.results:
@@ -208,7 +222,14 @@ def smoke_search(store, chunk_id: str, text: str, k: int = 3, expr: str = "") ->
 
 def keyword_search(hook, spec, chunk_id: str, text: str, k: int = 3) -> tuple[bool, list[str]]:
     """Does a BM25 keyword search for a chunk's own text find it among the top ``k``?"""
-    hits = hook.search(spec.name, [text], anns_field=spec.sparse_field, limit=k, filter=spec.scope_filter,
-                       output_fields=[spec.primary_field, spec.text_field], consistency_level="Strong")[0]
+    hits = hook.search(
+        spec.name,
+        [text],
+        anns_field=spec.sparse_field,
+        limit=k,
+        filter=spec.scope_filter,
+        output_fields=[spec.primary_field, spec.text_field],
+        consistency_level="Strong",
+    )[0]
     ids = [hit.get(spec.primary_field) for hit in hits]
     return chunk_id in ids or any(hit.get(spec.text_field) == text for hit in hits), ids

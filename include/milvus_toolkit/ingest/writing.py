@@ -27,8 +27,6 @@ from dataclasses import asdict, dataclass
 
 import grpc
 from langchain_core.documents import Document
-
-from milvus_toolkit.rules import PermanentError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -36,6 +34,8 @@ from tenacity import (
     stop_after_attempt,
     wait_exponential_jitter,
 )
+
+from milvus_toolkit.rules import PermanentError
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,17 @@ TRANSIENT_GRPC_CODES = {
     grpc.StatusCode.ABORTED,
     grpc.StatusCode.CANCELLED,
 }
-TRANSIENT_WORDS = ("unavailable", "timeout", "timed out", "deadline", "connect", "rate limit", "not ready", "channel closed", "socket closed")
+TRANSIENT_WORDS = (
+    "unavailable",
+    "timeout",
+    "timed out",
+    "deadline",
+    "connect",
+    "rate limit",
+    "not ready",
+    "channel closed",
+    "socket closed",
+)
 MIN_CALL_SIZE, MAX_CALL_SIZE = 16, 256
 REASON_CHARS = 300
 QUOTE_CHARS = 40  # a run of this many characters of a chunk's text in a message counts as a quote
@@ -144,7 +154,10 @@ def quiet_langchain_milvus() -> Iterator[None]:
     global _quiet_depth
     with _quiet_lock:
         if _quiet_depth == 0:
-            names = ["langchain_milvus", *(n for n in list(logging.root.manager.loggerDict) if n.startswith("langchain_milvus."))]
+            names = [
+                "langchain_milvus",
+                *(n for n in list(logging.root.manager.loggerDict) if n.startswith("langchain_milvus.")),
+            ]
             for name in names:
                 _quiet_levels[name] = logging.getLogger(name).level
                 logging.getLogger(name).setLevel(logging.CRITICAL)
@@ -179,7 +192,10 @@ class RetryLog:
         self.count += 1
         log.warning(
             "%s: attempt %d failed with %s; retrying in %.1f s",
-            self.what, state.attempt_number, _short(state.outcome.exception()), state.next_action.sleep,
+            self.what,
+            state.attempt_number,
+            _short(state.outcome.exception()),
+            state.next_action.sleep,
         )
 
 

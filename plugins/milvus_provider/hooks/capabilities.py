@@ -56,7 +56,10 @@ class ServerCapabilities:
         if flavor == "milvus-lite":  # Lite's own expression parser has no templates ("unexpected character '{'")
             has["filter_params"] = False
         return cls(
-            version=version, flavor=flavor, milvus_api=api, authentication=flavor in ("milvus", "zilliz-cloud"),
+            version=version,
+            flavor=flavor,
+            milvus_api=api,
+            authentication=flavor in ("milvus", "zilliz-cloud"),
             **has,
         )
 
@@ -71,7 +74,9 @@ class ServerCapabilities:
         missing = [name for name in features if not self.supports(name)]
         if not missing:
             return
-        needs = "; ".join(f"{FEATURES[name][0]} needs Milvus {'.'.join(map(str, FEATURES[name][1]))}+" for name in missing)
+        needs = "; ".join(
+            f"{FEATURES[name][0]} needs Milvus {'.'.join(map(str, FEATURES[name][1]))}+" for name in missing
+        )
         raise UnsupportedFeatureError(
             f"Milvus server {self.version} at {where} does not support {', '.join(missing)} ({needs}). "
             f"{action + ' was refused; ' if action else ''}nothing was created or written. Use a server that "
@@ -88,7 +93,8 @@ class ServerCapabilities:
 
     def to_dict(self) -> dict:
         return {
-            "version": self.version, "flavor": self.flavor,
+            "version": self.version,
+            "flavor": self.flavor,
             "milvus_api": ".".join(map(str, self.milvus_api)) if self.milvus_api else None,
             **{name: getattr(self, name) for name in (*FEATURES, "authentication")},
         }

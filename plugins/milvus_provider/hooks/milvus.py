@@ -55,7 +55,9 @@ class PartialWriteError(MilvusHookError):
     ``auto_id``); ``written``: their count; ``failed_batch``: the failed batch's number (from 0);
     ``uncertain_ids``: rows of async batches cancelled in flight, which may have landed."""
 
-    def __init__(self, message: str, *, written_ids: list[Any], uncertain_ids: list[Any], failed_batch: int, written: int) -> None:
+    def __init__(
+        self, message: str, *, written_ids: list[Any], uncertain_ids: list[Any], failed_batch: int, written: int
+    ) -> None:
         super().__init__(message)
         self.written_ids = list(written_ids)
         self.uncertain_ids = list(uncertain_ids)
@@ -64,8 +66,15 @@ class PartialWriteError(MilvusHookError):
 
 
 __all__ = [
-    "MilvusHook", "MilvusHookError", "DimensionMismatchError", "SchemaMismatchError", "ServerCapabilities",
-    "UnsupportedFeatureError", "RowValidationError", "PartialWriteError", "WriteSchema",
+    "MilvusHook",
+    "MilvusHookError",
+    "DimensionMismatchError",
+    "SchemaMismatchError",
+    "ServerCapabilities",
+    "UnsupportedFeatureError",
+    "RowValidationError",
+    "PartialWriteError",
+    "WriteSchema",
 ]
 
 
@@ -84,9 +93,7 @@ class MilvusHook(BaseHook):
     conn_type = "milvus"
     hook_name = "Milvus"
 
-    def __init__(
-        self, milvus_conn_id: str = default_conn_name, *, timeout: float | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, milvus_conn_id: str = default_conn_name, *, timeout: float | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.milvus_conn_id = milvus_conn_id
         self._timeout_override = timeout
@@ -273,8 +280,12 @@ class MilvusHook(BaseHook):
         Lite hands a renamed collection back released: reads of it would fail)."""
         client = self.get_conn()
         was_loaded = _is_loaded(self._guard(lambda: client.get_load_state(old_name), f"load state of '{old_name}'"))
-        self._guard(lambda: client.rename_collection(old_name, new_name), f"rename collection '{old_name}' to '{new_name}'")
-        if was_loaded and not _is_loaded(self._guard(lambda: client.get_load_state(new_name), f"load state of '{new_name}'")):
+        self._guard(
+            lambda: client.rename_collection(old_name, new_name), f"rename collection '{old_name}' to '{new_name}'"
+        )
+        if was_loaded and not _is_loaded(
+            self._guard(lambda: client.get_load_state(new_name), f"load state of '{new_name}'")
+        ):
             self._guard(lambda: client.load_collection(new_name), f"load collection '{new_name}'")
 
     def collection_properties(self, name: str) -> dict[str, str]:
@@ -284,7 +295,9 @@ class MilvusHook(BaseHook):
     def set_collection_properties(self, name: str, properties: dict[str, str]) -> None:
         """Add or overwrite properties of an existing collection (other keys are kept)."""
         props = {key: str(value) for key, value in properties.items()}
-        self._guard(lambda: self.get_conn().alter_collection_properties(name, properties=props), f"set properties of '{name}'")
+        self._guard(
+            lambda: self.get_conn().alter_collection_properties(name, properties=props), f"set properties of '{name}'"
+        )
 
     # ---- generic collection management ---------------------------------------------------------
 
@@ -339,7 +352,9 @@ class MilvusHook(BaseHook):
         pk_type = _primary_type(primary_field_type)
         for option, name in (("bm25_input_field", bm25_input_field), ("partition_key_field", partition_key_field)):
             if name is not None and name not in (varchar_fields or {}):
-                raise ValueError(f"{option} {name!r} must be one of varchar_fields ({', '.join(varchar_fields or {}) or 'none'})")
+                raise ValueError(
+                    f"{option} {name!r} must be one of varchar_fields ({', '.join(varchar_fields or {}) or 'none'})"
+                )
         wanted = [f for f, on in (("bm25", bm25_input_field), ("partition_key", partition_key_field)) if on]
         if wanted:
             self.require(*wanted, action=f"create collection '{collection_name}'")
@@ -347,7 +362,9 @@ class MilvusHook(BaseHook):
             self._check_dimension(collection_name, vector_field, dimension)
             self._check_layout(collection_name, bm25_input_field, bm25_output_field, partition_key_field)
             if load:
-                self._guard(lambda: self.get_conn().load_collection(collection_name), f"load collection '{collection_name}'")
+                self._guard(
+                    lambda: self.get_conn().load_collection(collection_name), f"load collection '{collection_name}'"
+                )
             return False
         from pymilvus import DataType
 
@@ -360,7 +377,9 @@ class MilvusHook(BaseHook):
         for name, max_length in (varchar_fields or {}).items():
             options: dict[str, Any] = {}
             if name == bm25_input_field:
-                options.update(enable_analyzer=True, **({"analyzer_params": dict(analyzer_params)} if analyzer_params else {}))
+                options.update(
+                    enable_analyzer=True, **({"analyzer_params": dict(analyzer_params)} if analyzer_params else {})
+                )
             if name == partition_key_field:
                 options["is_partition_key"] = True
             schema.add_field(name, DataType.VARCHAR, max_length=int(max_length), **options)
@@ -373,10 +392,14 @@ class MilvusHook(BaseHook):
             from pymilvus import Function, FunctionType
 
             schema.add_field(bm25_output_field, DataType.SPARSE_FLOAT_VECTOR)
-            schema.add_function(Function(
-                name=f"{bm25_input_field}_bm25", function_type=FunctionType.BM25,
-                input_field_names=[bm25_input_field], output_field_names=[bm25_output_field],
-            ))
+            schema.add_function(
+                Function(
+                    name=f"{bm25_input_field}_bm25",
+                    function_type=FunctionType.BM25,
+                    input_field_names=[bm25_input_field],
+                    output_field_names=[bm25_output_field],
+                )
+            )
             index.add_index(field_name=bm25_output_field, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
         extra: dict[str, Any] = {"consistency_level": consistency_level} if consistency_level else {}
         if partition_key_field and num_partitions:
@@ -396,7 +419,12 @@ class MilvusHook(BaseHook):
         if load:
             self._guard(lambda: client.load_collection(collection_name), f"load collection '{collection_name}'")
         self.log.info(
-            "Created collection '%s' (%s id, %d-dim %s/%s)", collection_name, pk_type, dimension, index_type, metric_type
+            "Created collection '%s' (%s id, %d-dim %s/%s)",
+            collection_name,
+            pk_type,
+            dimension,
+            index_type,
+            metric_type,
         )
         return True
 
@@ -433,43 +461,71 @@ class MilvusHook(BaseHook):
             )
 
     def collection_state(
-        self, collection_name: str, *, filter: str = "", count_rows: bool = True, filter_params: Mapping[str, Any] | None = None
+        self,
+        collection_name: str,
+        *,
+        filter: str = "",
+        count_rows: bool = True,
+        filter_params: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Whether a collection (or alias) exists and is loaded, and how many rows it holds
         (matching ``filter`` with ``filter_params`` bound; counted with Strong consistency, only when loaded and
         ``count_rows``). JSON-safe: ``{"collection_name", "exists", "loaded", "row_count"}``."""
         filter, bound = self._bound(filter, filter_params, f"count rows in '{collection_name}'")
         client = self.get_conn()
-        state: dict[str, Any] = {"collection_name": collection_name, "exists": False, "loaded": False, "row_count": None}
-        state["exists"] = bool(self._guard(lambda: client.has_collection(collection_name), f"check collection '{collection_name}'"))
+        state: dict[str, Any] = {
+            "collection_name": collection_name,
+            "exists": False,
+            "loaded": False,
+            "row_count": None,
+        }
+        state["exists"] = bool(
+            self._guard(lambda: client.has_collection(collection_name), f"check collection '{collection_name}'")
+        )
         if not state["exists"]:
             return state
         load = self._guard(lambda: client.get_load_state(collection_name), f"load state of '{collection_name}'")
         state["loaded"] = _is_loaded(load)
         if state["loaded"] and count_rows:
             rows = self._guard(
-                lambda: client.query(collection_name, filter=filter, output_fields=["count(*)"], consistency_level="Strong", **bound),
+                lambda: client.query(
+                    collection_name, filter=filter, output_fields=["count(*)"], consistency_level="Strong", **bound
+                ),
                 f"count rows in '{collection_name}'",
             )
             state["row_count"] = int(rows[0]["count(*)"])
         return state
 
     async def acollection_state(
-        self, collection_name: str, *, filter: str = "", count_rows: bool = True, client: AsyncMilvusClient | None = None,
+        self,
+        collection_name: str,
+        *,
+        filter: str = "",
+        count_rows: bool = True,
+        client: AsyncMilvusClient | None = None,
         filter_params: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Async twin of :meth:`collection_state` (used by ``MilvusCollectionTrigger``)."""
         filter, bound = await self._abound(filter, filter_params, f"count rows in '{collection_name}'")
         async with self._aclient(client) as c:
-            state: dict[str, Any] = {"collection_name": collection_name, "exists": False, "loaded": False, "row_count": None}
-            state["exists"] = bool(await self._aguard(lambda: c.has_collection(collection_name), f"check collection '{collection_name}'"))
+            state: dict[str, Any] = {
+                "collection_name": collection_name,
+                "exists": False,
+                "loaded": False,
+                "row_count": None,
+            }
+            state["exists"] = bool(
+                await self._aguard(lambda: c.has_collection(collection_name), f"check collection '{collection_name}'")
+            )
             if not state["exists"]:
                 return state
             load = await self._aguard(lambda: c.get_load_state(collection_name), f"load state of '{collection_name}'")
             state["loaded"] = _is_loaded(load)
             if state["loaded"] and count_rows:
                 rows = await self._aguard(
-                    lambda: c.query(collection_name, filter=filter, output_fields=["count(*)"], consistency_level="Strong", **bound),
+                    lambda: c.query(
+                        collection_name, filter=filter, output_fields=["count(*)"], consistency_level="Strong", **bound
+                    ),
                     f"count rows in '{collection_name}'",
                 )
                 state["row_count"] = int(rows[0]["count(*)"])
@@ -510,8 +566,13 @@ class MilvusHook(BaseHook):
         return self._write("insert", collection_name, data, batch_size, partition_name, timeout, allow_empty)
 
     def upsert(
-        self, collection_name: str, data: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None, *,
-        batch_size: int | None = 1000, partition_name: str | None = None, timeout: float | None = None,
+        self,
+        collection_name: str,
+        data: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None,
+        *,
+        batch_size: int | None = 1000,
+        partition_name: str | None = None,
+        timeout: float | None = None,
         allow_empty: bool = False,
     ) -> int:
         """Insert or replace rows by primary key (retry-safe); returns how many were written.
@@ -525,7 +586,9 @@ class MilvusHook(BaseHook):
 
     def write_schema(self, collection_name: str) -> WriteSchema:
         """What :meth:`insert`/:meth:`upsert` check rows against (read from the server)."""
-        info = self._guard(lambda: self.get_conn().describe_collection(collection_name), f"describe collection '{collection_name}'")
+        info = self._guard(
+            lambda: self.get_conn().describe_collection(collection_name), f"describe collection '{collection_name}'"
+        )
         return WriteSchema.of(info)
 
     def _write(self, op, collection_name, data, batch_size, partition_name, timeout, allow_empty) -> int:
@@ -552,25 +615,45 @@ class MilvusHook(BaseHook):
         return written
 
     async def ainsert(
-        self, collection_name: str, data: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None, *,
-        batch_size: int | None = 1000, max_concurrency: int = 4, partition_name: str | None = None,
-        timeout: float | None = None, client: AsyncMilvusClient | None = None, allow_empty: bool = False,
+        self,
+        collection_name: str,
+        data: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None,
+        *,
+        batch_size: int | None = 1000,
+        max_concurrency: int = 4,
+        partition_name: str | None = None,
+        timeout: float | None = None,
+        client: AsyncMilvusClient | None = None,
+        allow_empty: bool = False,
     ) -> int:
         """Async :meth:`insert` (same checks, batching, errors and retry caveat): at most
         ``max_concurrency`` requests in flight together; the first failed batch cancels the
         others (``asyncio.TaskGroup``). A batch cancelled while in flight may still have
         landed on the server: its ids are in ``PartialWriteError.uncertain_ids``."""
-        return await self._awrite("insert", collection_name, data, batch_size, max_concurrency, partition_name, timeout, client, allow_empty)
+        return await self._awrite(
+            "insert", collection_name, data, batch_size, max_concurrency, partition_name, timeout, client, allow_empty
+        )
 
     async def aupsert(
-        self, collection_name: str, data: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None, *,
-        batch_size: int | None = 1000, max_concurrency: int = 4, partition_name: str | None = None,
-        timeout: float | None = None, client: AsyncMilvusClient | None = None, allow_empty: bool = False,
+        self,
+        collection_name: str,
+        data: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None,
+        *,
+        batch_size: int | None = 1000,
+        max_concurrency: int = 4,
+        partition_name: str | None = None,
+        timeout: float | None = None,
+        client: AsyncMilvusClient | None = None,
+        allow_empty: bool = False,
     ) -> int:
         """Async :meth:`upsert`, batched and cancelled like :meth:`ainsert`."""
-        return await self._awrite("upsert", collection_name, data, batch_size, max_concurrency, partition_name, timeout, client, allow_empty)
+        return await self._awrite(
+            "upsert", collection_name, data, batch_size, max_concurrency, partition_name, timeout, client, allow_empty
+        )
 
-    async def _awrite(self, op, collection_name, data, batch_size, max_concurrency, partition_name, timeout, client, allow_empty) -> int:
+    async def _awrite(
+        self, op, collection_name, data, batch_size, max_concurrency, partition_name, timeout, client, allow_empty
+    ) -> int:
         rows = _rows_to_write(data, op, collection_name, allow_empty)
         if not rows:
             return 0
@@ -579,7 +662,9 @@ class MilvusHook(BaseHook):
         gate = asyncio.Semaphore(int(max_concurrency))
         kwargs = _opt(partition_name=partition_name, timeout=timeout)
         async with self._aclient(client) as c:
-            info = await self._aguard(lambda: c.describe_collection(collection_name), f"describe collection '{collection_name}'")
+            info = await self._aguard(
+                lambda: c.describe_collection(collection_name), f"describe collection '{collection_name}'"
+            )
             schema = WriteSchema.of(info)
             batches = schema.check(op, collection_name, rows, batch_size)
             self._warn_insert(op, collection_name, schema)
@@ -615,14 +700,18 @@ class MilvusHook(BaseHook):
                 written_ids = [i for n in sorted(done) for i in done[n][1]]
                 uncertain = [_pk_of(row, schema.primary) for n in sorted(in_flight) for row in batches[n]]
                 written = sum(count for count, _ in done.values())
-                raise self._partial(op, collection_name, exc, number, len(batches), written, written_ids, uncertain) from exc
+                raise self._partial(
+                    op, collection_name, exc, number, len(batches), written, written_ids, uncertain
+                ) from exc
         return sum(count for count, _ in done.values())
 
     def _warn_insert(self, op: str, collection_name: str, schema: WriteSchema) -> None:
         if op == "insert" and not schema.auto_id:
             self.log.info(
                 "Inserting into '%s' (primary key '%s' set by the caller): a retry or a second run with the same rows "
-                "duplicates them; use upsert to make the write retry-safe", collection_name, schema.primary,
+                "duplicates them; use upsert to make the write retry-safe",
+                collection_name,
+                schema.primary,
             )
 
     def _partial(self, op, collection_name, exc, number, batches, written, written_ids, uncertain) -> PartialWriteError:
@@ -634,7 +723,9 @@ class MilvusHook(BaseHook):
             landed += f"; {len(uncertain)} row(s) in flight when cancelled may have landed, ids {_few(uncertain)}"
         message = f"{exc} (batch {number} of {batches}; the remaining batches were not sent; {landed})"
         self.log.error("%s into '%s' stopped at batch %d of %d: %s", op, collection_name, number, batches, landed)
-        return PartialWriteError(message, written_ids=written_ids, uncertain_ids=uncertain, failed_batch=number, written=written)
+        return PartialWriteError(
+            message, written_ids=written_ids, uncertain_ids=uncertain, failed_batch=number, written=written
+        )
 
     def delete(
         self,
@@ -666,13 +757,22 @@ class MilvusHook(BaseHook):
             return _deleted(result)
         deleted = 0
         for part in _batches(id_list, batch_size):
-            self._guard(lambda part=part: self.get_conn().delete(collection_name, ids=part, **kwargs), f"delete {len(part)} rows from '{collection_name}'")
+            self._guard(
+                lambda part=part: self.get_conn().delete(collection_name, ids=part, **kwargs),
+                f"delete {len(part)} rows from '{collection_name}'",
+            )
             deleted += len(part)
         return deleted
 
     async def adelete(
-        self, collection_name: str, ids: Sequence[str | int] | str | int | None = None, filter: str = "", *,
-        batch_size: int = 1000, partition_name: str | None = None, client: AsyncMilvusClient | None = None,
+        self,
+        collection_name: str,
+        ids: Sequence[str | int] | str | int | None = None,
+        filter: str = "",
+        *,
+        batch_size: int = 1000,
+        partition_name: str | None = None,
+        client: AsyncMilvusClient | None = None,
         filter_params: Mapping[str, Any] | None = None,
     ) -> int:
         """Async :meth:`delete`."""
@@ -690,7 +790,10 @@ class MilvusHook(BaseHook):
                 return _deleted(result)
             deleted = 0
             for part in _batches(id_list, batch_size):
-                await self._aguard(lambda part=part: c.delete(collection_name, ids=part, **kwargs), f"delete {len(part)} rows from '{collection_name}'")
+                await self._aguard(
+                    lambda part=part: c.delete(collection_name, ids=part, **kwargs),
+                    f"delete {len(part)} rows from '{collection_name}'",
+                )
                 deleted += len(part)
             return deleted
 
@@ -723,10 +826,18 @@ class MilvusHook(BaseHook):
         return [_json_safe(dict(row)) for row in rows]
 
     async def aquery(
-        self, collection_name: str, filter: str = "", *, output_fields: Sequence[str] | None = None,
-        ids: Sequence[str | int] | None = None, limit: int | None = None,
-        partition_names: Sequence[str] | None = None, consistency_level: str | None = "Strong",
-        timeout: float | None = None, client: AsyncMilvusClient | None = None, filter_params: Mapping[str, Any] | None = None,
+        self,
+        collection_name: str,
+        filter: str = "",
+        *,
+        output_fields: Sequence[str] | None = None,
+        ids: Sequence[str | int] | None = None,
+        limit: int | None = None,
+        partition_names: Sequence[str] | None = None,
+        consistency_level: str | None = "Strong",
+        timeout: float | None = None,
+        client: AsyncMilvusClient | None = None,
+        filter_params: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Async :meth:`query`."""
         kwargs = _read_kwargs(output_fields, ids, limit, partition_names, consistency_level, timeout)
@@ -734,7 +845,10 @@ class MilvusHook(BaseHook):
         kwargs.update(bound)
         async with self._aclient(client) as c:
             rows = await self._aread(
-                c, collection_name, lambda: c.query(collection_name, filter=filter, **kwargs), f"query '{collection_name}'"
+                c,
+                collection_name,
+                lambda: c.query(collection_name, filter=filter, **kwargs),
+                f"query '{collection_name}'",
             )
         return [_json_safe(dict(row)) for row in rows]
 
@@ -752,13 +866,22 @@ class MilvusHook(BaseHook):
         if not id_list:
             return []
         return self.query(
-            collection_name, ids=id_list, output_fields=output_fields, consistency_level=consistency_level, timeout=timeout
+            collection_name,
+            ids=id_list,
+            output_fields=output_fields,
+            consistency_level=consistency_level,
+            timeout=timeout,
         )
 
     async def aget(
-        self, collection_name: str, ids: Sequence[str | int] | str | int, *,
-        output_fields: Sequence[str] | None = None, consistency_level: str | None = "Strong",
-        timeout: float | None = None, client: AsyncMilvusClient | None = None,
+        self,
+        collection_name: str,
+        ids: Sequence[str | int] | str | int,
+        *,
+        output_fields: Sequence[str] | None = None,
+        consistency_level: str | None = "Strong",
+        timeout: float | None = None,
+        client: AsyncMilvusClient | None = None,
     ) -> list[dict[str, Any]]:
         """Async :meth:`get`."""
         id_list = _id_list(ids)
@@ -793,7 +916,9 @@ class MilvusHook(BaseHook):
         ``consistency_level`` ``None`` uses the collection's own; pass ``"Strong"`` to see
         writes made just before by another client. ``filter_params`` binds the ``{name}``
         placeholders of ``filter`` (Milvus 2.5+)."""
-        kwargs = _search_kwargs(limit, filter, output_fields, search_params, anns_field, partition_names, consistency_level, timeout)
+        kwargs = _search_kwargs(
+            limit, filter, output_fields, search_params, anns_field, partition_names, consistency_level, timeout
+        )
         filter, bound = self._bound(filter, filter_params, f"search '{collection_name}'")
         kwargs.update(bound, filter=filter or "")
         result = self._read(
@@ -804,19 +929,33 @@ class MilvusHook(BaseHook):
         return _hits(result)
 
     async def asearch(
-        self, collection_name: str, data: Sequence[Any], *, limit: int = 10, filter: str = "",
-        output_fields: Sequence[str] | None = None, search_params: Mapping[str, Any] | None = None,
-        anns_field: str | None = None, partition_names: Sequence[str] | None = None,
-        consistency_level: str | None = None, timeout: float | None = None,
-        client: AsyncMilvusClient | None = None, filter_params: Mapping[str, Any] | None = None,
+        self,
+        collection_name: str,
+        data: Sequence[Any],
+        *,
+        limit: int = 10,
+        filter: str = "",
+        output_fields: Sequence[str] | None = None,
+        search_params: Mapping[str, Any] | None = None,
+        anns_field: str | None = None,
+        partition_names: Sequence[str] | None = None,
+        consistency_level: str | None = None,
+        timeout: float | None = None,
+        client: AsyncMilvusClient | None = None,
+        filter_params: Mapping[str, Any] | None = None,
     ) -> list[list[dict[str, Any]]]:
         """Async :meth:`search`."""
-        kwargs = _search_kwargs(limit, filter, output_fields, search_params, anns_field, partition_names, consistency_level, timeout)
+        kwargs = _search_kwargs(
+            limit, filter, output_fields, search_params, anns_field, partition_names, consistency_level, timeout
+        )
         filter, bound = await self._abound(filter, filter_params, f"search '{collection_name}'")
         kwargs.update(bound, filter=filter or "")
         async with self._aclient(client) as c:
             result = await self._aread(
-                c, collection_name, lambda: c.search(collection_name, data=list(data), **kwargs), f"search '{collection_name}'"
+                c,
+                collection_name,
+                lambda: c.search(collection_name, data=list(data), **kwargs),
+                f"search '{collection_name}'",
             )
         return _hits(result)
 
@@ -845,44 +984,93 @@ class MilvusHook(BaseHook):
         ``weighted`` with ``{"weights": [dense, sparse]}``). Results as :meth:`search`."""
         self.require("bm25", "hybrid_search", action=f"hybrid search of '{collection_name}'")
         filter, bound = self._bound(filter, filter_params, f"hybrid search '{collection_name}'")
-        args = _hybrid_args(data, texts, vector_field, sparse_field, limit, filter, ranker, ranker_params, output_fields,
-                            search_params, partition_names, consistency_level, timeout, bound.get("filter_params"))
+        args = _hybrid_args(
+            data,
+            texts,
+            vector_field,
+            sparse_field,
+            limit,
+            filter,
+            ranker,
+            ranker_params,
+            output_fields,
+            search_params,
+            partition_names,
+            consistency_level,
+            timeout,
+            bound.get("filter_params"),
+        )
         result = self._read(
-            collection_name, lambda: self.get_conn().hybrid_search(collection_name, **args), f"hybrid search '{collection_name}'"
+            collection_name,
+            lambda: self.get_conn().hybrid_search(collection_name, **args),
+            f"hybrid search '{collection_name}'",
         )
         return _hits(result)
 
     async def ahybrid_search(
-        self, collection_name: str, data: Sequence[Any], texts: Sequence[str], *, vector_field: str = "vector",
-        sparse_field: str = "sparse", limit: int = 10, filter: str = "", ranker: str = "rrf",
-        ranker_params: Mapping[str, Any] | None = None, output_fields: Sequence[str] | None = None,
-        search_params: Mapping[str, Any] | None = None, partition_names: Sequence[str] | None = None,
-        consistency_level: str | None = None, timeout: float | None = None, client: AsyncMilvusClient | None = None,
+        self,
+        collection_name: str,
+        data: Sequence[Any],
+        texts: Sequence[str],
+        *,
+        vector_field: str = "vector",
+        sparse_field: str = "sparse",
+        limit: int = 10,
+        filter: str = "",
+        ranker: str = "rrf",
+        ranker_params: Mapping[str, Any] | None = None,
+        output_fields: Sequence[str] | None = None,
+        search_params: Mapping[str, Any] | None = None,
+        partition_names: Sequence[str] | None = None,
+        consistency_level: str | None = None,
+        timeout: float | None = None,
+        client: AsyncMilvusClient | None = None,
         filter_params: Mapping[str, Any] | None = None,
     ) -> list[list[dict[str, Any]]]:
         """Async :meth:`hybrid_search`."""
         await asyncio.to_thread(self.require, "bm25", "hybrid_search", action=f"hybrid search of '{collection_name}'")
         filter, bound = await self._abound(filter, filter_params, f"hybrid search '{collection_name}'")
-        args = _hybrid_args(data, texts, vector_field, sparse_field, limit, filter, ranker, ranker_params, output_fields,
-                            search_params, partition_names, consistency_level, timeout, bound.get("filter_params"))
+        args = _hybrid_args(
+            data,
+            texts,
+            vector_field,
+            sparse_field,
+            limit,
+            filter,
+            ranker,
+            ranker_params,
+            output_fields,
+            search_params,
+            partition_names,
+            consistency_level,
+            timeout,
+            bound.get("filter_params"),
+        )
         async with self._aclient(client) as c:
             result = await self._aread(
-                c, collection_name, lambda: c.hybrid_search(collection_name, **args), f"hybrid search '{collection_name}'"
+                c,
+                collection_name,
+                lambda: c.hybrid_search(collection_name, **args),
+                f"hybrid search '{collection_name}'",
             )
         return _hits(result)
 
-    def get_rows(self, name: str, ids: list[str], output_fields: list[str], *, batch_size: int = 1000) -> list[dict[str, Any]]:
+    def get_rows(
+        self, name: str, ids: list[str], output_fields: list[str], *, batch_size: int = 1000
+    ) -> list[dict[str, Any]]:
         """The rows with these primary keys (Strong consistency); missing ids are simply absent."""
         rows: list[dict[str, Any]] = []
         for start in range(0, len(ids), batch_size):
             part = ids[start : start + batch_size]
-            rows.extend(self._read(
-                name,
-                lambda part=part: self.get_conn().query(
-                    name, ids=part, output_fields=output_fields, consistency_level="Strong"
-                ),
-                f"read {len(part)} rows of '{name}'",
-            ))
+            rows.extend(
+                self._read(
+                    name,
+                    lambda part=part: self.get_conn().query(
+                        name, ids=part, output_fields=output_fields, consistency_level="Strong"
+                    ),
+                    f"read {len(part)} rows of '{name}'",
+                )
+            )
         return rows
 
     # ---- counting --------------------------------------------------------------------------
@@ -901,7 +1089,12 @@ class MilvusHook(BaseHook):
         return int(rows[0]["count(*)"])
 
     async def acount(
-        self, collection_name: str, filter: str = "", *, client: AsyncMilvusClient | None = None, filter_params: Mapping[str, Any] | None = None
+        self,
+        collection_name: str,
+        filter: str = "",
+        *,
+        client: AsyncMilvusClient | None = None,
+        filter_params: Mapping[str, Any] | None = None,
     ) -> int:
         """Async :meth:`count`."""
         filter, bound = await self._abound(filter, filter_params, f"count rows in '{collection_name}'")
@@ -909,7 +1102,9 @@ class MilvusHook(BaseHook):
             rows = await self._aread(
                 c,
                 collection_name,
-                lambda: c.query(collection_name, filter=filter, output_fields=["count(*)"], consistency_level="Strong", **bound),
+                lambda: c.query(
+                    collection_name, filter=filter, output_fields=["count(*)"], consistency_level="Strong", **bound
+                ),
                 f"count rows in '{collection_name}'",
             )
         return int(rows[0]["count(*)"])
@@ -922,7 +1117,12 @@ class MilvusHook(BaseHook):
         return dict(counts)
 
     def iter_rows(
-        self, name: str, output_fields: list[str], *, filter: str = "", batch_size: int = 5000,
+        self,
+        name: str,
+        output_fields: list[str],
+        *,
+        filter: str = "",
+        batch_size: int = 5000,
         filter_params: Mapping[str, Any] | None = None,
     ) -> Iterable[list[dict[str, Any]]]:
         """Every row of a collection (matching ``filter``), in batches, each page a Strong query.
@@ -936,7 +1136,13 @@ class MilvusHook(BaseHook):
         fields = list(dict.fromkeys([pk, *output_fields]))
         last: Any = None
         while True:
-            after = None if last is None else f"{pk} > {last}" if numeric else f"{pk} > {json.dumps(last, ensure_ascii=False)}"
+            after = (
+                None
+                if last is None
+                else f"{pk} > {last}"
+                if numeric
+                else f"{pk} > {json.dumps(last, ensure_ascii=False)}"
+            )
             expr = " and ".join(f"({part})" for part in (filter, after) if part)
             batch = self._read(
                 name,
@@ -973,7 +1179,9 @@ class MilvusHook(BaseHook):
         except MilvusException as exc:
             if "not exist" in str(exc) or "not found" in str(exc):
                 return None
-            raise MilvusHookError(self.config.redact(f"describe alias '{alias}' on {self.config.uri}: {_clean(exc)}")) from None
+            raise MilvusHookError(
+                self.config.redact(f"describe alias '{alias}' on {self.config.uri}: {_clean(exc)}")
+            ) from None
         return info.get("collection_name")
 
     def list_aliases(self, collection: str) -> list[str]:
@@ -1018,7 +1226,9 @@ class MilvusHook(BaseHook):
             return filter, {"filter_params": params}
         return render_filter(filter, params), {}
 
-    async def _abound(self, filter: str, filter_params: Mapping[str, Any] | None, action: str) -> tuple[str, dict[str, Any]]:
+    async def _abound(
+        self, filter: str, filter_params: Mapping[str, Any] | None, action: str
+    ) -> tuple[str, dict[str, Any]]:
         """Async :meth:`_bound` (the server version is read once per hook, off the event loop)."""
         params = _filter_params(filter, filter_params)
         if not params:
@@ -1090,7 +1300,8 @@ def layout_of(info: Mapping[str, Any]) -> dict[str, Any]:
         fn["input_field_names"][0]: fn["output_field_names"][0]
         for fn in info.get("functions") or []
         if str(getattr(fn.get("type"), "name", fn.get("type"))).upper() == "BM25"
-        and fn.get("input_field_names") and fn.get("output_field_names")
+        and fn.get("input_field_names")
+        and fn.get("output_field_names")
     }
     keys = [f["name"] for f in info.get("fields", []) if f.get("is_partition_key")]
     return {"bm25": bm25, "partition_key_field": keys[0] if keys else None}
@@ -1208,7 +1419,14 @@ def _as_rows(data: Any) -> list[dict[str, Any]]:
 
 # ---- row checks before a write ---------------------------------------------------------------------
 
-_VECTOR_KINDS = {"FLOAT_VECTOR", "FLOAT16_VECTOR", "BFLOAT16_VECTOR", "BINARY_VECTOR", "SPARSE_FLOAT_VECTOR", "INT8_VECTOR"}
+_VECTOR_KINDS = {
+    "FLOAT_VECTOR",
+    "FLOAT16_VECTOR",
+    "BFLOAT16_VECTOR",
+    "BINARY_VECTOR",
+    "SPARSE_FLOAT_VECTOR",
+    "INT8_VECTOR",
+}
 _INT_KINDS = {"INT8", "INT16", "INT32", "INT64"}
 
 
@@ -1242,7 +1460,9 @@ class WriteSchema:
     def of(cls, info: Mapping[str, Any]) -> WriteSchema:
         return cls(info)
 
-    def check(self, op: str, collection_name: str, rows: list[dict[str, Any]], batch_size: int | None) -> list[list[dict[str, Any]]]:
+    def check(
+        self, op: str, collection_name: str, rows: list[dict[str, Any]], batch_size: int | None
+    ) -> list[list[dict[str, Any]]]:
         """The batches to send, once every row fits; else :class:`RowValidationError`."""
         if op == "upsert" and self.auto_id:
             raise RowValidationError(
@@ -1270,14 +1490,18 @@ class WriteSchema:
 
     def _check_row(self, collection_name: str, row: Mapping[str, Any], where: str) -> None:
         def bad(field: str, problem: str) -> RowValidationError:
-            return RowValidationError(f"{where}: field '{field}' {problem} (collection '{collection_name}'); nothing was written")
+            return RowValidationError(
+                f"{where}: field '{field}' {problem} (collection '{collection_name}'); nothing was written"
+            )
 
         for name, spec in self.fields.items():
             value = row.get(name)
             if name == self.primary:
                 if self.auto_id:
                     if name in row:
-                        raise bad(name, "is given, but the collection generates its primary keys (auto_id): leave it out")
+                        raise bad(
+                            name, "is given, but the collection generates its primary keys (auto_id): leave it out"
+                        )
                     continue
                 if value is None:
                     raise bad(name, "is missing: every row needs its primary key")
@@ -1303,11 +1527,23 @@ def _type_problem(spec: Mapping[str, Any], value: Any) -> str | None:
 
     kind, dim = spec["kind"], spec["dim"]
     if kind in _INT_KINDS:
-        return None if isinstance(value, numbers.Integral) and not isinstance(value, bool) else f"is a {type(value).__name__}, not an integer ({kind})"
+        return (
+            None
+            if isinstance(value, numbers.Integral) and not isinstance(value, bool)
+            else f"is a {type(value).__name__}, not an integer ({kind})"
+        )
     if kind in {"FLOAT", "DOUBLE"}:
-        return None if isinstance(value, numbers.Real) and not isinstance(value, bool) else f"is a {type(value).__name__}, not a number ({kind})"
+        return (
+            None
+            if isinstance(value, numbers.Real) and not isinstance(value, bool)
+            else f"is a {type(value).__name__}, not a number ({kind})"
+        )
     if kind == "BOOL":
-        return None if isinstance(value, (bool, getattr(__import__("numpy"), "bool_"))) else f"is a {type(value).__name__}, not a bool"
+        return (
+            None
+            if isinstance(value, (bool, __import__("numpy").bool_))
+            else f"is a {type(value).__name__}, not a bool"
+        )
     if kind == "VARCHAR":
         if not isinstance(value, str):
             return f"is a {type(value).__name__}, not a string (VARCHAR)"
@@ -1318,19 +1554,38 @@ def _type_problem(spec: Mapping[str, Any], value: Any) -> str | None:
         return None if isinstance(value, (list, tuple)) else f"is a {type(value).__name__}, not a list (ARRAY)"
     if kind == "SPARSE_FLOAT_VECTOR":
         if isinstance(value, Mapping):
-            if all(isinstance(k, numbers.Integral) and isinstance(v, numbers.Real) and not isinstance(v, bool) for k, v in value.items()):
+            if all(
+                isinstance(k, numbers.Integral) and isinstance(v, numbers.Real) and not isinstance(v, bool)
+                for k, v in value.items()
+            ):
                 return None
             return "is not a sparse vector: its keys must be integers and its values numbers"
-        return None if hasattr(value, "tocsr") or hasattr(value, "nnz") else f"is a {type(value).__name__}, not a sparse vector (dict of index to value)"
+        return (
+            None
+            if hasattr(value, "tocsr") or hasattr(value, "nnz")
+            else f"is a {type(value).__name__}, not a sparse vector (dict of index to value)"
+        )
     if kind == "BINARY_VECTOR":
         want = (dim or 0) // 8
         if isinstance(value, (bytes, bytearray)):
-            return None if not dim or len(value) == want else f"has {len(value)} bytes, the collection's binary vectors {want} ({dim} bits)"
+            return (
+                None
+                if not dim or len(value) == want
+                else f"has {len(value)} bytes, the collection's binary vectors {want} ({dim} bits)"
+            )
         return f"is a {type(value).__name__}, not bytes (BINARY_VECTOR)"
     if kind in _VECTOR_KINDS:
         if isinstance(value, (bytes, bytearray)) and kind in {"FLOAT16_VECTOR", "BFLOAT16_VECTOR"}:
-            return None if not dim or len(value) == 2 * dim else f"has {len(value) // 2} values, the collection {dim} ({kind})"
-        if isinstance(value, (str, bytes, bytearray, Mapping)) or not hasattr(value, "__len__") or not hasattr(value, "__iter__"):
+            return (
+                None
+                if not dim or len(value) == 2 * dim
+                else f"has {len(value) // 2} values, the collection {dim} ({kind})"
+            )
+        if (
+            isinstance(value, (str, bytes, bytearray, Mapping))
+            or not hasattr(value, "__len__")
+            or not hasattr(value, "__iter__")
+        ):
             return f"is a {type(value).__name__}, not a vector of {dim} numbers ({kind})"
         if dim and len(value) != dim:
             return f"has {len(value)} values, the collection {dim} ({kind})"
@@ -1338,7 +1593,11 @@ def _type_problem(spec: Mapping[str, Any], value: Any) -> str | None:
         if dtype is not None and getattr(dtype, "kind", "") in "iuf":
             import numpy
 
-            return None if dtype.kind in "iu" or bool(numpy.isfinite(value).all()) else f"holds a NaN or infinite value ({kind})"
+            return (
+                None
+                if dtype.kind in "iu" or bool(numpy.isfinite(value).all())
+                else f"holds a NaN or infinite value ({kind})"
+            )
         for item in value:
             if isinstance(item, bool) or not isinstance(item, numbers.Real):
                 return f"holds a {type(item).__name__}, not only numbers ({kind})"
@@ -1421,7 +1680,9 @@ def _filter_params(filter: str, filter_params: Mapping[str, Any] | None) -> dict
     if filter_params is None or (not filter_params and not isinstance(filter_params, str)):
         return {}
     if not isinstance(filter_params, Mapping):
-        raise TypeError(f"filter_params must be a dict of placeholder name to value, got a {type(filter_params).__name__}")
+        raise TypeError(
+            f"filter_params must be a dict of placeholder name to value, got a {type(filter_params).__name__}"
+        )
     if not filter or not str(filter).strip():
         raise ValueError("filter_params given without a filter to bind them in")
     return {str(key): value for key, value in filter_params.items()}
@@ -1466,7 +1727,9 @@ def render_filter(filter: str, params: Mapping[str, Any]) -> str:
         if match:
             name = match.group(1)
             if name not in params:
-                raise ValueError(f"filter placeholder {{{name}}} has no value in filter_params ({', '.join(params) or 'none'})")
+                raise ValueError(
+                    f"filter placeholder {{{name}}} has no value in filter_params ({', '.join(params) or 'none'})"
+                )
             out.append(filter_literal(params[name]))
             i = match.end()
             continue
@@ -1497,7 +1760,9 @@ def _read_kwargs(output_fields, ids, limit, partition_names, consistency_level, 
     )
 
 
-def _search_kwargs(limit, filter, output_fields, search_params, anns_field, partition_names, consistency_level, timeout) -> dict[str, Any]:
+def _search_kwargs(
+    limit, filter, output_fields, search_params, anns_field, partition_names, consistency_level, timeout
+) -> dict[str, Any]:
     kwargs = _opt(
         output_fields=list(output_fields) if output_fields is not None else None,
         search_params=dict(search_params) if search_params else None,
@@ -1511,13 +1776,29 @@ def _search_kwargs(limit, filter, output_fields, search_params, anns_field, part
     return kwargs
 
 
-def _hybrid_args(data, texts, vector_field, sparse_field, limit, filter, ranker, ranker_params, output_fields,
-                 search_params, partition_names, consistency_level, timeout, expr_params=None) -> dict[str, Any]:
+def _hybrid_args(
+    data,
+    texts,
+    vector_field,
+    sparse_field,
+    limit,
+    filter,
+    ranker,
+    ranker_params,
+    output_fields,
+    search_params,
+    partition_names,
+    consistency_level,
+    timeout,
+    expr_params=None,
+) -> dict[str, Any]:
     from pymilvus import AnnSearchRequest, RRFRanker, WeightedRanker
 
     data, texts = list(data), [str(t) for t in texts]
     if len(data) != len(texts) or not data:
-        raise ValueError(f"hybrid search needs one text per query vector, got {len(data)} vectors and {len(texts)} texts")
+        raise ValueError(
+            f"hybrid search needs one text per query vector, got {len(data)} vectors and {len(texts)} texts"
+        )
     params = dict(ranker_params or {})
     if ranker == "rrf":
         rank = RRFRanker(int(params.get("k", 60)))
@@ -1531,14 +1812,19 @@ def _hybrid_args(data, texts, vector_field, sparse_field, limit, filter, ranker,
     expr = filter or None
     bound = {"expr_params": dict(expr_params)} if expr_params else {}
     requests = [
-        AnnSearchRequest(data=data, anns_field=vector_field, param=dict(search_params or {}), limit=int(limit), expr=expr, **bound),
+        AnnSearchRequest(
+            data=data, anns_field=vector_field, param=dict(search_params or {}), limit=int(limit), expr=expr, **bound
+        ),
         AnnSearchRequest(data=texts, anns_field=sparse_field, param={}, limit=int(limit), expr=expr, **bound),
     ]
     return _opt(
-        reqs=requests, ranker=rank, limit=int(limit),
+        reqs=requests,
+        ranker=rank,
+        limit=int(limit),
         output_fields=list(output_fields) if output_fields is not None else None,
         partition_names=list(partition_names) if partition_names else None,
-        consistency_level=consistency_level or None, timeout=timeout,
+        consistency_level=consistency_level or None,
+        timeout=timeout,
     )
 
 

@@ -171,15 +171,19 @@ class MilvusIngestOperator(_MilvusBaseOperator):
                     index_params=index_params,
                 )
             write = self.hook.aupsert if mode == "upsert" else self.hook.ainsert
-            written = _run(
-                write(
-                    self.collection_name,
-                    rows,
-                    batch_size=batch_size,
-                    max_concurrency=max_concurrency,
-                    partition_name=self.partition_name or None,
+            written = (
+                _run(
+                    write(
+                        self.collection_name,
+                        rows,
+                        batch_size=batch_size,
+                        max_concurrency=max_concurrency,
+                        partition_name=self.partition_name or None,
+                    )
                 )
-            ) if rows else 0
+                if rows
+                else 0
+            )
         finally:
             self._close()
         result = {
@@ -383,11 +387,19 @@ class MilvusSearchOperator(_MilvusBaseOperator):
         try:
             vectors, dynamic = self._check_output_fields(args["output_fields"])
             hits = self.hook.hybrid_search(
-                self.collection_name, queries, texts, vector_field=self.anns_field or "vector",
-                sparse_field=self.sparse_field, limit=args["limit"], filter=self.filter or "", ranker=self.ranker,
+                self.collection_name,
+                queries,
+                texts,
+                vector_field=self.anns_field or "vector",
+                sparse_field=self.sparse_field,
+                limit=args["limit"],
+                filter=self.filter or "",
+                ranker=self.ranker,
                 **({"filter_params": args["filter_params"]} if args["filter_params"] else {}),
-                ranker_params=args["ranker_params"], output_fields=args["output_fields"],
-                search_params=args["search_params"], partition_names=args["partition_names"],
+                ranker_params=args["ranker_params"],
+                output_fields=args["output_fields"],
+                search_params=args["search_params"],
+                partition_names=args["partition_names"],
                 consistency_level=self.consistency_level or None,
             )
         finally:
@@ -434,7 +446,11 @@ class MilvusSearchOperator(_MilvusBaseOperator):
                 dynamic.add(name)
                 continue
             known = ", ".join(sorted(n for n in fields if n not in vectors))
-            why = "strict_output_fields=True: dynamic keys are refused" if has_dynamic else "the collection has no dynamic field"
+            why = (
+                "strict_output_fields=True: dynamic keys are refused"
+                if has_dynamic
+                else "the collection has no dynamic field"
+            )
             raise ValueError(
                 f"output_fields: '{name}' is not a field of collection '{self.collection_name}' ({why}); "
                 f"its fields: {known}"
@@ -614,7 +630,12 @@ class MilvusCreateCollectionOperator(_MilvusBaseOperator):
         finally:
             self._close()
         self.log.info("Collection '%s' %s", self.collection_name, "created" if created else "already existed")
-        return {"collection_name": self.collection_name, "dimension": dimension, "created": bool(created), "hybrid": hybrid}
+        return {
+            "collection_name": self.collection_name,
+            "dimension": dimension,
+            "created": bool(created),
+            "hybrid": hybrid,
+        }
 
 
 class MilvusDropCollectionOperator(_MilvusBaseOperator):
@@ -634,7 +655,9 @@ class MilvusDropCollectionOperator(_MilvusBaseOperator):
 
     template_fields: Sequence[str] = ("collection_name",)
 
-    def __init__(self, *, collection_name: str, drop_aliases: bool = True, missing_ok: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self, *, collection_name: str, drop_aliases: bool = True, missing_ok: bool = True, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.collection_name = collection_name
         self.drop_aliases = drop_aliases
@@ -738,7 +761,10 @@ def _check_rows(rows: list[dict[str, Any]], id_field: str, vector_field: str, di
 
 
 def _primary_type_of(rows: list[dict[str, Any]], id_field: str) -> str:
-    kinds = {"INT64" if isinstance(row.get(id_field), int) and not isinstance(row.get(id_field), bool) else "VARCHAR" for row in rows}
+    kinds = {
+        "INT64" if isinstance(row.get(id_field), int) and not isinstance(row.get(id_field), bool) else "VARCHAR"
+        for row in rows
+    }
     if len(kinds) > 1:
         raise ValueError(f"the rows mix integer and string '{id_field}' values")
     return kinds.pop() if kinds else "VARCHAR"
@@ -854,7 +880,11 @@ def _as_names(field: str, value: Any) -> list[str] | None:
             value = [value]
     if value is None:
         return None
-    if isinstance(value, (Mapping, bytes)) or not isinstance(value, Sequence) or not all(isinstance(n, str) for n in value):
+    if (
+        isinstance(value, (Mapping, bytes))
+        or not isinstance(value, Sequence)
+        or not all(isinstance(n, str) for n in value)
+    ):
         raise ValueError(f"{field}: a list of names was expected, got {_preview(value)}")
     return list(value) or None
 

@@ -113,7 +113,9 @@ class MilvusCollectionSensor(BaseSensorOperator):
         bound = {"filter_params": self.filter_params} if self.filter_params else {}
         filter = self.filter or ""
         try:
-            state = self.hook.collection_state(self.collection_name, filter=filter, count_rows=counts_rows(minimum, filter), **bound)
+            state = self.hook.collection_state(
+                self.collection_name, filter=filter, count_rows=counts_rows(minimum, filter), **bound
+            )
         except Exception as exc:
             now = time.monotonic()
             self._failures += 1
@@ -121,7 +123,13 @@ class MilvusCollectionSensor(BaseSensorOperator):
             failing_for = now - self._failing_since
             if failing_for >= self.error_window:
                 raise
-            self.log.warning("Check failed (%d in a row, for %.1fs; error_window %gs): %s", self._failures, failing_for, self.error_window, exc)
+            self.log.warning(
+                "Check failed (%d in a row, for %.1fs; error_window %gs): %s",
+                self._failures,
+                failing_for,
+                self.error_window,
+                exc,
+            )
             return PokeReturnValue(is_done=False)
         self._failures, self._failing_since = 0, None
         done = collection_condition_met(state, minimum, filter)
@@ -165,7 +173,9 @@ class MilvusCollectionSensor(BaseSensorOperator):
             return first.xcom_value
         self.hook.close()  # the worker lets go of everything while the triggerer waits
         left = max(0.0, end_at - time.time())
-        self.log.info("Deferring to MilvusCollectionTrigger (poll every %ss, %.0fs of the timeout left)", self.poke_interval, left)
+        self.log.info(
+            "Deferring to MilvusCollectionTrigger (poll every %ss, %.0fs of the timeout left)", self.poke_interval, left
+        )
         self.defer(
             trigger=MilvusCollectionTrigger(
                 collection_name=self.collection_name,

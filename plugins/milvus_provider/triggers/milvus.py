@@ -11,7 +11,6 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from milvus_provider.hooks.milvus import MilvusHook
 
-
 #: Seconds a streak of failed polls may last before the trigger gives up (``error_window``).
 DEFAULT_ERROR_WINDOW = 60.0
 #: First wait after a failed poll; it doubles on every further failure, capped at ``poke_interval``.
@@ -143,7 +142,9 @@ class MilvusCollectionTrigger(BaseTrigger):
         while True:
             try:
                 state = await hook.acollection_state(
-                    self.collection_name, filter=self.filter, count_rows=counts_rows(self.min_row_count, self.filter),
+                    self.collection_name,
+                    filter=self.filter,
+                    count_rows=counts_rows(self.min_row_count, self.filter),
                     **({"filter_params": self.filter_params} if self.filter_params else {}),
                 )
             except Exception as exc:  # the server restarting, a network blip, a bad filter
@@ -153,13 +154,17 @@ class MilvusCollectionTrigger(BaseTrigger):
                 last_error = str(exc)
                 failing_for = now - failing_since
                 window = "no limit" if self.error_window is None else f"{self.error_window:g}s"
-                self.log.warning("Poll failed (%d in a row, for %.1fs; window %s): %s", failures, failing_for, window, exc)
+                self.log.warning(
+                    "Poll failed (%d in a row, for %.1fs; window %s): %s", failures, failing_for, window, exc
+                )
                 if self.error_window is not None and failing_for >= self.error_window:
-                    yield TriggerEvent({
-                        "status": "error",
-                        "message": f"polls failed for {failing_for:.1f}s ({failures} in a row, error_window "
-                                   f"{self.error_window:g}s): {last_error}",
-                    })
+                    yield TriggerEvent(
+                        {
+                            "status": "error",
+                            "message": f"polls failed for {failing_for:.1f}s ({failures} in a row, error_window "
+                            f"{self.error_window:g}s): {last_error}",
+                        }
+                    )
                     return
                 delay = error_backoff(failures, self.poke_interval)
                 if self.error_window is not None:

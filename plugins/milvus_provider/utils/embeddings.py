@@ -94,4 +94,3 @@ def _check(vectors: Any, expected: int) -> list[Vector]:
     if len(rows) != expected:
         raise ValueError(f"the embedding returned {len(rows)} vectors for {expected} texts")
     return rows
-

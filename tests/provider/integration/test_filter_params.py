@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 EVIL = 'nobody" or tenant != "'
 ROWS = [
     {"id": "a1", "vector": [1.0, 0.0], "tenant": "acme"},
@@ -37,7 +35,9 @@ def test_bound_values_never_widen_a_filter(server_hook, collection_name):
     template, params = "tenant == {t}", {"t": EVIL}
     assert hook.query(name, template, filter_params=params) == []
     assert hook.count(name, template, filter_params=params) == 0
-    assert hook.search(name, [[1.0, 0.0]], limit=3, filter=template, filter_params=params, consistency_level="Strong") == [[]]
+    assert hook.search(
+        name, [[1.0, 0.0]], limit=3, filter=template, filter_params=params, consistency_level="Strong"
+    ) == [[]]
     assert list(hook.iter_rows(name, ["tenant"], filter=template, filter_params=params, batch_size=2)) == []
     assert hook.collection_state(name, filter=template, filter_params=params)["row_count"] == 0
     hook.delete(name, filter=template, filter_params=params)
@@ -47,7 +47,9 @@ def test_bound_values_never_widen_a_filter(server_hook, collection_name):
         return (
             await hook.aquery(name, template, filter_params=params),
             await hook.acount(name, template, filter_params=params),
-            await hook.asearch(name, [[1.0, 0.0]], limit=3, filter=template, filter_params=params, consistency_level="Strong"),
+            await hook.asearch(
+                name, [[1.0, 0.0]], limit=3, filter=template, filter_params=params, consistency_level="Strong"
+            ),
             (await hook.acollection_state(name, filter=template, filter_params=params))["row_count"],
             await hook.adelete(name, filter=template, filter_params=params),
         )
@@ -59,9 +61,14 @@ def test_bound_values_never_widen_a_filter(server_hook, collection_name):
     # The same template with an honest value reads (and deletes) exactly that tenant.
     assert {r["id"] for r in hook.query(name, template, filter_params={"t": "acme"})} == {"a1", "a2"}
     assert hook.count(name, "tenant in {ts}", filter_params={"ts": ["other", EVIL, 'a\\"b']}) == 1
-    assert hook.count(name, 'tenant == "{t}" or tenant == {t}', filter_params={"t": "acme"}) == 2  # a literal "{t}" stays text
-    assert [[h["id"] for h in q] for q in hook.search(
-        name, [[1.0, 0.0]], limit=3, filter=template, filter_params={"t": "other"}, consistency_level="Strong"
-    )] == [["b1"]]
+    assert (
+        hook.count(name, 'tenant == "{t}" or tenant == {t}', filter_params={"t": "acme"}) == 2
+    )  # a literal "{t}" stays text
+    assert [
+        [h["id"] for h in q]
+        for q in hook.search(
+            name, [[1.0, 0.0]], limit=3, filter=template, filter_params={"t": "other"}, consistency_level="Strong"
+        )
+    ] == [["b1"]]
     hook.delete(name, filter=template, filter_params={"t": "other"})
     assert {r["id"] for r in hook.query(name, "", output_fields=["tenant"], limit=10)} == {"a1", "a2"}

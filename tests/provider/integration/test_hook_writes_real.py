@@ -8,13 +8,16 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from milvus_provider.hooks.milvus import MilvusHookError, PartialWriteError, RowValidationError
 
 pytestmark = pytest.mark.integration
 
 
 def rows(n, dim=2):
-    return [{"id": f"r{i}", "vector": [float(i), 1.0][:dim] + [0.5] * (dim - 2), "text": "private text"} for i in range(n)]
+    return [
+        {"id": f"r{i}", "vector": [float(i), 1.0][:dim] + [0.5] * (dim - 2), "text": "private text"} for i in range(n)
+    ]
 
 
 def count(hook, name):

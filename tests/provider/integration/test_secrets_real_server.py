@@ -10,6 +10,7 @@ import secrets
 from urllib.parse import quote
 
 import pytest
+
 from milvus_provider.hooks.milvus import MilvusHook
 
 
@@ -56,7 +57,8 @@ def test_userinfo_credentials_reach_the_server_and_no_surface(
 
     wrong = MilvusHook("milvus_userinfo_wrong")
     monkeypatch.setenv(
-        "AIRFLOW_CONN_MILVUS_USERINFO_WRONG", json.dumps({**conn, "host": host.replace(quote(password, safe=""), "Wr0ng-" + password[6:])})
+        "AIRFLOW_CONN_MILVUS_USERINFO_WRONG",
+        json.dumps({**conn, "host": host.replace(quote(password, safe=""), "Wr0ng-" + password[6:])}),
     )
     ok, message = wrong.test_connection()
     assert not ok

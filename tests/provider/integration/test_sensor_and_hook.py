@@ -8,21 +8,31 @@ import asyncio
 import time
 
 import pytest
+
 from milvus_provider.hooks.milvus import MilvusHook
 from milvus_provider.sensors.milvus import MilvusCollectionSensor
 from milvus_provider.triggers.milvus import MilvusCollectionTrigger
 
 pytestmark = pytest.mark.integration
+
+
 def sensor(conn_id, name, **kwargs):
-    return MilvusCollectionSensor(task_id="wait", collection_name=name, poke_interval=0.1, timeout=30, milvus_conn_id=conn_id, **kwargs)
+    return MilvusCollectionSensor(
+        task_id="wait", collection_name=name, poke_interval=0.1, timeout=30, milvus_conn_id=conn_id, **kwargs
+    )
 
 
-def test_sensor_poke_is_false_until_the_collection_is_loaded_with_enough_matching_rows(server_hook, server_conn_id, collection_name):
+def test_sensor_poke_is_false_until_the_collection_is_loaded_with_enough_matching_rows(
+    server_hook, server_conn_id, collection_name
+):
     hook = server_hook
     wait = sensor(server_conn_id, collection_name, min_row_count=2, filter='kind == "feed"')
     assert wait.poke(context={}).is_done is False, "missing"
     hook.create_collection(collection_name, 2)
-    hook.upsert(collection_name, [{"id": "f1", "vector": [1.0, 0.0], "kind": "feed"}, {"id": "o1", "vector": [0.0, 1.0], "kind": "other"}])
+    hook.upsert(
+        collection_name,
+        [{"id": "f1", "vector": [1.0, 0.0], "kind": "feed"}, {"id": "o1", "vector": [0.0, 1.0], "kind": "other"}],
+    )
     result = wait.poke(context={})
     assert result.is_done is False and result.xcom_value["row_count"] == 1, "only matching rows count"
     hook.upsert(collection_name, [{"id": "f2", "vector": [1.0, 1.0], "kind": "feed"}])
@@ -51,14 +61,22 @@ def test_sensor_accepts_an_alias(server_hook, server_conn_id, collection_name):
 
 def test_trigger_polls_the_real_server_until_rows_arrive(server_hook, server_conn_id, collection_name):
     hook = server_hook
-    trigger = MilvusCollectionTrigger(milvus_conn_id=server_conn_id, collection_name=collection_name, min_row_count=2, poke_interval=0.2, end_at=time.time() + 60)
+    trigger = MilvusCollectionTrigger(
+        milvus_conn_id=server_conn_id,
+        collection_name=collection_name,
+        min_row_count=2,
+        poke_interval=0.2,
+        end_at=time.time() + 60,
+    )
 
     async def scenario():
         task = asyncio.create_task(trigger.run().__anext__())
         await asyncio.sleep(0.6)
         assert not task.done(), "no collection yet: still waiting"
         await asyncio.to_thread(hook.create_collection, collection_name, 2)
-        await asyncio.to_thread(hook.upsert, collection_name, [{"id": "a", "vector": [1.0, 0.0]}, {"id": "b", "vector": [0.0, 1.0]}])
+        await asyncio.to_thread(
+            hook.upsert, collection_name, [{"id": "a", "vector": [1.0, 0.0]}, {"id": "b", "vector": [0.0, 1.0]}]
+        )
         return await asyncio.wait_for(task, timeout=30)
 
     event = asyncio.run(scenario())
@@ -66,7 +84,9 @@ def test_trigger_polls_the_real_server_until_rows_arrive(server_hook, server_con
 
 
 def test_trigger_times_out_with_a_timeout_event(server_conn_id, collection_name):
-    trigger = MilvusCollectionTrigger(milvus_conn_id=server_conn_id, collection_name=collection_name, poke_interval=0.1, end_at=time.time() + 0.5)
+    trigger = MilvusCollectionTrigger(
+        milvus_conn_id=server_conn_id, collection_name=collection_name, poke_interval=0.1, end_at=time.time() + 0.5
+    )
     event = asyncio.run(asyncio.wait_for(trigger.run().__anext__(), timeout=30))
     assert event.payload["status"] == "timeout" and "does not exist yet" in event.payload["message"]
 
@@ -80,8 +100,21 @@ def test_sync_data_methods(server_hook, collection_name):
     assert hook.upsert(collection_name, rows[4:]) == 6
     assert hook.count(collection_name) == 10
     assert [r["id"] for r in hook.get(collection_name, [3, 99], output_fields=["kind"])] == [3]
-    assert sorted(r["id"] for r in hook.query(collection_name, 'kind == "even"', output_fields=["id"])) == [0, 2, 4, 6, 8]
-    hits = hook.search(collection_name, [[1.0, 9.0]], limit=3, filter='kind == "odd"', output_fields=["kind"], consistency_level="Strong")
+    assert sorted(r["id"] for r in hook.query(collection_name, 'kind == "even"', output_fields=["id"])) == [
+        0,
+        2,
+        4,
+        6,
+        8,
+    ]
+    hits = hook.search(
+        collection_name,
+        [[1.0, 9.0]],
+        limit=3,
+        filter='kind == "odd"',
+        output_fields=["kind"],
+        consistency_level="Strong",
+    )
     assert hits[0][0]["id"] == 9 and {h["kind"] for h in hits[0]} == {"odd"}
     assert hook.delete(collection_name, [0, 1]) == 2
     assert hook.delete(collection_name, filter="id in [2, 3]") == 2
@@ -97,17 +130,33 @@ def test_async_twins_match_the_sync_methods(server_hook, collection_name):
     async def scenario():
         async with hook.async_client() as client:  # one channel for all calls
             written = await hook.aupsert(collection_name, rows, batch_size=7, max_concurrency=3, client=client)
-            inserted = await hook.ainsert(collection_name, [{"id": "extra", "vector": [0.0, 1.0], "group": 9}], client=client)
+            inserted = await hook.ainsert(
+                collection_name, [{"id": "extra", "vector": [0.0, 1.0], "group": 9}], client=client
+            )
             count = await hook.acount(collection_name, client=client)
             grouped = await hook.acount(collection_name, "group == 0", client=client)
             got = await hook.aget(collection_name, ["r01", "nope"], output_fields=["group"], client=client)
             queried = await hook.aquery(collection_name, "group == 9", output_fields=["id"], client=client)
-            hits = await hook.asearch(collection_name, [[1.0, 29.0]], limit=1, consistency_level="Strong", client=client)
+            hits = await hook.asearch(
+                collection_name, [[1.0, 29.0]], limit=1, consistency_level="Strong", client=client
+            )
             by_ids = await hook.adelete(collection_name, ids=["r00", "r01"], client=client)
             by_filter = await hook.adelete(collection_name, filter='id in ["r02", "r03"]', client=client)
             state = await hook.acollection_state(collection_name, client=client)
         # and without a client of the caller's: the hook opens and closes its own
-        return written, inserted, count, grouped, got, queried, hits, by_ids, by_filter, state, await hook.acount(collection_name)
+        return (
+            written,
+            inserted,
+            count,
+            grouped,
+            got,
+            queried,
+            hits,
+            by_ids,
+            by_filter,
+            state,
+            await hook.acount(collection_name),
+        )
 
     written, inserted, count, grouped, got, queried, hits, by_ids, by_filter, state, after = asyncio.run(scenario())
     assert (written, inserted, count, grouped) == (30, 1, 31, 10)
@@ -129,8 +178,12 @@ def test_a_fresh_hook_resolves_its_connection_inside_the_event_loop(server_conn_
     assert uri.startswith("http://127.0.0.1:") and state["exists"] is False
 
 
-@pytest.mark.parametrize("server_conn_id", ["milvus-lite"], indirect=True)  # restarts in seconds; 2.3.5 can panic on a quick restart
-def test_trigger_survives_a_real_server_restart_while_it_waits(server_hook, server_conn_id, local_server, collection_name):
+@pytest.mark.parametrize(
+    "server_conn_id", ["milvus-lite"], indirect=True
+)  # restarts in seconds; 2.3.5 can panic on a quick restart
+def test_trigger_survives_a_real_server_restart_while_it_waits(
+    server_hook, server_conn_id, local_server, collection_name
+):
     """Stop the session's server while the trigger waits, keep it down for a few seconds,
     start it again: the failed polls stay inside ``error_window``, and the trigger fires
     success once the rows arrive after the restart."""
@@ -138,8 +191,12 @@ def test_trigger_survives_a_real_server_restart_while_it_waits(server_hook, serv
     hook.create_collection(collection_name, 2)
     hook.upsert(collection_name, [{"id": "a", "vector": [1.0, 0.0]}])
     trigger = MilvusCollectionTrigger(
-        milvus_conn_id=server_conn_id, collection_name=collection_name, min_row_count=2,
-        poke_interval=0.5, error_window=60, end_at=time.time() + 180,
+        milvus_conn_id=server_conn_id,
+        collection_name=collection_name,
+        min_row_count=2,
+        poke_interval=0.5,
+        error_window=60,
+        end_at=time.time() + 180,
     )
     polling = MilvusHook(server_conn_id)
     failures: list[BaseException] = []

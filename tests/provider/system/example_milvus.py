@@ -114,6 +114,7 @@ with DAG(
         hook = MilvusHook()  # connection milvus_default
         hits = hook.search(collection, data=[[0.1, 0.9, 0.0, 0.0]], limit=1, consistency_level="Strong")
         return {"rows": hook.count(collection), "nearest": hits[0][0]["id"]}
+
     # [END howto_hook_milvus_search]
 
     with_hook = nearest_with_hook("{{ params.collection }}")

@@ -62,7 +62,9 @@ def last_run(env, dag_id: str) -> tuple[str, str]:
 
 def task_states(env, dag_id: str, run_id: str) -> dict[str, str]:
     with db(env) as conn:
-        return dict(conn.execute("select task_id, state from task_instance where dag_id = ? and run_id = ?", (dag_id, run_id)))
+        return dict(
+            conn.execute("select task_id, state from task_instance where dag_id = ? and run_id = ?", (dag_id, run_id))
+        )
 
 
 def unique(prefix: str) -> str:
@@ -105,7 +107,11 @@ def test_example_milvus_dag_creates_ingests_searches_aliases_and_drops(system_en
     assert x["point_alias"] == {"alias": f"{collection}_live", "collection_name": collection, "previous": None}
     assert x["search_alias"][0][0]["id"] == "up"
     assert x["nearest_with_hook"] == {"rows": 5, "nearest": "east"}
-    assert x["drop_collection"] == {"collection_name": collection, "dropped": True, "aliases_dropped": [f"{collection}_live"]}
+    assert x["drop_collection"] == {
+        "collection_name": collection,
+        "dropped": True,
+        "aliases_dropped": [f"{collection}_live"],
+    }
     assert not hook.has_collection(collection) and hook.describe_alias(f"{collection}_live") is None
     print(f"example_milvus: {time.monotonic() - started:.1f}s")
 
@@ -135,21 +141,28 @@ def test_deferrable_sensor_defers_then_completes_when_the_rows_arrive(system_env
         )
     try:
         # 1. The sensor checked once in the worker, deferred, and its trigger is polling.
-        text = wait_for(log_path, proc, f"Waiting: collection '{collection}' does not exist yet [milvus_provider.triggers", 180)
+        text = wait_for(
+            log_path, proc, f"Waiting: collection '{collection}' does not exist yet [milvus_provider.triggers", 180
+        )
         assert "Pausing task as DEFERRED" in text and "[DAG TEST] running trigger in line" in text
         run_id, _ = last_run(system_env, "example_milvus_sensor")
         with db(system_env) as conn:
-            classpath, kwargs = conn.execute("select classpath, kwargs from trigger order by id desc limit 1").fetchone()
+            classpath, kwargs = conn.execute(
+                "select classpath, kwargs from trigger order by id desc limit 1"
+            ).fetchone()
         assert classpath == "milvus_provider.triggers.milvus.MilvusCollectionTrigger"
         kwargs = json.loads(kwargs)
         assert kwargs["collection_name"] == collection and kwargs["min_row_count"] == 2
 
         # 2. One matching row of two written: not enough, the trigger keeps waiting.
         hook.create_collection(collection, 4)
-        hook.upsert(collection, [
-            {"id": "feed-1", "vector": [1.0, 0.0, 0.0, 0.0], "kind": "feed"},
-            {"id": "other-1", "vector": [0.9, 0.1, 0.0, 0.0], "kind": "other"},
-        ])
+        hook.upsert(
+            collection,
+            [
+                {"id": "feed-1", "vector": [1.0, 0.0, 0.0, 0.0], "kind": "feed"},
+                {"id": "other-1", "vector": [0.9, 0.1, 0.0, 0.0], "kind": "other"},
+            ],
+        )
         wait_for(log_path, proc, f"collection '{collection}' holds 1 rows matching", 60)
         assert proc.poll() is None, "the sensor must not complete with one matching row"
 
@@ -168,10 +181,13 @@ def test_deferrable_sensor_defers_then_completes_when_the_rows_arrive(system_env
     assert run_state == "success"
     assert task_states(system_env, "example_milvus_sensor", run_id) == {"wait_for_rows": "success", "search": "success"}
     with db(system_env) as conn:
-        events = [e for (e,) in conn.execute(
-            "select event from log where dag_id = ? and run_id = ? and task_id = 'wait_for_rows' order by id",
-            ("example_milvus_sensor", run_id),
-        )]
+        events = [
+            e
+            for (e,) in conn.execute(
+                "select event from log where dag_id = ? and run_id = ? and task_id = 'wait_for_rows' order by id",
+                ("example_milvus_sensor", run_id),
+            )
+        ]
     assert events == ["running", "deferred", "running", "success"], "ran, deferred, resumed, succeeded"
     x = xcoms(system_env, "example_milvus_sensor", run_id)
     assert x["wait_for_rows"] == {"collection_name": collection, "exists": True, "loaded": True, "row_count": 2}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from milvus_provider.hooks.capabilities import ServerCapabilities, UnsupportedFeatureError
 
 
@@ -20,7 +21,13 @@ from milvus_provider.hooks.capabilities import ServerCapabilities, UnsupportedFe
 )
 def test_versions_of_each_flavour(version, flavor, api, bm25, hybrid, auth):
     caps = ServerCapabilities.from_version(version)
-    assert (caps.flavor, caps.milvus_api, caps.bm25, caps.hybrid_search, caps.authentication) == (flavor, api, bm25, hybrid, auth)
+    assert (caps.flavor, caps.milvus_api, caps.bm25, caps.hybrid_search, caps.authentication) == (
+        flavor,
+        api,
+        bm25,
+        hybrid,
+        auth,
+    )
     assert caps.to_dict()["version"] == version
 
 
@@ -38,4 +45,7 @@ def test_require_names_the_server_version_the_feature_and_the_release_that_has_i
 
 def test_describe_lists_what_is_and_is_not_supported():
     text = ServerCapabilities.from_version("milvus_lite-3.2.2").describe()
-    assert text == "milvus-lite, Milvus 2.5 API; supports: bm25, hybrid_search, partition_key, aliases; not: filter_params, authentication"
+    assert (
+        text
+        == "milvus-lite, Milvus 2.5 API; supports: bm25, hybrid_search, partition_key, aliases; not: filter_params, authentication"
+    )

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
+
 from milvus_provider.utils.embeddings import EmbeddingAdapter, resolve_embedding
 
 

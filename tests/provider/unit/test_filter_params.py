@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from milvus_provider.hooks.milvus import MilvusHook, render_filter
 from milvus_provider.operators.milvus import MilvusSearchOperator
 from milvus_provider.sensors.milvus import MilvusCollectionSensor
@@ -20,7 +21,9 @@ def test_values_are_written_as_literals_that_cannot_close_their_quotes():
     assert render_filter("id in {ids} and n > {n} and ok == {ok}", {"ids": ["a", 'b\\"'], "n": 2.5, "ok": True}) == (
         'id in ["a", "b\\\\\\""] and n > 2.5 and ok == true'
     )
-    assert render_filter('note == "{t}" or t == { t }', {"t": "x"}) == 'note == "{t}" or t == "x"'  # inside a literal: text
+    assert (
+        render_filter('note == "{t}" or t == { t }', {"t": "x"}) == 'note == "{t}" or t == "x"'
+    )  # inside a literal: text
     assert render_filter("a == {t}", {"t": "line\nbreak"}) == 'a == "line\\nbreak"'
     with pytest.raises(ValueError, match="placeholder {missing}"):
         render_filter("a == {missing}", {"t": 1})
@@ -69,7 +72,7 @@ def test_a_server_with_templates_binds_the_values_itself():
 def test_a_server_without_templates_gets_the_escaped_literal():
     hook = _hook("v2.3.5")
     hook.query("c", "tenant == {t}", filter_params={"t": EVIL})
-    (_, kwargs), = hook._client.calls
+    ((_, kwargs),) = hook._client.calls
     assert kwargs["filter"] == 'tenant == "nobody\\" or tenant != \\""' and "filter_params" not in kwargs
 
 
@@ -100,7 +103,11 @@ class RecordingHook:
 def test_search_operator_templates_and_passes_filter_params():
     assert "filter_params" in MilvusSearchOperator.template_fields
     op = MilvusSearchOperator(
-        task_id="s", collection_name="c", data=[[1.0]], filter="tenant == {t}", filter_params={"t": "{{ params.tenant }}"}
+        task_id="s",
+        collection_name="c",
+        data=[[1.0]],
+        filter="tenant == {t}",
+        filter_params={"t": "{{ params.tenant }}"},
     )
     op.__dict__["hook"] = hook = RecordingHook()
     op.filter_params = {"t": EVIL}  # as rendered

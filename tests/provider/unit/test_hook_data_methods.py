@@ -8,13 +8,15 @@ import asyncio
 
 import numpy as np
 import pytest
-from milvus_provider.hooks.milvus import MilvusHook, MilvusHookError
 from pymilvus.client.types import LoadState
 from pymilvus.exceptions import MilvusException
 
+from milvus_provider.hooks.milvus import MilvusHook, MilvusHookError
 
 SCHEMA = {
-    "collection_name": "docs", "auto_id": False, "enable_dynamic_field": True,
+    "collection_name": "docs",
+    "auto_id": False,
+    "enable_dynamic_field": True,
     "fields": [
         {"name": "id", "type": "VARCHAR", "params": {"max_length": 64}, "is_primary": True},
         {"name": "vector", "type": "FLOAT_VECTOR", "params": {"dim": 2}},

@@ -7,12 +7,12 @@ import json
 from unittest.mock import Mock, PropertyMock, patch
 
 import pytest
+
 from milvus_provider.operators.milvus import (
     MilvusCreateCollectionOperator,
     MilvusIngestOperator,
     MilvusSearchOperator,
 )
-
 from tests.provider.unit.test_operators import SCHEMA, fake_hook, rendered
 
 STATIC = {  # a collection without dynamic fields: only its schema fields exist
@@ -80,7 +80,9 @@ def test_ingest_data_rendered_as_json_text_of_one_row_or_many():
 
 
 def test_search_data_as_a_python_repr_is_refused():
-    op = rendered(MilvusSearchOperator, collection_name="c", data="[[0.1, 0.2], [0.3, 0.4]]".replace("0.1", "np.float32(0.1)"))
+    op = rendered(
+        MilvusSearchOperator, collection_name="c", data="[[0.1, 0.2], [0.3, 0.4]]".replace("0.1", "np.float32(0.1)")
+    )
     _refused(op, fake_hook(op), r"^data: ")
 
 
@@ -164,7 +166,13 @@ def test_create_collection_dict_fields_rendered_as_text():
 
 
 def test_ingest_index_params_rendered_as_text():
-    op = rendered(MilvusIngestOperator, collection_name="c", data=[{"id": "a", "vector": [1.0]}], dimension=1, index_params='{"M": 8}')
+    op = rendered(
+        MilvusIngestOperator,
+        collection_name="c",
+        data=[{"id": "a", "vector": [1.0]}],
+        dimension=1,
+        index_params='{"M": 8}',
+    )
     hook = fake_hook(op, create_collection=True, aupsert=1)
     op.execute(context={})
     assert hook.create_collection.call_args.kwargs["index_params"] == {"M": 8}
@@ -181,8 +189,14 @@ def test_an_unknown_output_field_is_refused_before_the_search_on_a_collection_wi
 
 
 def test_strict_output_fields_refuses_dynamic_keys_and_the_default_allows_them():
-    op = rendered(MilvusSearchOperator, collection_name="c", data=[[0.1]], output_fields=["kind"], strict_output_fields=True)
-    _refused(op, fake_hook(op, describe_collection=SCHEMA), r"^output_fields: 'kind' is not a field of collection 'c'.*strict_output_fields")
+    op = rendered(
+        MilvusSearchOperator, collection_name="c", data=[[0.1]], output_fields=["kind"], strict_output_fields=True
+    )
+    _refused(
+        op,
+        fake_hook(op, describe_collection=SCHEMA),
+        r"^output_fields: 'kind' is not a field of collection 'c'.*strict_output_fields",
+    )
 
     op = rendered(MilvusSearchOperator, collection_name="c", data=[[0.1]], output_fields=["kind"])
     hook = fake_hook(op, describe_collection=SCHEMA, search=[[{"id": "a", "distance": 1.0, "kind": "faq"}]])
@@ -215,13 +229,19 @@ def test_vectors_are_stripped_from_hits_unless_include_vectors():
 
 def test_naming_a_vector_field_without_include_vectors_is_refused():
     op = rendered(MilvusSearchOperator, collection_name="c", data=[[0.1]], output_fields=["text", "vector"])
-    _refused(op, fake_hook(op, describe_collection=STATIC), r"^output_fields: 'vector' is a vector field.*include_vectors=True")
+    _refused(
+        op,
+        fake_hook(op, describe_collection=STATIC),
+        r"^output_fields: 'vector' is a vector field.*include_vectors=True",
+    )
 
 
 def test_results_above_max_xcom_bytes_fail_with_the_size_and_how_to_reduce_it():
     hits = [[{"id": f"r{q}-{i}", "distance": 0.5, "text": "t" * 200} for i in range(10)] for q in range(50)]
     size = len(json.dumps(hits, separators=(",", ":")).encode())
-    op = rendered(MilvusSearchOperator, collection_name="c", data=[[0.1]], output_fields=["text"], max_xcom_bytes=50_000)
+    op = rendered(
+        MilvusSearchOperator, collection_name="c", data=[[0.1]], output_fields=["text"], max_xcom_bytes=50_000
+    )
     fake_hook(op, describe_collection=STATIC, search=hits)
     with pytest.raises(ValueError, match=rf"{size} bytes.*max_xcom_bytes=50000.*limit.*output_fields") as info:
         op.execute(context={})

@@ -10,6 +10,7 @@ from unittest.mock import Mock
 import pytest
 from airflow.sdk import DAG
 from langchain_core.embeddings import DeterministicFakeEmbedding
+
 from milvus_provider.hooks.milvus import MilvusHook
 from milvus_provider.operators.milvus import (
     MilvusAliasOperator,
@@ -134,7 +135,11 @@ def test_ingest_embeds_the_texts_of_rows_without_vectors():
         ([{"id": "t1", "text": "no vector, no embedding"}], {}, "embedding="),
         ([{"id": "a", "vector": [1.0, 0.0]}], {"dimension": 4}, "2-dim"),
         ([{"vector": [1.0, 0.0, 0.0, 0.0]}], {"dimension": 4}, "primary key"),
-        ([{"id": 1, "vector": [1.0] * 4}, {"id": "x", "vector": [1.0] * 4}], {"dimension": 4}, "mix integer and string"),
+        (
+            [{"id": 1, "vector": [1.0] * 4}, {"id": "x", "vector": [1.0] * 4}],
+            {"dimension": 4},
+            "mix integer and string",
+        ),
         (ROWS, {"mode": "replace"}, "upsert' or 'insert"),
     ],
 )
@@ -264,7 +269,9 @@ def test_drop_collection_drops_aliases_first_and_tolerates_a_missing_collection(
 
 
 def test_alias_operator_points_the_alias():
-    op = rendered(MilvusAliasOperator, alias="{{ params.collection }}_live", collection_name="{{ params.collection }}_v2")
+    op = rendered(
+        MilvusAliasOperator, alias="{{ params.collection }}_live", collection_name="{{ params.collection }}_v2"
+    )
     hook = fake_hook(op, point_alias="docs_v1")
     assert op.execute(context={}) == {"alias": "docs_live", "collection_name": "docs_v2", "previous": "docs_v1"}
     hook.point_alias.assert_called_once_with("docs_live", "docs_v2")

@@ -13,8 +13,9 @@ import textwrap
 import tomllib
 from pathlib import Path
 
-import milvus_provider
 import pytest
+
+import milvus_provider
 
 REPO = Path(__file__).resolve().parents[3]
 PLUGINS = REPO / "plugins"

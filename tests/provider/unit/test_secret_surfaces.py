@@ -19,9 +19,10 @@ from urllib.parse import quote
 
 import pymilvus
 import pytest
+from pymilvus.exceptions import MilvusException
+
 from milvus_provider.hooks.milvus import MilvusHook, MilvusHookError
 from milvus_provider.triggers.milvus import MilvusCollectionTrigger
-from pymilvus.exceptions import MilvusException
 
 SECRET = "Pl4nted-" + _random.token_hex(12) + "/@:x"  # characters that need quoting in a URI
 NUMBER = 918273645546372819 + _random.randbelow(10**6)  # a token stored as a JSON number
@@ -36,14 +37,23 @@ def _json(host: str, **fields) -> str:
 
 # shape -> (AIRFLOW_CONN_* value, the token the client must receive)
 SHAPES = {
-    "userinfo-json-port-in-uri": (_json(f"http://{USER}:{quote(SECRET, safe='')}@127.0.0.1:{PORT}"), f"{USER}:{SECRET}"),
-    "userinfo-json-separate-port": (_json(f"http://{USER}:{quote(SECRET, safe='')}@127.0.0.1", port=PORT), f"{USER}:{SECRET}"),
+    "userinfo-json-port-in-uri": (
+        _json(f"http://{USER}:{quote(SECRET, safe='')}@127.0.0.1:{PORT}"),
+        f"{USER}:{SECRET}",
+    ),
+    "userinfo-json-separate-port": (
+        _json(f"http://{USER}:{quote(SECRET, safe='')}@127.0.0.1", port=PORT),
+        f"{USER}:{SECRET}",
+    ),
     "userinfo-uri-form": (
         "milvus://" + quote(f"http://{USER}:{quote(SECRET, safe='')}@127.0.0.1:{PORT}", safe="") + "/default",
         f"{USER}:{SECRET}",
     ),
     "login-password-json": (_json("127.0.0.1", port=PORT, login=USER, password=SECRET), f"{USER}:{SECRET}"),
-    "login-password-uri-form": (f"milvus://{USER}:{quote(SECRET, safe='')}@127.0.0.1:{PORT}/default", f"{USER}:{SECRET}"),
+    "login-password-uri-form": (
+        f"milvus://{USER}:{quote(SECRET, safe='')}@127.0.0.1:{PORT}/default",
+        f"{USER}:{SECRET}",
+    ),
     "token-string-json": (_json("127.0.0.1", port=PORT, extra={"token": SECRET}), SECRET),
     "token-string-uri-form": (f"milvus://127.0.0.1:{PORT}/default?token={quote(SECRET, safe='')}", SECRET),
     "token-number-json": (_json("127.0.0.1", port=PORT, extra={"token": NUMBER}), str(NUMBER)),
@@ -212,7 +222,9 @@ def test_a_token_of_another_type_is_refused_without_showing_it(bad, monkeypatch)
 def test_userinfo_and_login_that_disagree_are_refused_clearly(monkeypatch):
     monkeypatch.setenv(
         f"AIRFLOW_CONN_{CONN_ID.upper()}",
-        _json(f"http://{USER}:{quote(SECRET, safe='')}@127.0.0.1:{PORT}", login="someone_else", password="other-pass-123"),
+        _json(
+            f"http://{USER}:{quote(SECRET, safe='')}@127.0.0.1:{PORT}", login="someone_else", password="other-pass-123"
+        ),
     )
     ok, message = MilvusHook(CONN_ID).test_connection()
     assert not ok

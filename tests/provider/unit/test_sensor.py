@@ -9,6 +9,7 @@ from unittest.mock import Mock
 import pytest
 from airflow.sdk import DAG
 from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, TaskDeferred
+
 from milvus_provider.hooks.milvus import MilvusHook
 from milvus_provider.sensors.milvus import MilvusCollectionSensor
 from milvus_provider.triggers.milvus import MilvusCollectionTrigger
@@ -135,7 +136,15 @@ def test_never_fail_skips_on_an_error_in_both_modes_even_on_the_first_check(defe
 
 @pytest.mark.parametrize("deferrable", [True, False])
 def test_silent_fail_logs_and_keeps_waiting_in_both_modes_even_on_the_first_check(deferrable):
-    op, hook = sensor(Boom("server down"), state(rows=0), state(rows=2), silent_fail=True, deferrable=deferrable, error_window=0, poke_interval=0.01)
+    op, hook = sensor(
+        Boom("server down"),
+        state(rows=0),
+        state(rows=2),
+        silent_fail=True,
+        deferrable=deferrable,
+        error_window=0,
+        poke_interval=0.01,
+    )
     if deferrable:
         with pytest.raises(TaskDeferred) as deferred:
             op.execute(context={})
@@ -160,7 +169,9 @@ def test_the_error_window_is_a_sensor_argument_passed_to_the_trigger():
 
 
 def test_non_deferrable_tolerates_errors_within_the_window_with_a_capped_exponential_backoff():
-    op, hook = sensor(Boom("down"), Boom("down"), Boom("down"), state(rows=2), deferrable=False, poke_interval=3, error_window=60)
+    op, hook = sensor(
+        Boom("down"), Boom("down"), Boom("down"), state(rows=2), deferrable=False, poke_interval=3, error_window=60
+    )
     waits = []
     import milvus_provider.sensors.milvus  # noqa: F401  (the base loop's time.sleep is patched below)
 
@@ -195,7 +206,11 @@ def test_the_triggers_error_event_skips_with_never_fail_or_soft_fail_as_in_poke_
 
     op, _ = sensor(**{flag: True})
     with pytest.raises(AirflowSkipException):
-        op.resume_execution("execute_complete", {"event": {"status": "error", "message": "polls failed for 60s"}}, context={})
+        op.resume_execution(
+            "execute_complete", {"event": {"status": "error", "message": "polls failed for 60s"}}, context={}
+        )
     op, _ = sensor()
     with pytest.raises(AirflowException, match="polls failed"):
-        op.resume_execution("execute_complete", {"event": {"status": "error", "message": "polls failed for 60s"}}, context={})
+        op.resume_execution(
+            "execute_complete", {"event": {"status": "error", "message": "polls failed for 60s"}}, context={}
+        )

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 from airflow.sdk._shared.module_loading import import_string
 from airflow.triggers.base import TriggerEvent
+
 from milvus_provider.triggers.milvus import MilvusCollectionTrigger, collection_condition_met
 
 
@@ -200,17 +201,29 @@ def test_an_outage_shorter_than_the_window_is_survived_and_a_success_resets_the_
 
 
 def test_no_error_window_waits_through_errors_until_the_timeout(clock):
-    event, _ = run_first_event(trigger(poke_interval=2, error_window=None, end_at=1010.0), FakeAsyncHook([RuntimeError("down")]))
+    event, _ = run_first_event(
+        trigger(poke_interval=2, error_window=None, end_at=1010.0), FakeAsyncHook([RuntimeError("down")])
+    )
     assert event.payload["status"] == "timeout" and "down" in event.payload["message"]
     assert clock.now == 1010.0
 
 
 def test_the_backoff_never_waits_past_end_at(clock):
-    event, _ = run_first_event(trigger(poke_interval=8, error_window=100, end_at=1002.5), FakeAsyncHook([RuntimeError("down")]))
+    event, _ = run_first_event(
+        trigger(poke_interval=8, error_window=100, end_at=1002.5), FakeAsyncHook([RuntimeError("down")])
+    )
     assert event.payload["status"] == "timeout"
     assert clock.sleeps == [1.0, 1.5] and clock.now == 1002.5
 
 
 def test_a_trigger_serialized_by_0_3_0_still_loads():
-    old = MilvusCollectionTrigger(collection_name="docs", milvus_conn_id="milvus_x", min_row_count=1, filter="", poke_interval=5.0, end_at=None, max_consecutive_errors=3)
+    old = MilvusCollectionTrigger(
+        collection_name="docs",
+        milvus_conn_id="milvus_x",
+        min_row_count=1,
+        filter="",
+        poke_interval=5.0,
+        end_at=None,
+        max_consecutive_errors=3,
+    )
     assert old.serialize()[1]["error_window"] == 60.0
