@@ -12,13 +12,14 @@ STAMP      := $(VENV)/.installed
 export LOCAL_HOME := $(CURDIR)/.local
 DEV_ENV    := source scripts/dev-env.sh
 
-.PHONY: help venv milvus-up milvus-down milvus-status airflow-init demo test test-unit fuzz-lifecycle lock clean bench-ingest bench-reindex
+.PHONY: help lint venv milvus-up milvus-down milvus-status airflow-init demo test test-unit fuzz-lifecycle lock clean bench-ingest bench-reindex
 .PHONY: system-deps airflow-up airflow-down airflow-status
 .PHONY: milvus-lite-up milvus-lite-down milvus-lite-status
 
 help:
 	@echo "make demo        set up, start the local Milvus, ingest the sample corpus, print a summary"
 	@echo "make test        set up and run the whole test suite (unit + integration, own Milvus)"
+	@echo "make lint        ruff: format check and lint (make test runs it first)"
 	@echo "make test-unit   only the fast unit tests"
 	@echo "make fuzz-lifecycle  the model-checked lifecycle with many examples, random seed (LIFECYCLE_EXAMPLES=200)"
 	@echo "make milvus-up / milvus-down / milvus-status   the local Milvus server (auth on)"
@@ -117,7 +118,12 @@ airflow-down:
 airflow-status: venv
 	@$(PY) -m milvus_toolkit_dev.local_airflow status
 
-test: venv system-deps
+# ruff, configured in pyproject.toml: the tree must be formatted and lint-clean.
+lint: venv
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+test: venv system-deps lint
 	$(PY) -m pytest --durations=12
 
 test-unit: venv
