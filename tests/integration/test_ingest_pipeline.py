@@ -189,7 +189,7 @@ def test_a_milvus_restart_mid_write_ends_with_exact_counts(own_milvus, tmp_path)
     """Stop a real server after a few batches are written, start it again while the rest
     are being written: the writes retry with backoff and end with exactly the chunks that
     were split. (Reads that meet "collection not loaded" after a restart are covered by
-    tests/unit/test_hook_reads.py: here the writes after the restart load the collection.)"""
+    tests/provider/unit/test_hook_reads.py: here the writes after the restart load the collection.)"""
     import threading
     import time
 
