@@ -37,7 +37,7 @@ def run_ceiling(hook, source: str, name: str, dim: int, insert_batch: int) -> di
         t0 = time.perf_counter()
         vectors = embedding.embed_documents([c.page_content for c in pending])
         t1 = time.perf_counter()
-        rows = [row_of(c, v, spec) for c, v in zip(pending, vectors)]
+        rows = [row_of(c, v, spec) for c, v in zip(pending, vectors, strict=True)]
         t2 = time.perf_counter()
         client.insert(name, rows)
         t3 = time.perf_counter()
@@ -122,7 +122,7 @@ def run_async_ceiling(hook, source: str, name: str, dim: int, insert_batch: int,
                 if not pending:
                     return
                 vectors = embedding.embed_documents([c.page_content for c in pending])
-                rows = [row_of(c, v, spec) for c, v in zip(pending, vectors)]
+                rows = [row_of(c, v, spec) for c, v in zip(pending, vectors, strict=True)]
                 total += len(pending)
                 pending = []
                 await semaphore.acquire()

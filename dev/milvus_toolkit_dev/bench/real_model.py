@@ -188,9 +188,11 @@ def table(result: dict) -> str:
     lines = [
         "",
         f"Ingest benchmark with the real model {result['timestamp']}  (SHARED machine: {os.cpu_count()} cores, "
-        f"{s['available_cores']} available; other sessions may run at the same time; load avg at start {result['load_avg_start']})",
-        f"Milvus {result['milvus']['server_version']} at {result['milvus']['uri']}; {s['model']} on {rt['device']}; corpus "
-        f"{corpus['files']} Markdown files, {corpus['chunks']} chunks of {corpus['mean_chunk_chars']:.0f} characters on average",
+        f"{s['available_cores']} available; other sessions may run at the same time; "
+        f"load avg at start {result['load_avg_start']})",
+        f"Milvus {result['milvus']['server_version']} at {result['milvus']['uri']}; {s['model']} on {rt['device']}; "
+        f"corpus {corpus['files']} Markdown files, {corpus['chunks']} chunks of "
+        f"{corpus['mean_chunk_chars']:.0f} characters on average",
         f"DAG: batch_size {s['batch_size']}, concurrency {s['concurrency']}, {s['mode']}; write task runs "
         f"{rt['embedding_calls_at_once']} embedding call(s) at once x {rt['torch_threads']} torch thread(s)",
         "",
@@ -218,8 +220,8 @@ def table(result: dict) -> str:
     )
     if mt:
         row(
-            f"(mt) toolkit embedding as a write task drives it ({mt['embedding_calls_at_once']} calls x {mt['torch_threads']} "
-            f"threads), no Milvus",
+            f"(mt) toolkit embedding as a write task drives it ({mt['embedding_calls_at_once']} calls x "
+            f"{mt['torch_threads']} threads), no Milvus",
             mt["chunks"],
             mt["seconds"],
             mt["chunks_per_s"],
@@ -270,12 +272,15 @@ def table(result: dict) -> str:
         f"{'MET' if r['end_to_end_over_model'] >= target else 'NOT MET'} (target >= {target})",
         f"end to end / seeds = {r['end_to_end_over_seeds']:.2f}" if c else "seeds: not measured (--model-phases)",
         f"model loads: {model.get('loads_in_this_process')} in the dags-test process "
-        f"({', '.join(str(x['task']) + ' ' + str(x['seconds']) + ' s' for x in model.get('loads', []))}); tasks asking for the model: "
+        f"({', '.join(str(x['task']) + ' ' + str(x['seconds']) + ' s' for x in model.get('loads', []))}); "
+        f"tasks asking for the model: "
         f"{', '.join(model.get('tasks_asking_for_the_model', [])) or 'none'} (= loads under an executor: "
         f"{model.get('loads_under_an_executor')})",
-        f"CPU ms per chunk: model alone (encode) {f['cpu_ms_per_chunk']['model_alone_encode']}, toolkit embedding (encode) "
-        f"{f['cpu_ms_per_chunk']['toolkit_embedding_encode']}, DAG end to end (every process of the run, Airflow and "
-        f"model load included) {f['cpu_ms_per_chunk']['dag_end_to_end_all_processes']}, seeds {f['cpu_ms_per_chunk']['seeds_all']}"
+        f"CPU ms per chunk: model alone (encode) {f['cpu_ms_per_chunk']['model_alone_encode']}, "
+        f"toolkit embedding (encode) {f['cpu_ms_per_chunk']['toolkit_embedding_encode']}, DAG end to end (every "
+        f"process of the run, Airflow and model load included) "
+        f"{f['cpu_ms_per_chunk']['dag_end_to_end_all_processes']}, "
+        f"seeds {f['cpu_ms_per_chunk']['seeds_all']}"
         f"  -> model encode / DAG end to end = {r['cpu_model_encode_over_dag_end_to_end']:.3f}",
         "",
         "peak RSS (MB): " + f"model alone {m['peak_rss_mb']:.0f} / {ma['peak_rss_mb']:.0f}, toolkit embedding "

@@ -62,7 +62,8 @@ def table(result: dict) -> str:
             a2["chunks_per_s"],
         )
     row(
-        f"(b) airflow dags test milvus_ingest, batch_size {s['batch_size']}, concurrency {s['concurrency']}, {s['mode']}",
+        f"(b) airflow dags test milvus_ingest, batch_size {s['batch_size']}, concurrency {s['concurrency']}, "
+        f"{s['mode']}",
         b["chunks"],
         b["seconds"],
         b["chunks_per_s"],
@@ -90,8 +91,9 @@ def table(result: dict) -> str:
             continue
         rss = run["peak_rss_mb_per_write_task"]
         lines.append(
-            f"peak RSS per write task ({label}, {run['chunks']} chunks, {run['write_tasks']} tasks): min {rss['min']:.0f} / "
-            f"median {rss['median']:.0f} / max {rss['max']:.0f} MB (process tree peak {run['process_tree_peak_rss_mb']:.0f} MB); "
+            f"peak RSS per write task ({label}, {run['chunks']} chunks, {run['write_tasks']} tasks): "
+            f"min {rss['min']:.0f} / median {rss['median']:.0f} / max {rss['max']:.0f} MB "
+            f"(process tree peak {run['process_tree_peak_rss_mb']:.0f} MB); "
             f"XCom {run['xcom_bytes']} bytes in {run['xcom_rows']} rows"
         )
     if small:
