@@ -4,14 +4,17 @@ search returned, averaged over the queries; nDCG also rewards returning them in 
 
 The exact neighbours are a brute-force scan of every row: cosine similarity (the benchmark's
 metric) is the dot product of L2-normalized vectors, the largest first; ties go to the lower
-row index, like a stable sort. Pure numpy, no Milvus."""
+row index, like a stable sort. The scores themselves come from
+:mod:`milvus_toolkit.retrieval_metrics` (ir-measures), the toolkit's one home for retrieval
+metrics. No Milvus."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+
+from milvus_toolkit.retrieval_metrics import RetrievalScores, score_rankings
 
 METRICS = ("COSINE", "IP", "L2")
 
@@ -50,33 +53,39 @@ def exact_top_k(
     return [[ids[int(j)] for j in row] for row in order]
 
 
+def ann_scores(results: Sequence[tuple[Sequence, Sequence]], k: int) -> RetrievalScores:
+    """Recall@k and nDCG@k (and hit rate, MRR) of ``(got, truth)`` pairs, one per query: the
+    true ``k`` nearest neighbours (``truth[:k]``) are the relevant ids, each of grade 1. Scored
+    by the toolkit's one home for retrieval metrics (:mod:`milvus_toolkit.retrieval_metrics`),
+    so recall is VectorDBBench's ``calc_recall`` (true neighbours returned / ``k``; a duplicate
+    counts once) and nDCG rewards returning them in order."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be positive, got {k}")
+    rankings: dict[str, list[str]] = {}
+    judgements: dict[str, dict[str, int]] = {}
+    for n, (got, truth) in enumerate(results):
+        want = [str(t) for t in list(truth)[:k]]
+        if len(want) < k:
+            raise ValueError(f"query {n}: {len(want)} true neighbours for k={k}")
+        judgements[str(n)] = dict.fromkeys(want, 1)
+        rankings[str(n)] = [str(g) for g in got]
+    return score_rankings(rankings, judgements, k)
+
+
 def recall_at_k(got: Iterable, truth: Sequence, k: int | None = None) -> float:
     """The share of the true ``k`` nearest neighbours among the ``k`` results returned
     (VectorDBBench's ``calc_recall``); duplicates in ``got`` count once."""
     k = len(truth) if k is None else k
-    if k < 1:
-        raise ValueError(f"k must be positive, got {k}")
-    want = set(list(truth)[:k])
-    returned = set(list(got)[:k])
-    return len(want & returned) / k
+    return ann_scores([(list(got), truth)], k).recall
 
 
 def ndcg_at_k(got: Sequence, truth: Sequence, k: int | None = None) -> float:
-    """Normalized discounted cumulative gain: a true neighbour at rank r (0-based) of the
-    results gains 1/log2(r + 2); the ideal order gains the sum over the first ``k`` ranks."""
+    """Normalized discounted cumulative gain of one search against its true neighbours."""
     k = len(truth) if k is None else k
-    want = set(list(truth)[:k])
-    seen: set = set()
-    dcg = 0.0
-    for rank, item in enumerate(list(got)[:k]):
-        if item in want and item not in seen:
-            dcg += 1 / math.log2(rank + 2)
-            seen.add(item)
-    ideal = sum(1 / math.log2(r + 2) for r in range(k))
-    return dcg / ideal
+    return ann_scores([(list(got), truth)], k).ndcg
 
 
 def mean_recall(results: Iterable[tuple[Sequence, Sequence]], k: int) -> float | None:
     """Mean recall over ``(got, truth)`` pairs, ``None`` for no pairs."""
-    values = [recall_at_k(got, truth, k) for got, truth in results]
-    return round(float(np.mean(values)), 6) if values else None
+    pairs = list(results)
+    return round(ann_scores(pairs, k).recall, 6) if pairs else None
