@@ -2,6 +2,7 @@
 
 - ``milvus_toolkit_dev.local_milvus``: the local Milvus server (``make milvus-up``);
 - ``milvus_toolkit_dev.local_airflow``: a local Airflow stack (``make airflow-up``);
+- ``milvus_toolkit_dev.processes``: the process and port helpers the local servers share;
 - ``milvus_toolkit_dev.sample_corpus``: how the sample corpus in ``include/sample_corpus``
   was made (``make_pdf.py``).
 

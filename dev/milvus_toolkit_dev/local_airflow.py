@@ -51,6 +51,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from milvus_toolkit_dev import processes
 from milvus_toolkit_dev.local_milvus import REPO_ROOT, LocalMilvus
 
 DEFAULT_LOCAL_HOME = REPO_ROOT / ".local"
@@ -264,11 +265,7 @@ class LocalAirflow:
         }
 
     def pid(self, name: str) -> int | None:
-        try:
-            pid = int(self.pid_file(name).read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if _alive(pid) else None
+        return processes.read_pid(self.pid_file(name))
 
     # ---- database and broker ------------------------------------------------------------
 
@@ -338,7 +335,7 @@ class LocalAirflow:
                 cwd=self.run_dir,
             )
         if result.returncode != 0:
-            raise LocalAirflowError(f"airflow db migrate failed:\n{_tail(log)}")
+            raise LocalAirflowError(f"airflow db migrate failed:\n{processes.tail(log)}")
 
     # ---- start / stop --------------------------------------------------------------------
 
@@ -367,7 +364,7 @@ class LocalAirflow:
         self.ensure_database()
         if self.executor == "celery":
             self._check_broker()
-        if any(c.name == "api-server" for c in missing) and _port_open(self.port):
+        if any(c.name == "api-server" for c in missing) and processes.port_open(self.port):
             raise LocalAirflowError(
                 f"port {self.port} on 127.0.0.1 is taken by another program; "
                 f"choose another with AIRFLOW_API_PORT=... (or --port)"
@@ -386,17 +383,13 @@ class LocalAirflow:
             raise
 
     def _start(self, comp: Component) -> None:
-        with open(self.log_file(comp.name), "ab") as out:
-            proc = subprocess.Popen(
-                comp.argv,
-                env=self.process_env(comp),
-                cwd=self.run_dir,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # own session and process group: stopped as a whole
-            )
-        self.pid_file(comp.name).write_text(str(proc.pid))
+        processes.spawn_daemon(
+            list(comp.argv),
+            cwd=self.run_dir,
+            env=self.process_env(comp),
+            stdout=self.log_file(comp.name),
+            pid_file=self.pid_file(comp.name),
+        )
 
     def down(self, timeout: float = 45.0) -> list[int]:
         """Stop everything this stack started: SIGTERM (graceful), SIGKILL after ``timeout``.
@@ -413,22 +406,22 @@ class LocalAirflow:
         for name in order:
             pid = self.pid(name)
             if pid is not None:
-                members = _session_members(pid)
+                members = processes.session_members(pid)
                 targets += members
-                _signal(members, signal.SIGTERM)
-                _wait_gone(members, timeout)
+                processes.signal_pids(members, signal.SIGTERM)
+                processes.wait_gone(members, timeout)
         # Anything else carrying this stack's marker (task processes, strays).
         strays = self.processes()
         if strays:
             targets += strays
-            _signal(strays, signal.SIGTERM)
-            _wait_gone(strays, 10)
-        leftover = [p for p in self.processes() + targets if _alive(p)]
-        _signal(leftover, signal.SIGKILL)
-        _wait_gone(leftover, 10)
+            processes.signal_pids(strays, signal.SIGTERM)
+            processes.wait_gone(strays, 10)
+        leftover = [p for p in self.processes() + targets if processes.alive(p)]
+        processes.signal_pids(leftover, signal.SIGKILL)
+        processes.wait_gone(leftover, 10)
         for name in names:
             self.pid_file(name).unlink(missing_ok=True)
-        still = [p for p in self.processes() if _alive(p)]
+        still = [p for p in self.processes() if processes.alive(p)]
         if still:
             raise LocalAirflowError(f"processes survived SIGKILL: {still}")
         return sorted(set(targets))
@@ -441,7 +434,7 @@ class LocalAirflow:
         setproctitle, which can overwrite /proc/<pid>/environ (the marker); a task's
         subprocess may start a session of its own (start_new_session=True)."""
         names = (self.state() or {}).get("components") or [c.name for c in self.components()]
-        table = _process_table()
+        table = processes.process_table()
         leaders = {pid for pid in (self.pid(n) for n in names) if pid is not None}
         found = {pid for pid, (_, sid) in table.items() if sid in leaders}
         marker = f"{RUN_MARKER}={self.run_dir.resolve()}".encode()
@@ -495,7 +488,7 @@ class LocalAirflow:
         while time.monotonic() < deadline:
             dead = [c.name for c in self.components() if self.pid(c.name) is None]
             if dead:
-                logs = "\n".join(f"--- {n} ---\n{_tail(self.log_file(n))}" for n in dead)
+                logs = "\n".join(f"--- {n} ---\n{processes.tail(self.log_file(n))}" for n in dead)
                 raise LocalAirflowError(f"component(s) exited during start-up: {', '.join(dead)}\n{logs}")
             if self.is_healthy():
                 return
@@ -515,7 +508,7 @@ class LocalAirflow:
         )
         for name in state.get("components", []):
             pid = self.pid(name)
-            lines.append(f"  {name:14s} {'running (pid %d)' % pid if pid else 'stopped'}")
+            lines.append(f"  {name:14s} {f'running (pid {pid})' if pid else 'stopped'}")
         try:
             health = self.health()
             lines.append("  health: " + ", ".join(f"{k}={(v or {}).get('status')}" for k, v in health.items()))
@@ -553,108 +546,8 @@ class LocalAirflow:
             fh.write(text)
 
 
-# ---- process helpers ----------------------------------------------------------------------
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-
-
-def _alive(pid: int) -> bool:
-    fields = _stat_fields(pid)
-    return fields is not None and fields[0] not in ("Z", "X")  # a zombie is not alive
-
-
-def _process_table() -> dict[int, tuple[int, int]]:
-    """``pid -> (ppid, session id)`` of every live process."""
-    table = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = _stat_fields(int(entry.name))
-            if fields and fields[0] not in ("Z", "X"):
-                table[int(entry.name)] = (int(fields[1]), int(fields[3]))
-    return table
-
-
-def _session_members(sid: int) -> list[int]:
-    """All live processes of the session that ``sid`` leads (start_new_session=True)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = _stat_fields(int(entry.name))
-            if fields and fields[3] == str(sid) and fields[0] not in ("Z", "X"):
-                members.append(int(entry.name))
-    return members
-
-
-def _signal(pids: list[int], sig: signal.Signals) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-def _wait_gone(pids: list[int], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.2)
-
-
-def _port_open(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(1)
-        return sock.connect_ex((host, port)) == 0
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
 def _shell_quote(value: str) -> str:
     return "'" + value.replace("'", "'\"'\"'") + "'"
-
-
-def listening_sockets(pids: list[int]) -> list[tuple[int, str, int]]:
-    """``(pid, address, port)`` of every TCP socket in LISTEN state held by ``pids``."""
-    inodes: dict[str, int] = {}
-    for pid in pids:
-        try:
-            for fd in Path(f"/proc/{pid}/fd").iterdir():
-                try:
-                    target = os.readlink(fd)
-                except OSError:
-                    continue
-                if target.startswith("socket:["):
-                    inodes[target[8:-1]] = pid
-        except OSError:
-            continue
-    found = []
-    for table, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
-        try:
-            rows = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            cols = row.split()
-            local, st, inode = cols[1], cols[3], cols[9]
-            if st != "0A" or inode not in inodes:  # 0A = LISTEN
-                continue
-            addr_hex, port_hex = local.split(":")
-            raw = bytes.fromhex(addr_hex)
-            if family == socket.AF_INET:
-                addr = socket.inet_ntop(family, raw[::-1])
-            else:  # four little-endian 32-bit words
-                addr = socket.inet_ntop(family, b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4)))
-            found.append((inodes[inode], addr, int(port_hex, 16)))
-    return found
 
 
 def from_environment(executor: str | None = None, port: int | None = None) -> LocalAirflow:

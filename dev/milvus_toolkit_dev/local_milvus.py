@@ -41,7 +41,6 @@ import re
 import secrets
 import signal
 import socket
-import subprocess
 import sys
 import time
 import urllib.error
@@ -50,6 +49,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import quote
+
+from milvus_toolkit_dev import processes
 
 DEFAULT_PORT = 19530
 DEFAULT_LITE_PORT = 19540  # clear of 19530 and the 2.3.5 server's internal default ports
@@ -103,11 +104,7 @@ class LocalServer:
     # ---- process state -----------------------------------------------------------------
 
     def pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if _process_alive(pid) else None
+        return processes.read_pid(self.pid_file)
 
     def is_healthy(self) -> bool:
         raise NotImplementedError
@@ -144,19 +141,8 @@ class LocalServer:
 
     def down(self, timeout: float = 30.0, quiet: bool = False) -> None:
         """Stop the server: SIGTERM (graceful), then SIGKILL after ``timeout`` seconds."""
-        pid = self.pid()
-        if pid is not None:
-            _signal_group(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while _process_alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            if _process_alive(pid):
-                _signal_group(pid, signal.SIGKILL)
-                while _process_alive(pid):
-                    time.sleep(0.1)
-        deadline = time.monotonic() + 20
-        while _port_open(self.port) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        processes.stop_group(self.pid(), timeout)
+        processes.wait_port_closed(self.port, timeout=20)
         self.pid_file.unlink(missing_ok=True)
         self.state_file.unlink(missing_ok=True)
         if not quiet:
@@ -168,7 +154,7 @@ class LocalServer:
             self.down(quiet=True)
         self.pid_file.unlink(missing_ok=True)
         self.state_file.unlink(missing_ok=True)
-        if _port_open(self.port):
+        if processes.port_open(self.port):
             raise LocalMilvusError(
                 f"port {self.port} is already in use by a process this project did not start; "
                 f"stop it or choose another port ({self.port_env}=...)"
@@ -183,31 +169,25 @@ class LocalServer:
     def _spawn(self, argv: list[str], *, cwd: Path, env: dict[str, str], log_name: str) -> None:
         """Start ``argv`` as a daemon (own session and process group, output to log files)
         and record its pid."""
-        self.logs.mkdir(parents=True, exist_ok=True)
-        with (
-            open(self.logs / f"{log_name}-stdout.log", "ab") as out,
-            open(self.logs / f"{log_name}-stderr.log", "ab") as err,
-        ):
-            proc = subprocess.Popen(
-                argv,
-                cwd=cwd,
-                env=env,
-                stdout=out,
-                stderr=err,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # survives the shell that started it; own group
-            )
-        self.pid_file.write_text(str(proc.pid))
+        processes.spawn_daemon(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdout=self.logs / f"{log_name}-stdout.log",
+            stderr=self.logs / f"{log_name}-stderr.log",
+            pid_file=self.pid_file,
+        )
 
     def _wait_healthy(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.pid() is None:
-                raise LocalMilvusError(f"the {self.label} process exited during start-up")
-            if self.is_healthy() and _port_open(self.port):
-                return
-            time.sleep(0.5)
-        raise LocalMilvusError(f"{self.label} did not answer on {self.uri} within {timeout:.0f} s")
+        try:
+            processes.wait_until(
+                lambda: self.is_healthy() and processes.port_open(self.port),
+                timeout=timeout,
+                what=f"{self.label} on {self.uri}",
+                alive=lambda: self.pid() is not None,
+            )
+        except processes.ProcessTimeout as exc:
+            raise LocalMilvusError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -283,7 +263,7 @@ class LocalMilvus(LocalServer):
         reusable = (
             ports.get("proxy_port") == self.port
             and (self.data_dir / "configs" / "milvus.yaml").exists()
-            and all(_port_free(port) for port in ports.values())
+            and all(processes.port_free(port) for port in ports.values())
         )
         if not reusable:
             ports = self._write_config()
@@ -415,7 +395,7 @@ class LocalMilvusLite(LocalServer):
 
     def is_healthy(self) -> bool:
         """Our process is alive and a Milvus client gets a server version from the port."""
-        if self.pid() is None or not _port_open(self.port):
+        if self.pid() is None or not processes.port_open(self.port):
             return False
         from pymilvus import MilvusClient
         from pymilvus.exceptions import MilvusException
@@ -511,47 +491,6 @@ def _server_config_class():
                 return None
 
     return ServerConfig
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped by its parent) is not alive for our purposes.
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pid, sig)  # the binary leads its own session/group (start_new_session)
-    except ProcessLookupError:
-        pass
-    except PermissionError:
-        os.kill(pid, sig)
-
-
-def _port_free(port: int) -> bool:
-    """Can a server bind ``port`` now (with SO_REUSEADDR, as Milvus does)?"""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("0.0.0.0", port))
-        except OSError:
-            return False
-    return True
-
-
-def _port_open(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(1)
-        return sock.connect_ex((host, port)) == 0
 
 
 def main(argv: list[str] | None = None) -> int:

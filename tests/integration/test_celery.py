@@ -27,7 +27,8 @@ import pytest
 from milvus_toolkit.ingest.documents import discover, load
 from milvus_toolkit.ingest.params import SAMPLE_CORPUS
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
-from milvus_toolkit_dev.local_airflow import LocalAirflow, listening_sockets
+from milvus_toolkit_dev.local_airflow import LocalAirflow
+from milvus_toolkit_dev.processes import listening_sockets
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
