@@ -81,7 +81,7 @@ def milvus_benchmark():
         import logging
 
         from milvus_toolkit.benchmark import load_record, markdown_report, results_dir, save_run
-        from milvus_toolkit.benchmark.report import seeds_table
+        from milvus_toolkit.benchmark.tables import seeds_table
 
         record = load_record(record_path)
         paths = save_run(record, results_dir())

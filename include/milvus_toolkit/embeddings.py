@@ -118,31 +118,6 @@ class KnownVectors(Embeddings):
         return list(self.vectors[text]) if text in self.vectors else await self.load().aembed_query(text)
 
 
-class CountingEmbeddings(Embeddings):
-    """Delegates to another ``Embeddings`` and counts the texts it was asked to embed, so a
-    run can report (and a test can check) how much embedding work it really did."""
-
-    def __init__(self, inner: Embeddings) -> None:
-        self.inner = inner
-        self.texts = 0
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        self.texts += len(texts)
-        return self.inner.embed_documents(texts)
-
-    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        self.texts += len(texts)
-        return await self.inner.aembed_documents(texts)
-
-    def embed_query(self, text: str) -> list[float]:
-        self.texts += 1
-        return self.inner.embed_query(text)
-
-    async def aembed_query(self, text: str) -> list[float]:
-        self.texts += 1
-        return await self.inner.aembed_query(text)
-
-
 def default_embedding_name() -> str:
     return os.environ.get("MILVUS_TOOLKIT_EMBEDDING", "local")
 

@@ -10,19 +10,11 @@ import json
 import pytest
 
 from milvus_toolkit.benchmark.plan import Cell, build_plan
-from milvus_toolkit.benchmark.report import (
-    find_previous_run,
-    find_regressions,
-    load_record,
-    machine_was_busy,
-    markdown_report,
-    percentile,
-    results_dir,
-    save_record,
-    save_run,
-    seeds_table,
-    summarize,
-)
+from milvus_toolkit.benchmark.regression import find_previous_run, find_regressions
+from milvus_toolkit.benchmark.render import markdown_report
+from milvus_toolkit.benchmark.stats import machine_was_busy, percentile, summarize
+from milvus_toolkit.benchmark.storage import load_record, results_dir, save_record, save_run
+from milvus_toolkit.benchmark.tables import seeds_table
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -371,7 +363,7 @@ def test_the_report_has_a_llamaindex_table_and_the_tutorial_rows_beside_ours():
 
 
 def test_tutorial_rows_fall_back_to_the_baseline_level_and_say_so():
-    from milvus_toolkit.benchmark.report import tutorial_table
+    from milvus_toolkit.benchmark.tables import tutorial_table
 
     record = fake_record()
     record["cells"] = [c for c in record["cells"] if c["consistency_level"] != "Strong"]
@@ -482,7 +474,7 @@ def test_save_run_draws_the_sweep_and_adds_its_levels_to_the_history(tmp_path):
 
 
 def test_an_older_history_gets_the_new_columns_and_keeps_its_rows(tmp_path):
-    from milvus_toolkit.benchmark.report import HISTORY_FIELDS, append_history
+    from milvus_toolkit.benchmark.storage import HISTORY_FIELDS, append_history
 
     old_fields = [f for f in HISTORY_FIELDS if f not in ("recall", "failed_rate")]
     path = tmp_path / "history.csv"

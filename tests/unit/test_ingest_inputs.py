@@ -145,7 +145,7 @@ def test_files_over_the_size_limit_are_reported_without_being_read(tmp_path, mon
     assert results["huge.txt"] == BadFile("huge.txt", "larger than the 1 MB limit (max_file_mb): 1048577 bytes")
     assert results["small.txt"].pages[0][1] == "small"
     assert read == ["small.txt"]
-    from milvus_toolkit.ingest.documents import DEFAULT_MAX_FILE_MB
+    from milvus_toolkit.ingest.params import DEFAULT_MAX_FILE_MB
 
     assert DEFAULT_MAX_FILE_MB == 100
     assert len(list(load(corpus))) == 2, "no limit by default"

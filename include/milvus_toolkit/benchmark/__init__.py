@@ -11,8 +11,7 @@ and the raw pymilvus clients, plus VectorDBBench-style search metrics.
   Airflow import);
 - the figures: ``stats`` (percentiles, per-cell summaries, the record), ``storage`` (results
   folder, history), ``regression``, ``tables`` (with the tutorials' published figures from
-  ``tutorials``), ``render`` (Markdown) and ``chart`` (PNGs);
-  :mod:`~milvus_toolkit.benchmark.report` re-exports them all.
+  ``tutorials``), ``render`` (Markdown) and ``chart`` (PNGs).
 
 The DAG ``dags/milvus_benchmark.py`` wires them together.
 """

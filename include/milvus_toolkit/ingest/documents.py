@@ -62,7 +62,6 @@ CODE_LANGUAGES = {
 }
 GLOB_CHARS = set("*?[")
 LOCAL_PROTOCOLS = ("", "file", "local")
-DEFAULT_MAX_FILE_MB = 100
 
 
 class SourceError(PermanentError, ValueError):

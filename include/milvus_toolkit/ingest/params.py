@@ -21,7 +21,6 @@ SAMPLE_CORPUS = Path(__file__).resolve().parents[2] / "sample_corpus"
 SPLITTERS = ("auto", "recursive", "markdown", "html", "token", "code")
 MODES = ("upsert", "add")
 
-DEFAULT_COLLECTION = "documents"
 DEFAULT_CHUNK_SIZE = 1000
 DEFAULT_CHUNK_OVERLAP = 150
 # Chunks per mapped task. Measured (README, "Ingest throughput"): 500 spent more time in
