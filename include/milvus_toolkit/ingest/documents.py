@@ -22,6 +22,7 @@ from pathlib import PurePath, PurePosixPath
 from fsspec.utils import glob_translate
 from upath import UPath
 
+from milvus_toolkit.ingest.decoding import decode
 from milvus_toolkit.rules import PermanentError
 
 MARKDOWN = {".md", ".markdown"}
@@ -279,7 +280,10 @@ def read_document(source: str, data: bytes) -> LoadedDocument | BadFile:
     elif b"\x00" in data:
         return BadFile(source, "binary file (NUL bytes), not text")
     else:
-        text, encoding = decode_text(data)
+        decoded = decode(data)
+        if decoded.text is None:
+            return BadFile(source, f"cannot be decoded: {decoded.reason}")
+        text, encoding = decoded.text, decoded.encoding
     if text is None:
         return BadFile(source, "cannot be decoded: not UTF-8, and no other text encoding fits")
     if _looks_binary(text):
@@ -311,27 +315,10 @@ def clean_html(html: str) -> tuple[str, str]:
 
 
 def decode_text(data: bytes) -> tuple[str | None, str]:
-    """UTF-8 (with or without BOM) first; then what charset-normalizer finds most plausible
-    (cp1251, cp1253, iso-8859-2, Shift-JIS, GB18030, ...); ``None`` when nothing fits.
-
-    On short Western text the detector often ties Windows-1252 with its Central-European
-    cousins (cp1250, iso-8859-x) and picks one of those: any candidate that decodes as
-    cp1252 with no more chaos and no less language coherence than the best wins.
-    """
-    try:
-        return data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
-
-    matches = from_bytes(data)
-    best = matches.best()
-    if best is None or best.encoding is None:
-        return None, ""
-    for match in matches:
-        if "cp1252" in match.could_be_from_charset and match.chaos <= best.chaos and match.coherence >= best.coherence:
-            return data.decode("cp1252"), "cp1252"
-    return str(best), best.encoding
+    """UTF-8 (with or without BOM), ISO-2022-JP, else the one plausible legacy reading
+    (``milvus_toolkit.ingest.decoding``); ``(None, "")`` when nothing fits or readings disagree."""
+    decoded = decode(data)
+    return decoded.text, decoded.encoding
 
 
 def _decode_utf16(data: bytes) -> tuple[str | None, str]:
