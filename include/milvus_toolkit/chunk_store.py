@@ -8,6 +8,7 @@ settings of the LangChain ``Milvus`` store the pipelines write through.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -170,6 +171,16 @@ def check_options(where: str, spec: CollectionSpec, layout: dict) -> None:
             f"{where} holds tenants (partition key '{key}'): pass tenant=<name>; a run without one would "
             f"read and delete across every tenant"
         )
+
+
+def count_by_source(hook, collection: str, source_field: str = "source", *, batch_size: int = 5000) -> dict[str, int]:
+    """Exact row count per source over the whole collection (or alias): the chunk rows read
+    with the hook's ``iter_rows`` (Strong consistency, paged by primary key, so rows written
+    just before are counted)."""
+    counts: Counter[str] = Counter()
+    for batch in hook.iter_rows(collection, [source_field], batch_size=batch_size):
+        counts.update(row[source_field] for row in batch)
+    return dict(counts)
 
 
 def _store_kwargs(hook, spec: CollectionSpec, embedding) -> dict[str, Any]:

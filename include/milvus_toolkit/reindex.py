@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from milvus_toolkit import marks, sync
+from milvus_toolkit import chunk_store, marks, sync
 from milvus_toolkit.ingest.params import DEFAULT_MAX_DELETE_PERCENT, IngestParams, ParamsError, parse_model
 from milvus_toolkit.ingest.staging import SplitManifest, read_json
 
@@ -128,7 +128,7 @@ def check_build_budget(hook, plan: dict, serving: str | None, kept_sources) -> N
     build's own rows and what the alias serves at that moment)."""
     if not (plan["build"] and serving and hook.has_collection(serving)):
         return
-    served = hook.count_by_source(serving)
+    served = chunk_store.count_by_source(hook, serving)
     kept = set(kept_sources)
     left_out = {source: rows for source, rows in served.items() if source not in kept}
     sync.check_budget(
@@ -159,7 +159,7 @@ def check_unreadable_kept(hook, plan: dict, manifest: SplitManifest | dict) -> N
         return
     from milvus_toolkit.ingest.validation import ValidationFailed
 
-    counts = hook.count_by_source(serving)
+    counts = chunk_store.count_by_source(hook, serving)
     lost = {source: counts[source] for source in failed_sources if counts.get(source)}
     if lost:
         listed = ", ".join(f"{source} ({rows} rows)" for source, rows in sorted(lost.items())[:20])
@@ -196,7 +196,10 @@ def swap_alias(hook, plan: dict, keep_builds: int = 1) -> dict:
     current = hook.describe_alias(alias)
     if current != target:  # what the alias serves now, against what the build really holds
         check_build_budget(
-            hook, plan, current or (alias if hook.has_collection(alias) else None), hook.count_by_source(target)
+            hook,
+            plan,
+            current or (alias if hook.has_collection(alias) else None),
+            chunk_store.count_by_source(hook, target),
         )
     if current == target:  # a retry after the alias moved
         previous = hook.collection_properties(target).get(marks.PREVIOUS)

@@ -244,7 +244,7 @@ def delete_planned(
     They are read again first: a run that started later may have rewritten them since."""
     if not planned:
         return 0
-    rows = hook.get_rows(collection, planned, _fields(scope))
+    rows = hook.get(collection, planned, output_fields=_fields(scope))
     ids = obsolete_ids(rows, new_ids, scope, run_stamp)
     deleted = hook.delete(collection, ids)
     log.info("Deleted %d obsolete rows from '%s' (%d planned)", deleted, collection, len(planned))
@@ -278,7 +278,7 @@ def classify(chunks: list[Document], stored_meta_hash: dict[str, str | None]) ->
 
 
 def stored_meta_hashes(hook, collection: str, ids: list[str]) -> dict[str, str | None]:
-    return {row["pk"]: row.get(META_HASH) for row in hook.get_rows(collection, ids, ["pk", META_HASH])}
+    return {row["pk"]: row.get(META_HASH) for row in hook.get(collection, ids, output_fields=["pk", META_HASH])}
 
 
 def refresh_metadata(hook, spec, chunks: list[Document]) -> int:
@@ -287,7 +287,7 @@ def refresh_metadata(hook, spec, chunks: list[Document]) -> int:
         return 0
     vectors = {
         row[spec.primary_field]: row[spec.vector_field]
-        for row in hook.get_rows(spec.name, [c.id for c in chunks], [spec.primary_field, spec.vector_field])
+        for row in hook.get(spec.name, [c.id for c in chunks], output_fields=[spec.primary_field, spec.vector_field])
     }
     rows = [
         {

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from milvus_toolkit.chunk_store import count_by_source
 from milvus_toolkit.ingest.documents import discover, load
 from milvus_toolkit.ingest.params import SAMPLE_CORPUS
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
@@ -199,7 +200,7 @@ def test_milvus_ingest_on_celery_spreads_mapped_tasks_over_two_workers(celery_st
 
     # Exact counts in Milvus (Strong consistency), per source file and in total.
     assert hook.count(collection_name) == total
-    assert hook.count_by_source(collection_name) == expected
+    assert count_by_source(hook, collection_name) == expected
 
     # The state that decides deletes is the collection itself, so it agrees on every worker:
     # a reindex whose mapped tasks run on both workers deletes exactly what is gone.
@@ -214,7 +215,7 @@ def test_milvus_ingest_on_celery_spreads_mapped_tasks_over_two_workers(celery_st
     now = {
         doc.source: len(split_document(doc, SplitSettings("auto", 1000, 150))) for doc in load(discover(str(corpus)))
     }
-    assert hook.count_by_source(collection_name) == now and hook.count(collection_name) == sum(now.values())
+    assert count_by_source(hook, collection_name) == now and hook.count(collection_name) == sum(now.values())
 
     # Idempotent: up on a running stack only checks it (no migration, nothing started, the
     # same processes); down twice stops all, then nothing.

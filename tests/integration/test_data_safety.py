@@ -16,7 +16,7 @@ from langchain_core.documents import Document
 
 from milvus_toolkit import chunk_store, marks
 from milvus_toolkit import reindex as reindexing
-from milvus_toolkit.chunk_store import CollectionSpec
+from milvus_toolkit.chunk_store import CollectionSpec, count_by_source
 from milvus_toolkit.embeddings import get_embeddings
 from milvus_toolkit.ingest.params import parse_params
 from milvus_toolkit.ingest.pipeline import check_inputs
@@ -70,7 +70,7 @@ def test_a_declared_index_dag_runs_its_declaration_and_nothing_else(airflow_env,
     scheduled = dags_test(env, "milvus_reindex__field_docs")  # the scheduler's way: no conf
     assert scheduled.returncode == 0, scheduled.output[-4000:]
     expected = {source: len(ids) for source, ids in split_ids(corpus).items()}
-    assert hook.count_by_source(collection_name) == expected
+    assert count_by_source(hook, collection_name) == expected
 
     # A run's conf cannot point a declared index at another corpus or collection.
     elsewhere = tmp_path / "elsewhere"
@@ -78,14 +78,14 @@ def test_a_declared_index_dag_runs_its_declaration_and_nothing_else(airflow_env,
     (elsewhere / "other.md").write_text("# Other\n\nSomething else entirely.\n")
     overridden = dags_test(env, "milvus_reindex__field_docs", {"source": str(elsewhere), "collection": "other_docs"})
     assert overridden.returncode == 0, overridden.output[-4000:]
-    assert hook.count_by_source(collection_name) == expected and not hook.has_collection("other_docs")
+    assert count_by_source(hook, collection_name) == expected and not hook.has_collection("other_docs")
 
     # And the generic DAGs do not write into a declared index's collection.
     generic = dags_test(
         env, "milvus_ingest", {"source": str(elsewhere), "collection": collection_name, "embedding": "deterministic"}
     )
     assert generic.returncode != 0 and "is kept by the declared index 'field_docs'" in generic.output
-    assert hook.count_by_source(collection_name) == expected
+    assert count_by_source(hook, collection_name) == expected
 
 
 # ---- never delete what could not be read; a budget on deletes --------------------------------
@@ -96,7 +96,7 @@ def test_files_that_cannot_be_read_this_time_keep_their_rows(airflow_env, hook, 
     """Before: a file being rewritten (0 bytes) or undecodable was skipped and its chunks
     were deleted from the serving collection."""
     reindex(airflow_env, {"source": str(corpus), "collection": alias})
-    before = hook.count_by_source(alias)
+    before = count_by_source(hook, alias)
     (corpus / "grower-faq.txt").write_bytes(b"")
     (corpus / "release-notes.md").write_bytes(bytes(range(128, 256)) * 40)
 
@@ -104,7 +104,7 @@ def test_files_that_cannot_be_read_this_time_keep_their_rows(airflow_env, hook, 
     assert changes(result)["deleted"] == 0
     assert "skipped grower-faq.txt (its rows are kept): empty file" in result.output
     assert "skipped release-notes.md (its rows are kept)" in result.output
-    assert hook.count_by_source(alias) == before
+    assert count_by_source(hook, alias) == before
 
 
 @pytest.mark.airflow
@@ -124,7 +124,7 @@ def test_the_deletion_budget_stops_a_run_before_it_writes_or_deletes(airflow_env
 
     allowed = reindex(airflow_env, {"source": str(corpus), "collection": alias, "max_delete_percent": 100})
     assert changes(allowed)["deleted"] > 0
-    assert set(hook.count_by_source(alias)) == set(split_ids(corpus))
+    assert set(count_by_source(hook, alias)) == set(split_ids(corpus))
 
 
 def test_a_dropped_and_recreated_collection_starts_clean(hook, collection_name, corpus):
@@ -219,7 +219,7 @@ def test_the_rollback_copy_is_what_the_alias_really_left(hook, collection_name, 
 def test_reingesting_an_edited_or_resplit_file_leaves_no_stale_chunks(hook, collection_name, corpus):
     """Before: shrinking a file or changing chunk_size and re-ingesting left the old chunks."""
     Run(hook, params_for(corpus, collection_name), "v1").all()
-    other_sources = {s: n for s, n in hook.count_by_source(collection_name).items() if s != "maintenance-guide.md"}
+    other_sources = {s: n for s, n in count_by_source(hook, collection_name).items() if s != "maintenance-guide.md"}
     guide = corpus / "maintenance-guide.md"
     guide.write_text(guide.read_text()[:1500])
     Run(hook, params_for(guide, collection_name, source_root=str(corpus), max_delete_percent=100), "shrunk").all()
@@ -229,7 +229,7 @@ def test_reingesting_an_edited_or_resplit_file_leaves_no_stale_chunks(hook, coll
 
     resplit = params_for(corpus, collection_name, chunk_size=400, chunk_overlap=50, max_delete_percent=100)
     Run(hook, resplit, "resplit").all()
-    counts = hook.count_by_source(collection_name)
+    counts = count_by_source(hook, collection_name)
     assert set(counts) == set(other_sources) | {"maintenance-guide.md"}
     assert hook.count(collection_name) == sum(counts.values()) > sum(other_sources.values())
 
@@ -243,7 +243,7 @@ def test_a_subfolder_keeps_the_names_of_the_root_it_was_first_ingested_under(hoo
     before = ids_in(hook, collection_name)
 
     Run(hook, params_for(root / "guide", collection_name), "sub").all()  # no source_root given
-    assert set(hook.count_by_source(collection_name)) == {"guide/intro.md", "faq.md"}
+    assert set(count_by_source(hook, collection_name)) == {"guide/intro.md", "faq.md"}
     assert ids_in(hook, collection_name) == before, "the same file never gets a second set of rows"
 
     outside = tmp_path / "other"

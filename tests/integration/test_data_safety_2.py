@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from milvus_toolkit import marks
+from milvus_toolkit.chunk_store import count_by_source
 from milvus_toolkit.sync import DeletionBudgetExceeded
 from tests.integration.conftest import Reindex, Run, ids_in, split_ids
 from tests.integration.test_data_safety import params_for
@@ -15,7 +16,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("private_staging"
 
 
 def served_by_source(hook, alias) -> dict[str, int]:
-    return hook.count_by_source(hook.describe_alias(alias) or alias)
+    return count_by_source(hook, hook.describe_alias(alias) or alias)
 
 
 # ---- 1. a full rebuild answers to the deletion budget too --------------------------------------
@@ -85,7 +86,7 @@ def test_rows_written_a_moment_ago_are_seen_by_the_reads_that_decide_deletes(ser
         )
         rows = [r for batch in hook.iter_rows(collection_name, ["pk", "source"], batch_size=1000) for r in batch]
         assert len(rows) == start + 1500 == len({r["pk"] for r in rows}), "every row exactly once, at once"
-    assert hook.count_by_source(collection_name) == {f"s{k}": len(range(k, 6000, 7)) for k in range(7)}
+    assert count_by_source(hook, collection_name) == {f"s{k}": len(range(k, 6000, 7)) for k in range(7)}
     filtered = [r for b in hook.iter_rows(collection_name, ["pk"], filter='source == "s3"', batch_size=100) for r in b]
     assert sorted(r["pk"] for r in filtered) == [f"id-{i:05d}" for i in range(3, 6000, 7)]
 
@@ -186,7 +187,7 @@ def test_renames_are_removed_by_a_glob_reindex_and_reported_by_ingest(lite_hook,
         and "n0.md" in summary.text
         and "milvus_reindex" in summary.text
     )
-    assert "n0.md" in hook.count_by_source(collection_name), "ingest never deletes"
+    assert "n0.md" in count_by_source(hook, collection_name), "ingest never deletes"
 
     glob = {
         "source": f"{folder}/*.md",

@@ -12,7 +12,7 @@ import pytest
 from langchain_core.documents import Document
 
 from milvus_toolkit import chunk_store
-from milvus_toolkit.chunk_store import CollectionSpec
+from milvus_toolkit.chunk_store import CollectionSpec, count_by_source
 from milvus_toolkit.embeddings import get_embeddings
 from milvus_toolkit.ingest.documents import discover, load
 from milvus_toolkit.ingest.params import SAMPLE_CORPUS
@@ -72,7 +72,7 @@ def test_ingest_sample_corpus_twice_exact_counts_same_rows_small_xcom(
     assert "files    : 10 seen, 10 indexed, 0 skipped" in first.output
     assert f"chunks   : {total} in {-(-total // 25)} batches" in first.output
     assert "validate : passed" in first.output
-    assert hook.count_by_source(collection_name) == expected
+    assert count_by_source(hook, collection_name) == expected
     ids = sorted(r["pk"] for b in hook.iter_rows(collection_name, ["pk"]) for r in b)
 
     xcoms = [
@@ -141,7 +141,7 @@ def test_bad_files_skipped_and_listed_or_failing_the_run(airflow_env, hook, coll
     assert "skipped empty.txt (its rows are kept): empty file" in skipped.output
     assert "skipped blob.bin (its rows are kept): binary file (NUL bytes), not text" in skipped.output
     assert "skipped scan.pdf (its rows are kept): unreadable PDF" in skipped.output
-    assert hook.count_by_source(collection_name) == {"notes.md": 1}
+    assert count_by_source(hook, collection_name) == {"notes.md": 1}
 
 
 def test_a_failed_validation_fails_the_run_with_a_table(airflow_env, hook, collection_name):

@@ -15,7 +15,6 @@ import math
 import re
 import socket
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from functools import cached_property
@@ -119,8 +118,6 @@ class MilvusHook(BaseHook):
 
             self._client = self._guard(lambda: _constructed(MilvusClient, self.config.client_kwargs()), "connect")
         return self._client
-
-    get_client = get_conn
 
     async def aget_config(self) -> MilvusConnectionConfig:
         """:attr:`config`, resolved without blocking the event loop (triggers, async tasks).
@@ -487,13 +484,7 @@ class MilvusHook(BaseHook):
         load = self._guard(lambda: client.get_load_state(collection_name), f"load state of '{collection_name}'")
         state["loaded"] = _is_loaded(load)
         if state["loaded"] and count_rows:
-            rows = self._guard(
-                lambda: client.query(
-                    collection_name, filter=filter, output_fields=["count(*)"], consistency_level="Strong", **bound
-                ),
-                f"count rows in '{collection_name}'",
-            )
-            state["row_count"] = int(rows[0]["count(*)"])
+            state["row_count"] = self._count(collection_name, filter, bound)
         return state
 
     async def acollection_state(
@@ -522,13 +513,7 @@ class MilvusHook(BaseHook):
             load = await self._aguard(lambda: c.get_load_state(collection_name), f"load state of '{collection_name}'")
             state["loaded"] = _is_loaded(load)
             if state["loaded"] and count_rows:
-                rows = await self._aguard(
-                    lambda: c.query(
-                        collection_name, filter=filter, output_fields=["count(*)"], consistency_level="Strong", **bound
-                    ),
-                    f"count rows in '{collection_name}'",
-                )
-                state["row_count"] = int(rows[0]["count(*)"])
+                state["row_count"] = await self._acount(c, collection_name, filter, bound)
             return state
 
     # ---- data: writes ----------------------------------------------------------------------------
@@ -860,18 +845,22 @@ class MilvusHook(BaseHook):
         output_fields: Sequence[str] | None = None,
         consistency_level: str | None = "Strong",
         timeout: float | None = None,
+        batch_size: int | None = 1000,
     ) -> list[dict[str, Any]]:
-        """The rows with these primary keys (missing ids are simply absent)."""
-        id_list = _id_list(ids)
-        if not id_list:
-            return []
-        return self.query(
-            collection_name,
-            ids=id_list,
-            output_fields=output_fields,
-            consistency_level=consistency_level,
-            timeout=timeout,
-        )
+        """The rows with these primary keys (missing ids are simply absent), one query per
+        ``batch_size`` ids (``None`` or 0: one query). Strong consistency by default."""
+        rows: list[dict[str, Any]] = []
+        for part in _batches(_id_list(ids), batch_size):
+            rows.extend(
+                self.query(
+                    collection_name,
+                    ids=part,
+                    output_fields=output_fields,
+                    consistency_level=consistency_level,
+                    timeout=timeout,
+                )
+            )
+        return rows
 
     async def aget(
         self,
@@ -882,19 +871,26 @@ class MilvusHook(BaseHook):
         consistency_level: str | None = "Strong",
         timeout: float | None = None,
         client: AsyncMilvusClient | None = None,
+        batch_size: int | None = 1000,
     ) -> list[dict[str, Any]]:
-        """Async :meth:`get`."""
+        """Async :meth:`get` (the batches one after another, on one client)."""
         id_list = _id_list(ids)
         if not id_list:
             return []
-        return await self.aquery(
-            collection_name,
-            ids=id_list,
-            output_fields=output_fields,
-            consistency_level=consistency_level,
-            timeout=timeout,
-            client=client,
-        )
+        rows: list[dict[str, Any]] = []
+        async with self._aclient(client) as c:
+            for part in _batches(id_list, batch_size):
+                rows.extend(
+                    await self.aquery(
+                        collection_name,
+                        ids=part,
+                        output_fields=output_fields,
+                        consistency_level=consistency_level,
+                        timeout=timeout,
+                        client=c,
+                    )
+                )
+        return rows
 
     def search(
         self,
@@ -1055,38 +1051,13 @@ class MilvusHook(BaseHook):
             )
         return _hits(result)
 
-    def get_rows(
-        self, name: str, ids: list[str], output_fields: list[str], *, batch_size: int = 1000
-    ) -> list[dict[str, Any]]:
-        """The rows with these primary keys (Strong consistency); missing ids are simply absent."""
-        rows: list[dict[str, Any]] = []
-        for start in range(0, len(ids), batch_size):
-            part = ids[start : start + batch_size]
-            rows.extend(
-                self._read(
-                    name,
-                    lambda part=part: self.get_conn().query(
-                        name, ids=part, output_fields=output_fields, consistency_level="Strong"
-                    ),
-                    f"read {len(part)} rows of '{name}'",
-                )
-            )
-        return rows
-
     # ---- counting --------------------------------------------------------------------------
 
     def count(self, collection_name: str, filter: str = "", *, filter_params: Mapping[str, Any] | None = None) -> int:
         """Exact row count with Strong consistency (sees every write acknowledged before),
         of the rows matching ``filter`` (``filter_params`` bound) if given."""
         filter, bound = self._bound(filter, filter_params, f"count rows in '{collection_name}'")
-        rows = self._read(
-            collection_name,
-            lambda: self.get_conn().query(
-                collection_name, filter=filter, output_fields=["count(*)"], consistency_level="Strong", **bound
-            ),
-            f"count rows in '{collection_name}'",
-        )
-        return int(rows[0]["count(*)"])
+        return self._count(collection_name, filter, bound)
 
     async def acount(
         self,
@@ -1099,22 +1070,28 @@ class MilvusHook(BaseHook):
         """Async :meth:`count`."""
         filter, bound = await self._abound(filter, filter_params, f"count rows in '{collection_name}'")
         async with self._aclient(client) as c:
-            rows = await self._aread(
-                c,
-                collection_name,
-                lambda: c.query(
-                    collection_name, filter=filter, output_fields=["count(*)"], consistency_level="Strong", **bound
-                ),
-                f"count rows in '{collection_name}'",
-            )
-        return int(rows[0]["count(*)"])
+            return await self._acount(c, collection_name, filter, bound)
 
-    def count_by_source(self, name: str, source_field: str = "source", batch_size: int = 5000) -> dict[str, int]:
-        """Exact row count per source (Strong consistency), over the whole collection."""
-        counts: Counter[str] = Counter()
-        for batch in self.iter_rows(name, [source_field], batch_size=batch_size):
-            counts.update(row[source_field] for row in batch)
-        return dict(counts)
+    def _count(self, collection_name: str, filter: str, bound: Mapping[str, Any]) -> int:
+        """The one Strong ``count(*)`` query (``filter`` already bound), sync."""
+        rows = self._read(
+            collection_name,
+            lambda: self.get_conn().query(collection_name, **_count_args(filter, bound)),
+            f"count rows in '{collection_name}'",
+        )
+        return _count_of(rows)
+
+    async def _acount(
+        self, client: AsyncMilvusClient, collection_name: str, filter: str, bound: Mapping[str, Any]
+    ) -> int:
+        """The one Strong ``count(*)`` query, on an async client."""
+        rows = await self._aread(
+            client,
+            collection_name,
+            lambda: client.query(collection_name, **_count_args(filter, bound)),
+            f"count rows in '{collection_name}'",
+        )
+        return _count_of(rows)
 
     def iter_rows(
         self,
@@ -1540,9 +1517,7 @@ def _type_problem(spec: Mapping[str, Any], value: Any) -> str | None:
         )
     if kind == "BOOL":
         return (
-            None
-            if isinstance(value, (bool, __import__("numpy").bool_))
-            else f"is a {type(value).__name__}, not a bool"
+            None if isinstance(value, (bool, __import__("numpy").bool_)) else f"is a {type(value).__name__}, not a bool"
         )
     if kind == "VARCHAR":
         if not isinstance(value, str):
@@ -1646,6 +1621,16 @@ def _batches(items: Sequence[Any], batch_size: int | None) -> Iterator[list[Any]
     size = int(batch_size)
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _count_args(filter: str, bound: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of the exact row count: ``count(*)`` with Strong consistency, so it
+    sees every write acknowledged before (a count from another client can otherwise be stale)."""
+    return {"filter": filter, "output_fields": ["count(*)"], "consistency_level": "Strong", **bound}
+
+
+def _count_of(rows: Sequence[Mapping[str, Any]]) -> int:
+    return int(rows[0]["count(*)"])
 
 
 def _opt(**kwargs: Any) -> dict[str, Any]:

@@ -8,13 +8,15 @@ Arguments are named like pymilvus ``MilvusClient``'s (``collection_name``, ``dat
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib
 import json
 import math
 import re
 import warnings
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -52,10 +54,16 @@ class _MilvusBaseOperator(BaseOperator):
     def hook(self) -> MilvusHook:
         return MilvusHook(milvus_conn_id=self.milvus_conn_id)
 
-    def _close(self) -> None:
-        close = getattr(self.hook, "close", None)
-        if callable(close):
-            close()
+    @contextmanager
+    def _connected(self) -> Iterator[MilvusHook]:
+        """The hook for the calls of one ``execute``; its client is closed on the way out,
+        whatever happens (the one client lifecycle of every operator)."""
+        try:
+            yield self.hook
+        finally:
+            close = getattr(self.hook, "close", None)
+            if callable(close):
+                close()
 
 
 class MilvusIngestOperator(_MilvusBaseOperator):
@@ -152,15 +160,15 @@ class MilvusIngestOperator(_MilvusBaseOperator):
         batch_size, max_concurrency = int(self.batch_size), int(self.max_concurrency)
         if batch_size < 1 or max_concurrency < 1:
             raise ValueError("batch_size and max_concurrency must be at least 1")
-        rows = _rows(self.data, _truthy(self.allow_empty))
+        rows = _rows(self.data, _truthy(self.allow_empty), fields=(self.id_field, self.text_field, self.vector_field))
         index_params = _as_dict("index_params", self.index_params)
         embedded = self._embed_missing_vectors(rows, batch_size)
         created = False
-        try:
+        with self._connected() as hook:
             if self.dimension not in (None, ""):
                 dimension = int(self.dimension)
                 _check_rows(rows, self.id_field, self.vector_field, dimension)
-                created = self.hook.create_collection(
+                created = hook.create_collection(
                     self.collection_name,
                     dimension,
                     primary_field_type=self.primary_field_type or _primary_type_of(rows, self.id_field),
@@ -170,7 +178,7 @@ class MilvusIngestOperator(_MilvusBaseOperator):
                     index_type=self.index_type,
                     index_params=index_params,
                 )
-            write = self.hook.aupsert if mode == "upsert" else self.hook.ainsert
+            write = hook.aupsert if mode == "upsert" else hook.ainsert
             written = (
                 _run(
                     write(
@@ -184,8 +192,6 @@ class MilvusIngestOperator(_MilvusBaseOperator):
                 if rows
                 else 0
             )
-        finally:
-            self._close()
         result = {
             "collection_name": self.collection_name,
             "mode": mode,
@@ -195,7 +201,16 @@ class MilvusIngestOperator(_MilvusBaseOperator):
             "batches": math.ceil(len(rows) / batch_size),
             "created_collection": bool(created),
         }
-        self.log.info("Ingested into '%s': %s", self.collection_name, result)
+        self.log.info(
+            "Ingested into '%s' (%s): %d rows written of %d, in %d batch(es); %d embedded; collection %s",
+            self.collection_name,
+            mode,
+            result["written"],
+            result["rows"],
+            result["batches"],
+            embedded,
+            "created" if created else "already there" if self.dimension not in (None, "") else "not checked",
+        )
         return result
 
     def _embed_missing_vectors(self, rows: list[dict[str, Any]], batch_size: int) -> int:
@@ -211,7 +226,8 @@ class MilvusIngestOperator(_MilvusBaseOperator):
         for row in missing:
             if not isinstance(row.get(self.text_field), str):
                 raise ValueError(
-                    f"row {row.get(self.id_field)!r} has neither '{self.vector_field}' nor a text in '{self.text_field}'"
+                    f"row {row.get(self.id_field)!r} has neither '{self.vector_field}' "
+                    f"nor a text in '{self.text_field}'"
                 )
         for start in range(0, len(missing), batch_size):
             part = missing[start : start + batch_size]
@@ -350,9 +366,9 @@ class MilvusSearchOperator(_MilvusBaseOperator):
                 queries = [adapter.embed_query(q) if isinstance(q, str) else q for q in queries]
             elif not self.anns_field:  # Milvus embeds texts itself only for a function's field (BM25)
                 raise ValueError("query texts need an embedding= (or anns_field= naming a BM25 function's field)")
-        try:
+        with self._connected() as hook:
             vectors, dynamic = self._check_output_fields(args["output_fields"])
-            hits = self.hook.search(
+            hits = hook.search(
                 collection_name=self.collection_name,
                 data=queries,
                 limit=args["limit"],
@@ -364,10 +380,8 @@ class MilvusSearchOperator(_MilvusBaseOperator):
                 partition_names=args["partition_names"],
                 consistency_level=self.consistency_level or None,
             )
-        finally:
-            self._close()
         hits = self._for_xcom(hits, vectors, dynamic, args["limit"])
-        self.log.info("Searched '%s': %s", self.collection_name, [len(h) for h in hits])
+        self.log.info("Searched '%s': %s", self.collection_name, _describe_hits(hits))
         return hits
 
     def _hybrid(self) -> list[list[dict[str, Any]]]:
@@ -384,9 +398,9 @@ class MilvusSearchOperator(_MilvusBaseOperator):
             if adapter is None:
                 raise ValueError("hybrid search with query texts in data needs an embedding= for the dense side")
             queries = [adapter.embed_query(q) if isinstance(q, str) else q for q in queries]
-        try:
+        with self._connected() as hook:
             vectors, dynamic = self._check_output_fields(args["output_fields"])
-            hits = self.hook.hybrid_search(
+            hits = hook.hybrid_search(
                 self.collection_name,
                 queries,
                 texts,
@@ -402,10 +416,8 @@ class MilvusSearchOperator(_MilvusBaseOperator):
                 partition_names=args["partition_names"],
                 consistency_level=self.consistency_level or None,
             )
-        finally:
-            self._close()
         hits = self._for_xcom(hits, vectors, dynamic, args["limit"])
-        self.log.info("Hybrid search (%s) of '%s': %s", self.ranker, self.collection_name, [len(h) for h in hits])
+        self.log.info("Hybrid search (%s) of '%s': %s", self.ranker, self.collection_name, _describe_hits(hits))
         return hits
 
     def _typed(self) -> dict[str, Any]:
@@ -438,8 +450,8 @@ class MilvusSearchOperator(_MilvusBaseOperator):
             if name in fields:
                 if name in vectors and not include_vectors:
                     raise ValueError(
-                        f"output_fields: '{name}' is a vector field of '{self.collection_name}': vectors go to XCom only "
-                        "with include_vectors=True"
+                        f"output_fields: '{name}' is a vector field of '{self.collection_name}': "
+                        "vectors go to XCom only with include_vectors=True"
                     )
                 continue
             if has_dynamic and not strict:
@@ -603,9 +615,9 @@ class MilvusCreateCollectionOperator(_MilvusBaseOperator):
             varchar_fields.setdefault(self.text_field, 65535)
         if self.partition_key_field:
             varchar_fields.setdefault(self.partition_key_field, 256)
-        try:
-            _refuse_alias(self.hook, self.collection_name, "create")
-            created = self.hook.create_collection(
+        with self._connected() as hook:
+            _refuse_alias(hook, self.collection_name, "create")
+            created = hook.create_collection(
                 self.collection_name,
                 dimension,
                 primary_field_type=self.primary_field_type,
@@ -627,9 +639,13 @@ class MilvusCreateCollectionOperator(_MilvusBaseOperator):
                 partition_key_field=self.partition_key_field or None,
                 num_partitions=self.num_partitions,
             )
-        finally:
-            self._close()
-        self.log.info("Collection '%s' %s", self.collection_name, "created" if created else "already existed")
+        self.log.info(
+            "Collection '%s' %s (%d-dim%s)",
+            self.collection_name,
+            "created" if created else "already existed",
+            dimension,
+            ", hybrid" if hybrid else "",
+        )
         return {
             "collection_name": self.collection_name,
             "dimension": dimension,
@@ -664,17 +680,15 @@ class MilvusDropCollectionOperator(_MilvusBaseOperator):
         self.missing_ok = missing_ok
 
     def execute(self, context: Context) -> dict[str, Any]:
-        try:
-            _refuse_alias(self.hook, self.collection_name, "drop")
-            if not self.hook.has_collection(self.collection_name):
+        with self._connected() as hook:
+            _refuse_alias(hook, self.collection_name, "drop")
+            if not hook.has_collection(self.collection_name):
                 if not self.missing_ok:
                     raise ValueError(f"collection '{self.collection_name}' does not exist")
                 self.log.info("Collection '%s' does not exist: nothing to drop", self.collection_name)
                 return {"collection_name": self.collection_name, "dropped": False, "aliases_dropped": []}
-            aliases = self.hook.drop_collection(self.collection_name, drop_aliases=self.drop_aliases)
-        finally:
-            self._close()
-        self.log.info("Dropped collection '%s' (aliases dropped: %s)", self.collection_name, aliases)
+            aliases = hook.drop_collection(self.collection_name, drop_aliases=self.drop_aliases)
+        self.log.info("Dropped collection '%s' (aliases dropped: %s)", self.collection_name, list(aliases or []))
         return {"collection_name": self.collection_name, "dropped": True, "aliases_dropped": list(aliases or [])}
 
 
@@ -697,11 +711,15 @@ class MilvusAliasOperator(_MilvusBaseOperator):
         self.collection_name = collection_name
 
     def execute(self, context: Context) -> dict[str, Any]:
-        try:
-            previous = self.hook.point_alias(self.alias, self.collection_name)
-        finally:
-            self._close()
-        self.log.info("Alias '%s' -> '%s' (before: %s)", self.alias, self.collection_name, previous)
+        with self._connected() as hook:
+            previous = hook.point_alias(self.alias, self.collection_name)
+        self.log.info(
+            "Alias '%s' %s '%s'%s",
+            self.alias,
+            "created for" if previous is None else "already on" if previous == self.collection_name else "moved to",
+            self.collection_name,
+            f" (was on '{previous}')" if previous not in (None, self.collection_name) else "",
+        )
         return {"alias": self.alias, "collection_name": self.collection_name, "previous": previous}
 
 
@@ -729,11 +747,17 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
-def _rows(data: Any, allow_empty: bool = False) -> list[dict[str, Any]]:
+def _rows(
+    data: Any, allow_empty: bool = False, *, fields: tuple[str, str, str] = ("id", "text", "vector")
+) -> list[dict[str, Any]]:
     """The rows of ``data``: a list of dicts, one dict, or their JSON text (a template rendered
-    to text, ``render_template_as_native_obj`` off). No rows fail unless ``allow_empty``."""
+    to text, ``render_template_as_native_obj`` off), or the output of common-ai's
+    ``LlamaIndexEmbeddingOperator`` (see :func:`_chunk_rows`; ``fields``: the id, text and
+    vector field names). No rows fail unless ``allow_empty``."""
     if isinstance(data, str):
         data = _parse_text("data", data, "a list of row objects") if data.strip() else None
+    if _is_chunk_output(data):
+        data = _chunk_rows(data, *fields)
     if isinstance(data, Mapping):
         data = [data]
     if data is not None and (isinstance(data, (str, bytes)) or not isinstance(data, Iterable)):
@@ -749,6 +773,63 @@ def _rows(data: Any, allow_empty: bool = False) -> list[dict[str, Any]]:
             "Pass allow_empty=True when an empty batch is expected"
         )
     return rows
+
+
+def _is_chunk_output(data: Any) -> bool:
+    """``data`` is ``LlamaIndexEmbeddingOperator``'s output: ``{"document_count", "chunk_count",
+    "chunks": [{"text", "metadata", "vector"}], "persist_dir"}`` (common-ai 1.0.0)."""
+    return isinstance(data, Mapping) and "chunks" in data and "chunk_count" in data
+
+
+def _chunk_rows(output: Mapping[str, Any], id_field: str, text_field: str, vector_field: str) -> list[dict[str, Any]]:
+    """One row per chunk of a ``LlamaIndexEmbeddingOperator`` output: its text in
+    ``text_field``, its vector in ``vector_field`` (``None``: embedded by the operator's
+    ``embedding``), its metadata keys as fields (dynamic ones), and an id in ``id_field`` made
+    from the text and metadata (SHA-256, 32 hex characters): the chunks carry no id, and the
+    same chunk gets the same id on every run, so an upsert replaces it instead of adding a copy.
+    A chunk repeated in the output (same text and metadata) is written once."""
+    chunks = output.get("chunks")
+    if not isinstance(chunks, list):
+        raise ValueError(f"data: 'chunks' of the embedding output is a {type(chunks).__name__}, not a list")
+    if output.get("chunk_count") is not None and output.get("chunk_count") != len(chunks):
+        raise ValueError(
+            f"data: the embedding output says chunk_count={output.get('chunk_count')!r} but holds {len(chunks)} chunks"
+        )
+    rows: dict[str, dict[str, Any]] = {}
+    for index, chunk in enumerate(chunks):
+        where = f"data['chunks'][{index}]"
+        if not isinstance(chunk, Mapping) or not isinstance(chunk.get("text"), str):
+            raise ValueError(f"{where}: a chunk must be an object with a 'text' string, got {_preview(chunk)}")
+        metadata = chunk.get("metadata") or {}
+        if not isinstance(metadata, Mapping):
+            raise ValueError(f"{where}: 'metadata' must be an object, got a {type(metadata).__name__}")
+        clash = sorted(set(metadata) & {id_field, text_field, vector_field})
+        if clash:
+            raise ValueError(
+                f"{where}: metadata key(s) {clash} would overwrite the row's id, text or vector field; "
+                "rename them upstream or pass other id_field/text_field/vector_field names"
+            )
+        key = json.dumps({"text": chunk["text"], "metadata": metadata}, sort_keys=True, default=str)
+        row_id = hashlib.sha256(key.encode()).hexdigest()[:32]
+        rows.setdefault(
+            row_id, {**metadata, id_field: row_id, text_field: chunk["text"], vector_field: chunk.get("vector")}
+        )
+    return list(rows.values())
+
+
+def _describe_hits(hits: list[list[dict[str, Any]]]) -> str:
+    """What a search found, for its one log line: hits per query and each query's top id with
+    its distance."""
+    if not hits:
+        return "no query"
+    tops = [
+        f"#{number}: {len(per_query)} hit(s), top {per_query[0].get('id')!r} at {per_query[0].get('distance')}"
+        if per_query
+        else f"#{number}: 0 hits"
+        for number, per_query in enumerate(hits[:10])
+    ]
+    more = f"; ... ({len(hits)} queries)" if len(hits) > 10 else ""
+    return f"{len(hits)} quer{'y' if len(hits) == 1 else 'ies'}; " + "; ".join(tops) + more
 
 
 def _check_rows(rows: list[dict[str, Any]], id_field: str, vector_field: str, dimension: int) -> None:

@@ -100,7 +100,7 @@ def test_vector_store_round_trip_add_upsert_search_delete_count(server_hook, col
         docs(("alpha text", "a.md"), ("beta text", "a.md"), ("gamma text", "b.md")), ids=["a1", "a2", "b1"]
     )
     assert hook.count(collection_name) == 3
-    assert hook.count_by_source(collection_name) == {"a.md": 2, "b.md": 1}
+    assert chunk_store.count_by_source(hook, collection_name) == {"a.md": 2, "b.md": 1}
 
     store.upsert(ids=["a2", "c1"], documents=docs(("beta text v2", "a.md"), ("delta text", "c.md")))
     assert hook.count(collection_name) == 4, "upsert replaced a2 and added c1"

@@ -46,6 +46,6 @@ def test_require_names_the_server_version_the_feature_and_the_release_that_has_i
 def test_describe_lists_what_is_and_is_not_supported():
     text = ServerCapabilities.from_version("milvus_lite-3.2.2").describe()
     assert (
-        text
-        == "milvus-lite, Milvus 2.5 API; supports: bm25, hybrid_search, partition_key, aliases; not: filter_params, authentication"
+        text == "milvus-lite, Milvus 2.5 API; supports: bm25, hybrid_search, partition_key, aliases; "
+        "not: filter_params, authentication"
     )

@@ -199,7 +199,7 @@ def test_strict_output_fields_refuses_dynamic_keys_and_the_default_allows_them()
     )
 
     op = rendered(MilvusSearchOperator, collection_name="c", data=[[0.1]], output_fields=["kind"])
-    hook = fake_hook(op, describe_collection=SCHEMA, search=[[{"id": "a", "distance": 1.0, "kind": "faq"}]])
+    fake_hook(op, describe_collection=SCHEMA, search=[[{"id": "a", "distance": 1.0, "kind": "faq"}]])
     assert op.execute(context={}) == [[{"id": "a", "distance": 1.0, "kind": "faq"}]]
 
 

@@ -68,7 +68,8 @@ def test_operators_sensor_trigger_and_hook_import_without_langchain():
     code = (
         "import sys, milvus_provider.operators.milvus, milvus_provider.sensors.milvus, "
         "milvus_provider.triggers.milvus, milvus_provider.hooks.milvus, milvus_provider.utils.embeddings; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('langchain_milvus', 'langchain_core', 'langchain')))"
+        "print(sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('langchain_milvus', 'langchain_core', 'langchain')))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd="/", capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
@@ -79,7 +80,8 @@ def snippets() -> list[tuple[str, str]]:
     for path in sorted(SYSTEM.glob("example_*.py")):
         text = path.read_text()
         for match in re.finditer(r"# \[START (\w+)\]\n(.*?)\n[ \t]*# \[END \1\]", text, re.S):
-            found.append((f"{path.name}:{match.group(1)}", textwrap.dedent(match.group(2))))
+            snippet = textwrap.dedent(match.group(2)).rstrip("\n")  # ruff puts a blank line after a def
+            found.append((f"{path.name}:{match.group(1)}", snippet))
     return found
 
 
