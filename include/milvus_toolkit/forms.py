@@ -350,6 +350,37 @@ def benchmark_form() -> dict:
             description="Where the server supports BM25 (Milvus 2.5+, Milvus Lite 3.x): latency and qps of "
             "a dense, a BM25 keyword and a hybrid (RRF) search on one collection.",
         ),
+        "search_data": Param(
+            "text",
+            enum=["text", "random"],
+            title="Search metrics: data",
+            description="text: real text (the corpus sources below) embedded by the local all-MiniLM-L6-v2, "
+            "queries that are not rows, cached vectors. random: the cells' random vectors (a stress case).",
+        ),
+        "search_corpus": _array(
+            list(bp.DEFAULT_SEARCH_CORPUS),
+            {"type": "string", "enum": ["sample", "python-reference", "python-docstrings"]},
+            "Search metrics: text sources",
+            "sample: the sample corpus (32 written questions); python-reference: the Python language reference; "
+            "python-docstrings: the standard library's docstrings (held-out sentences as queries).",
+            uniqueItems=True,
+        ),
+        "ef_values": Param(
+            bp.DEFAULT_EF_VALUES,
+            type="array",
+            items={"type": "integer", "minimum": 1, "maximum": 32768},
+            minItems=0,
+            title="Search metrics: HNSW ef values",
+            description="Recall against QPS at each ef (each >= top k: Milvus refuses ef < k). [] turns the curve off.",
+        ),
+        "ef_seconds": Param(
+            bp.DEFAULT_EF_SECONDS,
+            type="number",
+            minimum=0.01,
+            maximum=600,
+            title="Search metrics: seconds per ef",
+            description="How long one client searches at each ef for its QPS.",
+        ),
         "regression_threshold": Param(
             0.2,
             type="number",

@@ -179,7 +179,9 @@ def test_the_search_metrics_follow_the_searches_and_can_be_turned_off():
     assert not build_plan({"sweep_concurrency": []}).runs_search_metrics
     assert not build_plan({"operations": ["add"]}).runs_search_metrics
     plan = build_plan({"counts": [10], "layers": ["raw"], "sweep_concurrency": [1, 4], "sweep_seconds": 0.5})
-    assert plan.runs_search_metrics and "search metrics (sweep [1, 4] clients x 0.5 s" in plan.describe()
+    assert plan.runs_search_metrics and "(sweep [1, 4] clients x 0.5 s" in plan.describe()
+    assert "search metrics on real text (sample, python-reference)" in plan.describe()
+    assert "ef curve [4, 8, 16, 32, 64, 128, 256]" in plan.describe()
 
 
 # ---- the DAG's form and the model agree ------------------------------------------------------------

@@ -49,6 +49,8 @@ Layer = Literal["langchain", "llamaindex", "raw"]
 Consistency = Literal["Strong", "Bounded", "Session", "Eventually"]
 DeleteFilter = Literal["metadata", "pk"]
 EmbeddingName = Literal["deterministic", "local", "openai"]
+SearchDataKind = Literal["text", "random"]
+SearchSource = Literal["sample", "python-reference", "python-docstrings"]
 
 OPERATIONS: tuple[str, ...] = ("add", "upsert", "search", "delete")
 MODES: tuple[str, ...] = ("sync", "async")
@@ -66,6 +68,12 @@ MAX_COUNT = 100_000
 DEFAULT_SWEEP_CONCURRENCY = [1, 8, 32]
 DEFAULT_SWEEP_SECONDS = 3.0
 MAX_SWEEP_CONCURRENCY = 256
+# The search metrics' data: real text embedded by the local model (search_data.py), from these
+# sources (~1,200 passages: over the 1,024 rows below which Milvus 2.3 builds no HNSW index).
+DEFAULT_SEARCH_CORPUS = ["sample", "python-reference"]
+# HNSW ef values of the recall-vs-QPS curve (each >= top_k: Milvus refuses ef < k).
+DEFAULT_EF_VALUES = [4, 8, 16, 32, 64, 128, 256]
+DEFAULT_EF_SECONDS = 1.0
 
 
 class BenchmarkParamsError(PermanentError, ValueError):
@@ -93,6 +101,10 @@ class BenchmarkParams(BaseModel):
     sweep_concurrency: list[int] = Field(default_factory=lambda: list(DEFAULT_SWEEP_CONCURRENCY))
     sweep_seconds: float = DEFAULT_SWEEP_SECONDS
     hybrid_search: bool = True
+    search_data: SearchDataKind = "text"
+    search_corpus: list[SearchSource] = Field(default_factory=lambda: list(DEFAULT_SEARCH_CORPUS))
+    ef_values: list[int] = Field(default_factory=lambda: list(DEFAULT_EF_VALUES))
+    ef_seconds: float = DEFAULT_EF_SECONDS
     regression_threshold: float = 0.2
     milvus_conn_id: str = "milvus_default"
 
@@ -119,6 +131,36 @@ class BenchmarkParams(BaseModel):
                     f"every sweep level is a number of clients from 1 to {MAX_SWEEP_CONCURRENCY}, got {item!r}"
                 )
         return sorted(_unique([int(v) for v in values]))
+
+    @field_validator("ef_values", mode="before")
+    @classmethod
+    def _ef_values(cls, value: Any) -> Any:
+        from milvus_toolkit.benchmark.ef_sweep import MAX_EF
+
+        values = _as_list(value, "ef_values")
+        for item in values:
+            if isinstance(item, bool) or not _is_int_like(item) or not 1 <= int(item) <= MAX_EF:
+                raise ValueError(f"every ef is an integer from 1 to {MAX_EF}, got {item!r}")
+        return sorted(_unique([int(v) for v in values]))
+
+    @field_validator("ef_seconds")
+    @classmethod
+    def _ef_seconds(cls, value: float) -> float:
+        if not 0.01 <= value <= 600:
+            raise ValueError(f"ef_seconds must be between 0.01 and 600, got {value}")
+        return value
+
+    @field_validator("search_corpus", mode="before")
+    @classmethod
+    def _search_corpus(cls, value: Any) -> Any:
+        return _unique(_as_list(value, "search_corpus"))
+
+    @field_validator("search_corpus")
+    @classmethod
+    def _search_corpus_not_empty(cls, value: list) -> list:
+        if not value:
+            raise ValueError("'search_corpus' needs at least one source")
+        return value
 
     @field_validator("sweep_seconds")
     @classmethod
@@ -202,6 +244,19 @@ class BenchmarkParams(BaseModel):
             raise ValueError("milvus_conn_id must name an Airflow connection")
         return value.strip()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_ef_values(cls, data: Any) -> Any:
+        """Without ``ef_values`` given, the default curve starts at ``top_k`` (a given list
+        with an ef below ``top_k`` is refused, below)."""
+        if isinstance(data, dict) and "ef_values" not in data:
+            try:
+                k = int(data.get("top_k", 3))
+            except (TypeError, ValueError):
+                return data  # top_k's own check reports it
+            data = {**data, "ef_values": sorted({max(ef, k) for ef in DEFAULT_EF_VALUES})}
+        return data
+
     @model_validator(mode="after")
     def _cross_checks(self) -> BenchmarkParams:
         problem = embedding_dim_problem(self.embedding, self.dim)
@@ -211,6 +266,12 @@ class BenchmarkParams(BaseModel):
             raise ValueError("mode 'async' needs at least one concurrency level")
         if "search" in self.operations and self.search_rows < self.top_k:
             raise ValueError(f"search_rows ({self.search_rows}) must be at least top_k ({self.top_k})")
+        from milvus_toolkit.benchmark.ef_sweep import ef_problem
+
+        for ef in self.ef_values:
+            problem = ef_problem(ef, self.top_k)
+            if problem:
+                raise ValueError(f"ef_values: {problem}")
         return self
 
     # ---- derived ----------------------------------------------------------------------------
@@ -370,20 +431,29 @@ class Plan:
 
     def search_metrics_seconds(self) -> float:
         """Rough cost of the search metrics: load timing (~10 s on Milvus 2.3.5), then per
-        layer a collection, the serial recall pass and the time-boxed sweep."""
+        layer a collection, the serial recall pass, the time-boxed sweep and the ef curve
+        (real text: plus ~30 s to embed the corpus the first time; cached afterwards)."""
         if not self.runs_search_metrics:
             return 0.0
         p = self.params
         per_layer = len(p.modes) * len(p.sweep_concurrency) * (p.sweep_seconds + 0.3) + 5
+        per_layer += len(p.ef_values) * (p.ef_seconds + 0.3)
         return 10 + len(p.layers) * per_layer + (5 if p.hybrid_search else 0)
+
+    def _search_data_label(self) -> str:
+        p = self.params
+        if p.search_data == "random":
+            return f"random vectors (stress case, {p.search_rows} rows)"
+        return f"real text ({', '.join(p.search_corpus)})"
 
     def describe(self) -> str:
         return (
             f"{len(self.cells)} cells x {self.params.repeats} repeat(s) = {self.collections_needed} fresh "
             f"collections"
             + (
-                f" + search metrics (sweep {self.params.sweep_concurrency} clients x {self.params.sweep_seconds:g} s, "
-                f"{', '.join(self.params.modes)}, {len(self.params.layers)} layer(s))"
+                f" + search metrics on {self._search_data_label()} (sweep {self.params.sweep_concurrency} clients x "
+                f"{self.params.sweep_seconds:g} s, {', '.join(self.params.modes)}, {len(self.params.layers)} layer(s); "
+                f"ef curve {self.params.ef_values or 'off'})"
                 if self.runs_search_metrics
                 else ""
             )
@@ -430,7 +500,8 @@ def build_plan(params: BenchmarkParams | dict[str, Any] | None) -> Plan:
     if missing:
         names = ", ".join(f"{op} by {v}" if v else op for op, v in missing)
         raise BenchmarkParamsError(
-            f"invalid benchmark parameters: nothing left to measure for {names}: those calls wait ~200 ms each and every count is above "
+            f"invalid benchmark parameters: nothing left to measure for {names}: "
+            "those calls wait ~200 ms each and every count is above "
             f"wait_cells_max_count={cap}; raise it (or set it to null) or add a smaller count"
         )
     return Plan(params=params, cells=cells, skipped=skipped)

@@ -1,10 +1,16 @@
-"""Search metrics as Zilliz's VectorDBBench reports them, per layer, on this run's server.
+"""Search metrics as Zilliz's VectorDBBench reports them, per layer, on this run's server, and a
+recall-vs-QPS curve over HNSW's ``ef`` (ann-benchmarks style).
+
+The data (:mod:`.search_data`): by default real text (the sample corpus and the Python
+reference, ~1,200 passages) embedded by the local model, with queries that are not rows;
+``search_data: "random"`` searches the cells' random vectors instead, a labelled stress case.
 
 1. **Load** (``insert_duration``, ``optimize_duration``, ``load_duration``): a fresh
    collection with the toolkit's layout and *no index*; ``search_rows`` rows inserted in
-   batches of 1000 (insert), then flush, build the HNSW index and wait until every row is
+   batches of 1000 (insert) (``search_rows`` is the random case's size; real text has the
+   corpus's), then flush, build the HNSW index and wait until every row is
    indexed, load, and one Strong search that returns ``top_k`` hits (optimize). Raw pymilvus.
-2. **Serial pass** per layer: one client, each of the seeds' 50 queries once (sync):
+2. **Serial pass** per layer: one client, each query once (sync):
    ``serial_latency_p99`` and ``recall`` / ``ndcg`` at ``top_k`` against the exact
    neighbours numpy computes on the same vectors (:mod:`.recall`).
 3. **Concurrency sweep** per layer and mode: at each of ``sweep_concurrency`` levels, that many
@@ -16,15 +22,19 @@
    sparse field (``SPARSE_INVERTED_INDEX``, metric ``BM25``) beside the dense HNSW field;
    the same queries as a dense search, a keyword search and a hybrid search
    (``AnnSearchRequest`` x2 + ``RRFRanker``): a serial pass and a sweep at the largest level.
+5. **ef curve** per layer (:mod:`.ef_sweep`): at each of ``ef_values`` (each >= ``top_k``,
+   refused before any call otherwise), recall@k, nDCG@k and one client's QPS.
 
 raw and langchain search one collection (the toolkit's layout, the one timed in step 1);
 LlamaIndex gets one in its own layout with the same rows and vectors, built the same way
 (rows in first, then flush, index, load), so every layer searches the same kind of segment.
-The cells, like the tutorials, search rows inserted into an indexed, loaded collection; on
-Milvus 2.3.5 those answer exactly (recall 1.0 here), while a collection built as in step 1
-returned 82 % of the true top 3 on these random 768-dim vectors, whatever ``ef``. Every collection is
-named like the cells' (``bench_<tag>_<n>``) and dropped with them. All at the run's baseline
-consistency level (the first of ``consistency_levels``).
+``ef`` reaches the server in every layer (pymilvus ``search_params``, langchain-milvus
+``param``, LlamaIndex ``milvus_search_config``), but Milvus 2.3 builds no HNSW index for a
+segment under 1,024 rows (``indexCoord.minSegmentNumRowsToEnableIndex``): such a segment is
+served by its interim IVF index (``nprobe`` 16), whatever ``ef`` (the 1000-row random case
+gave recall 0.82 at every ``ef``). Every collection is named like the cells'
+(``bench_<tag>_<n>``) and dropped with them. All at the run's baseline consistency level (the
+first of ``consistency_levels``).
 """
 
 from __future__ import annotations
@@ -38,18 +48,31 @@ from typing import Any
 
 from milvus_toolkit import chunk_store
 from milvus_toolkit.benchmark import llama
+from milvus_toolkit.benchmark.ef_sweep import check_ef, measure_point, search_params
 from milvus_toolkit.benchmark.model import BenchmarkError, VerificationError
-from milvus_toolkit.benchmark.recall import ndcg_at_k, recall_at_k
+from milvus_toolkit.benchmark.recall import ann_scores
+from milvus_toolkit.benchmark.search_data import SearchData, random_data, text_data
 from milvus_toolkit.benchmark.sweep import UNITS, WorkerResult, aggregate_level, layer_metrics, serial_summary
-from milvus_toolkit.benchmark.workload import SOURCE, Workload
+from milvus_toolkit.benchmark.workload import Workload
 
 log = logging.getLogger("milvus_toolkit.benchmark")
 
-QUERIES = 50  # the seeds' queries: "test document 0" ... "test document 49"
+QUERIES = 50  # the random case's queries (the seeds'): "test document 0" ... "test document 49"
+DEFAULT_EF = 64  # the ef of every search but the ef curve's
+MIN_INDEXED_ROWS_2_3 = 1024  # Milvus 2.3's indexCoord.minSegmentNumRowsToEnableIndex default
 INSERT_BATCH = 1000
 INDEX_WAIT_S = 300.0
 RRF_K = 60
 KINDS = ("dense", "bm25", "hybrid")
+
+
+def build_search_data(work: Workload, *, choice: Any = None) -> SearchData:
+    """The run's search data: real text (default) or the cells' random vectors."""
+    p = work.params
+    if p.search_data == "random":
+        work.ensure_vectors({"search"}, 0)
+        return random_data(work, QUERIES)
+    return text_data(p.search_corpus, p.top_k, choice=choice)
 
 
 def server_capabilities(hook: Any) -> Any | None:
@@ -63,26 +86,35 @@ class SearchMetrics:
     """Runs steps 1-4 for a benchmark run. ``new_name`` gives a fresh collection name and
     registers it for cleanup (the cell loop's)."""
 
-    def __init__(self, hook: Any, work: Workload, new_name: Callable[[], str]) -> None:
+    def __init__(
+        self, hook: Any, work: Workload, new_name: Callable[[], str], *, data: SearchData | None = None
+    ) -> None:
         self.hook = hook
         self.work = work
         self.params = work.params
         self.new_name = new_name
         self.level = self.params.baseline_consistency
         self.k = self.params.top_k
+        self.data = data
 
     # ---- the whole section of the record -----------------------------------------------------
 
     def run(self) -> dict[str, Any]:
         p = self.params
-        self.work.ensure_vectors({"search"}, 0)
         started = time.perf_counter()
+        if self.data is None:
+            self.data = build_search_data(self.work)
+        data = self.data
+        log.info(
+            "Search metrics on %s: %d rows x %d dims, %d queries", data.label, data.rows, data.dim, len(data.queries)
+        )
         record: dict[str, Any] = {
             "consistency_level": self.level,
             "top_k": self.k,
-            "rows": p.search_rows,
-            "dim": p.dim,
-            "queries": QUERIES,
+            "data": data.describe(),
+            "rows": data.rows,
+            "dim": data.dim,
+            "queries": len(data.queries),
             "sweep_concurrency": list(p.sweep_concurrency),
             "sweep_seconds": p.sweep_seconds,
             "modes": list(p.modes),
@@ -90,14 +122,15 @@ class SearchMetrics:
                 "type": "HNSW",
                 "metric": "COSINE",
                 "params": {"M": 16, "efConstruction": 200},
-                "search": {"ef": 64},
+                "search": {"ef": DEFAULT_EF},
             },
             "units": UNITS,
         }
         base, record["load"] = self.measure_load()
         log.info(
-            "Load of %d rows: insert %.2f s, optimize %.2f s (flush %.2f, index %.2f, load %.2f, first search %.2f) = %.2f s",
-            p.search_rows,
+            "Load of %d rows: insert %.2f s, optimize %.2f s "
+            "(flush %.2f, index %.2f, load %.2f, first search %.2f) = %.2f s",
+            data.rows,
             record["load"]["insert_duration"],
             record["load"]["optimize_duration"],
             record["load"]["flush_s"],
@@ -107,9 +140,21 @@ class SearchMetrics:
             record["load"]["load_duration"],
         )
         record["layers"] = {}
+        curves: dict[str, list[dict[str, Any]]] = {}
         for layer in p.layers:
             name = base if layer != "llamaindex" else self._llama_collection()
             record["layers"][layer] = self.measure_layer(layer, name)
+            if p.ef_values:
+                curves[layer] = self.measure_ef(layer, name)
+        record["ef_sweep"] = {
+            "measured": bool(p.ef_values),
+            "ef_values": list(p.ef_values),
+            "seconds_per_point": p.ef_seconds,
+            "top_k": self.k,
+            "clients": 1,
+            "layers": curves,
+            "note": self._ef_note(),
+        }
         record["hybrid"] = (
             self.measure_hybrid() if p.hybrid_search else {"measured": False, "reason": "hybrid_search is off"}
         )
@@ -130,7 +175,7 @@ class SearchMetrics:
         schema.add_field(spec.source_field, DataType.VARCHAR, max_length=spec.max_source_length)
         schema.add_field(spec.vector_field, DataType.FLOAT_VECTOR, dim=spec.dim)
         client.create_collection(name, schema=schema, consistency_level=self.level)  # no index: not loaded
-        rows = self._search_rows()
+        rows = self.data.all_rows()
 
         def insert() -> None:
             for i in range(0, len(rows), INSERT_BATCH):
@@ -163,20 +208,20 @@ class SearchMetrics:
         index = client.prepare_index_params()
         index.add_index(field, index_type=spec.index_type, metric_type=spec.metric_type, params=spec.index_params)
         client.create_index(name, index)
-        self._wait_indexed(client, name, field, self.params.search_rows)
+        self._wait_indexed(client, name, field, self.data.rows)
         t3 = clock()
         client.load_collection(name)
         t4 = clock()
-        kwargs = self.work.search_kwargs() | {"anns_field": field, "output_fields": []}
-        first = client.search(name, data=[self.work.vectors[self.work.query(0)]], consistency_level="Strong", **kwargs)
+        kwargs = self._search_kwargs() | {"anns_field": field, "output_fields": []}
+        first = client.search(name, data=[self.data.query_vector(0)], consistency_level="Strong", **kwargs)
         t5 = clock()
         if len(first[0]) != self.k:
             raise VerificationError(
                 f"{name}: the first search after loading returned {len(first[0])} hits, expected {self.k}"
             )
         counted = self.hook.count(name)
-        if counted != self.params.search_rows:
-            raise VerificationError(f"{name}: loaded {self.params.search_rows} rows but counted {counted}")
+        if counted != self.data.rows:
+            raise VerificationError(f"{name}: loaded {self.data.rows} rows but counted {counted}")
         return t0, t1, t2, t3, t4, t5
 
     @staticmethod
@@ -197,7 +242,7 @@ class SearchMetrics:
         """LlamaIndex's layout, made by its store without index; its nodes added through the
         store, then built like the load collection (flush, index, load)."""
         name = self.new_name()
-        nodes = [self.work.text_node(r) for r in self._search_rows()]
+        nodes = [Workload.text_node(r) for r in self.data.all_rows()]
         spec = self._spec(name)
         self._build(
             name,
@@ -239,19 +284,18 @@ class SearchMetrics:
 
     def _serial(self, search: Callable[[int], Any], ids: Callable[[Any], list[str]]) -> dict[str, Any]:
         search(0)  # warm-up
-        latencies, recalls, ndcgs = [], [], []
+        latencies, pairs = [], []
         clock = time.perf_counter
-        for i in range(QUERIES):
+        for i in range(len(self.data.queries)):
             t0 = clock()
             result = search(i)
             latencies.append(clock() - t0)
             got = ids(result)
             if len(got) != self.k:
                 raise VerificationError(f"serial search {i} returned {len(got)} hits, expected {self.k}")
-            truth = self.work.exact_top_k(self.work.query(i))
-            recalls.append(recall_at_k(got, truth, self.k))
-            ndcgs.append(ndcg_at_k(got, truth, self.k))
-        return serial_summary(latencies, recalls, ndcgs)
+            pairs.append((got, self.data.truth(i)))
+        per_query = ann_scores(pairs, self.k).per_query
+        return serial_summary(latencies, [q.recall for q in per_query], [q.ndcg for q in per_query])
 
     def _sweep_sync(
         self, search: Callable[[int], Any], ids: Callable[[Any], list[str]], concurrency: int
@@ -323,16 +367,34 @@ class SearchMetrics:
     # ---- the search call per layer ----------------------------------------------------------------
 
     def _open_sync(self, layer: str, spec: Any) -> tuple[Callable[[int], Any], Callable[[Any], list[str]], Any]:
-        work, k = self.work, self.k
+        search, ids, store = self._open_sync_ef(layer, spec)
+        return (lambda i: search(i, DEFAULT_EF)), ids, store
+
+    def _open_sync_ef(self, layer: str, spec: Any) -> tuple[Callable[[int, int], Any], Callable[[Any], list[str]], Any]:
+        """A sync ``search(i, ef)`` of query ``i`` through ``layer``, its id reader and the store
+        to close (``None`` for raw). ``ef`` goes with every call, in each layer's own way."""
+        data, k = self.data, self.k
         if layer == "langchain":
-            store = chunk_store.vector_store(self.hook, spec, work.embeddings)
-            return (lambda i: store.similarity_search(work.query(i), k=k)), _doc_ids, store
+            store = chunk_store.vector_store(self.hook, spec, data.embeddings)
+            return (lambda i, ef: store.similarity_search(data.query(i), k=k, param=search_params(ef))), _doc_ids, store
         if layer == "llamaindex":
             store = llama.sync_store(self.hook, spec)
-            return (lambda i: store.query(work.vector_query(i))), _node_ids, store
+            return (
+                (lambda i, ef: store.query(self._vector_query(i), milvus_search_config=search_params(ef))),
+                _node_ids,
+                store,
+            )
         client = self.hook.get_conn()
-        kwargs = work.search_kwargs()
-        return (lambda i: client.search(spec.name, data=[work.vectors[work.query(i)]], **kwargs)), _hit_ids, None
+        kwargs = self._search_kwargs()
+        return (
+            (
+                lambda i, ef: client.search(
+                    spec.name, data=[data.query_vector(i)], **(kwargs | {"search_params": search_params(ef)})
+                )
+            ),
+            _hit_ids,
+            None,
+        )
 
     @staticmethod
     def _close_sync(layer: str, opened: tuple) -> None:
@@ -341,31 +403,31 @@ class SearchMetrics:
             store.client.close()
 
     def _open_async(self, layer: str, spec: Any):
-        work, k, hook = self.work, self.k, self.hook
+        data, k, hook = self.data, self.k, self.hook
         from contextlib import asynccontextmanager
 
         @asynccontextmanager
         async def opened():
             if layer == "langchain":
-                async with chunk_store.open_store(hook, spec, work.embeddings) as store:
+                async with chunk_store.open_store(hook, spec, data.embeddings) as store:
 
                     async def call(i):
-                        return await store.asimilarity_search(work.query(i), k=k)
+                        return await store.asimilarity_search(data.query(i), k=k, param=search_params(DEFAULT_EF))
 
                     yield call, _doc_ids
             elif layer == "llamaindex":
                 async with llama.open_store(hook, spec) as store:
 
                     async def call(i):
-                        return await store.aquery(work.vector_query(i))
+                        return await store.aquery(self._vector_query(i))
 
                     yield call, _node_ids
             else:
                 async with hook.async_client() as client:
-                    kwargs = work.search_kwargs()
+                    kwargs = self._search_kwargs()
 
                     async def call(i):
-                        return await client.search(spec.name, data=[work.vectors[work.query(i)]], **kwargs)
+                        return await client.search(spec.name, data=[data.query_vector(i)], **kwargs)
 
                     yield call, _hit_ids
 
@@ -384,7 +446,8 @@ class SearchMetrics:
         if not (caps.bm25 and caps.hybrid_search):
             return info | {
                 "measured": False,
-                "reason": f"Milvus server {caps.version} has no BM25 full-text search (needs Milvus 2.5+ or Milvus Lite 3.x)",
+                "reason": f"Milvus server {caps.version} has no BM25 full-text search "
+                "(needs Milvus 2.5+ or Milvus Lite 3.x)",
             }
         name = self._hybrid_collection()
         client = self.hook.get_conn()
@@ -406,33 +469,40 @@ class SearchMetrics:
         )
         return info | {
             "measured": True,
-            "collection_rows": self.params.search_rows,
+            "collection_rows": self.data.rows,
             "rrf_k": RRF_K,
             "sweep_concurrency": top,
             "kinds": kinds,
         }
 
     def _serial_unscored(self, search: Callable[[int], Any], ids: Callable[[Any], list[str]]) -> dict[str, Any]:
-        """Keyword and hybrid searches have no exact answer to compute here; what is checked
-        is where the query's own document ("test document i" -> row s{i}) lands: first
-        (BM25 should put it there), or anywhere in the top k (hybrid: RRF also ranks the
-        dense winner, which for these synthetic vectors is an unrelated row)."""
+        """Keyword and hybrid searches have no exact answer to compute here. Random case:
+        where the query's own document ("test document i" -> row s{i}) lands: first (BM25
+        should put it there), or anywhere in the top k (hybrid: RRF also ranks the dense
+        winner, which for these synthetic vectors is an unrelated row). Real text: how many of
+        the exact dense top k they share (agreement, not quality: no relevance judgements)."""
         search(0)
-        latencies, first, anywhere = [], 0, 0
+        n = len(self.data.queries)
+        latencies, first, anywhere, shared = [], 0, 0, []
         clock = time.perf_counter
-        for i in range(QUERIES):
+        for i in range(n):
             t0 = clock()
             got = ids(search(i))
             latencies.append(clock() - t0)
             if len(got) != self.k:
                 raise VerificationError(f"keyword/hybrid search {i} returned {len(got)} hits, expected {self.k}")
-            own = f"s{i % QUERIES}"
-            first += got[0] == own
-            anywhere += own in got
-        return serial_summary(latencies, [], []) | {
-            "own_document_first": round(first / QUERIES, 4),
-            "own_document_in_top_k": round(anywhere / QUERIES, 4),
-        }
+            if self.data.kind == "random":
+                own = f"s{i % QUERIES}"
+                first += got[0] == own
+                anywhere += own in got
+            else:
+                shared.append((got, self.data.truth(i)))
+        if self.data.kind == "random":
+            return serial_summary(latencies, [], []) | {
+                "own_document_first": round(first / n, 4),
+                "own_document_in_top_k": round(anywhere / n, 4),
+            }
+        return serial_summary(latencies, [], []) | {"dense_top_k_shared": round(ann_scores(shared, self.k).recall, 4)}
 
     def _hybrid_collection(self) -> str:
         from pymilvus import DataType, Function, FunctionType
@@ -458,7 +528,7 @@ class SearchMetrics:
         index.add_index("vector", index_type=spec.index_type, metric_type=spec.metric_type, params=spec.index_params)
         index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
         client.create_collection(name, schema=schema, index_params=index, consistency_level=self.level)
-        rows = self._search_rows()
+        rows = self.data.all_rows()
         for i in range(0, len(rows), INSERT_BATCH):
             client.insert(name, rows[i : i + INSERT_BATCH])
         counted = self.hook.count(name)
@@ -472,11 +542,9 @@ class SearchMetrics:
     def _hybrid_requests(self, i: int) -> list[Any]:
         from pymilvus import AnnSearchRequest
 
-        q = self.work.query(i)
+        q = self.data.query(i)
         return [
-            AnnSearchRequest(
-                [self.work.vectors[q]], "vector", {"metric_type": "COSINE", "params": {"ef": 64}}, limit=self.k
-            ),
+            AnnSearchRequest([self.data.query_vector(i)], "vector", search_params(DEFAULT_EF), limit=self.k),
             AnnSearchRequest([q], "sparse", {"metric_type": "BM25"}, limit=self.k),
         ]
 
@@ -485,14 +553,14 @@ class SearchMetrics:
     ) -> dict[str, tuple[Callable[[int], Any], Callable[[Any], list[str]]]]:
         from pymilvus import RRFRanker
 
-        work, k = self.work, self.k
-        dense = work.search_kwargs()
+        data, k = self.data, self.k
+        dense = self._search_kwargs()
         return {
-            "dense": (lambda i: client.search(name, data=[work.vectors[work.query(i)]], **dense), _hit_ids),
+            "dense": (lambda i: client.search(name, data=[data.query_vector(i)], **dense), _hit_ids),
             "bm25": (
                 lambda i: client.search(
                     name,
-                    data=[work.query(i)],
+                    data=[data.query(i)],
                     anns_field="sparse",
                     limit=k,
                     search_params={"metric_type": "BM25"},
@@ -511,14 +579,14 @@ class SearchMetrics:
     async def _hybrid_async(self, name: str, concurrency: int) -> dict[str, dict[str, Any]]:
         from pymilvus import RRFRanker
 
-        work, k = self.work, self.k
-        dense = work.search_kwargs()
+        data, k = self.data, self.k
+        dense = self._search_kwargs()
         async with self.hook.async_client() as client:
             calls = {
-                "dense": lambda i: client.search(name, data=[work.vectors[work.query(i)]], **dense),
+                "dense": lambda i: client.search(name, data=[data.query_vector(i)], **dense),
                 "bm25": lambda i: client.search(
                     name,
-                    data=[work.query(i)],
+                    data=[data.query(i)],
                     anns_field="sparse",
                     limit=k,
                     search_params={"metric_type": "BM25"},
@@ -539,15 +607,55 @@ class SearchMetrics:
     def _spec(self, name: str):
         return chunk_store.CollectionSpec(
             name=name,
-            dim=self.params.dim,
+            dim=self.data.dim,
             consistency_level=self.level,
             description="milvus_benchmark search metrics (dropped after the run)",
         )
 
-    def _search_rows(self) -> list[dict[str, Any]]:
-        return [
-            self.work.row(pk, self.work.texts[i], f"doc_{i}", SOURCE) for i, pk in enumerate(self.work.search_ids())
-        ]
+    def _search_kwargs(self) -> dict[str, Any]:
+        return {
+            "limit": self.k,
+            "anns_field": "vector",
+            "search_params": search_params(DEFAULT_EF),
+            "output_fields": ["pk"],
+        }
+
+    def _vector_query(self, i: int):
+        from llama_index.core.vector_stores import VectorStoreQuery
+
+        return VectorStoreQuery(query_embedding=self.data.query_vector(i), similarity_top_k=self.k)
+
+    # ---- 5. recall vs QPS over ef ------------------------------------------------------------------
+
+    def measure_ef(self, layer: str, name: str) -> list[dict[str, Any]]:
+        """One point per ``ef`` (every ef checked against ``top_k`` before the first call)."""
+        for ef in self.params.ef_values:
+            check_ef(ef, self.k)
+        search, ids, store = self._open_sync_ef(layer, self._spec(name))
+        try:
+            points = [
+                measure_point(search, ids, self.data.truth, len(self.data.queries), self.k, ef, self.params.ef_seconds)
+                for ef in self.params.ef_values
+            ]
+        finally:
+            self._close_sync(layer, (search, ids, store))
+        log.info(
+            "ef curve %-10s %s",
+            layer,
+            ", ".join(f"ef {p['ef']}: recall {p['recall']:.3f} at {p['qps']:.0f} qps" for p in points),
+        )
+        return points
+
+    def _ef_note(self) -> str | None:
+        caps = server_capabilities(self.hook)
+        version = str(getattr(caps, "version", "") or "")
+        if version.startswith("v2.3") and self.data.rows < MIN_INDEXED_ROWS_2_3:
+            return (
+                f"Milvus {version} builds no HNSW index for a segment under {MIN_INDEXED_ROWS_2_3} rows "
+                f"(indexCoord.minSegmentNumRowsToEnableIndex): these {self.data.rows} rows are served by the "
+                "interim IVF index, so ef changes nothing here"
+            )
+        return None
 
 
 def _hit_ids(result: Any) -> list[str]:
