@@ -955,6 +955,65 @@ class MilvusHook(BaseHook):
             )
         return _hits(result)
 
+    def search_text(
+        self,
+        collection_name: str,
+        query: str,
+        *,
+        embedding: Any = None,
+        limit: int = 5,
+        filter: str = "",
+        filter_params: dict[str, Any] | None = None,
+        output_fields: list[str] | None = None,
+        anns_field: str | None = None,
+        search_params: dict[str, Any] | None = None,
+        consistency_level: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Search a Milvus collection for the rows nearest to one query text, best first.
+
+        Each hit is ``{"id", "distance", <output fields>}``. Made for callers that hold text,
+        not vectors, such as an agent's tool (common-ai's ``HookToolset``): pin
+        ``collection_name``, ``embedding`` and ``output_fields`` there and the model only
+        chooses the query (and ``limit``).
+
+        :param collection_name: the collection or alias to search.
+        :param query: the question or keywords to search for, in plain words.
+        :param embedding: embeds the query (a LangChain ``Embeddings`` object, a callable or an
+            import path, as in ``MilvusSearchOperator``); without one the text is matched by
+            the BM25 function field ``anns_field`` (Milvus 2.5+).
+        :param limit: how many hits to return (1 to 100).
+        :param filter: a Milvus boolean expression the hits must match.
+        :param filter_params: values of the filter's ``{name}`` placeholders.
+        :param output_fields: fields returned with each hit.
+        :param anns_field: the vector field to search (a BM25 sparse field without embedding).
+        :param search_params: index search parameters, e.g. ``{"params": {"ef": 64}}``.
+        :param consistency_level: ``None`` uses the collection's own level.
+        """
+        from milvus_provider.utils.embeddings import resolve_embedding
+
+        if not isinstance(query, str) or not query.strip():
+            raise ValueError(f"search_text of '{collection_name}' needs a non-empty query text, got {query!r}")
+        limit = int(limit)
+        if not 1 <= limit <= 100:
+            raise ValueError(f"limit must be between 1 and 100, got {limit}")
+        adapter = resolve_embedding(embedding)
+        if adapter is None and not anns_field:
+            raise ValueError(
+                f"search_text of '{collection_name}' needs an embedding, or anns_field naming a BM25 function's field"
+            )
+        data = [adapter.embed_query(query)] if adapter is not None else [query]
+        return self.search(
+            collection_name,
+            data,
+            limit=limit,
+            filter=filter,
+            filter_params=filter_params,
+            output_fields=output_fields,
+            anns_field=anns_field,
+            search_params=search_params,
+            consistency_level=consistency_level,
+        )[0]
+
     def hybrid_search(
         self,
         collection_name: str,
