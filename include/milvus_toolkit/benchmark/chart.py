@@ -1,5 +1,6 @@
-"""The PNG charts of a benchmark run: sync vs async seconds per operation and count; and the
-search sweep: QPS and p99 latency against concurrency, sync vs async, per layer."""
+"""The PNG charts of a benchmark run: sync vs async seconds per operation and count; the
+search sweep: QPS and p99 latency against concurrency, sync vs async, per layer; and recall
+against QPS over HNSW ``ef``, per layer (ann-benchmarks' plot)."""
 
 from __future__ import annotations
 
@@ -133,7 +134,8 @@ def write_sweep_chart(record: dict[str, Any], path: str | Path) -> bool:
     right.yaxis.set_minor_formatter(NullFormatter())
     sm, env = record["search_metrics"], record["environment"]
     fig.suptitle(
-        f"Milvus {env.get('milvus_server_version')}: search sweep, {sm['rows']} rows x {sm['dim']}d, top_k {sm['top_k']}, "
+        f"Milvus {env.get('milvus_server_version')}: search sweep, {sm['rows']} rows x {sm['dim']}d, "
+        f"top_k {sm['top_k']}, "
         f"{sm['sweep_seconds']:g} s per level, {sm['consistency_level']} ({record['run_id']})",
         fontsize=10,
     )
@@ -141,3 +143,77 @@ def write_sweep_chart(record: dict[str, Any], path: str | Path) -> bool:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
+
+
+def ef_curves(record: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The record's recall-vs-QPS curves by layer (empty when the run measured none)."""
+    sweep = (record.get("search_metrics") or {}).get("ef_sweep") or {}
+    return {layer: points for layer, points in (sweep.get("layers") or {}).items() if points}
+
+
+def write_curves_chart(series: dict[str, list[dict[str, Any]]], path: str | Path, title: str) -> bool:
+    """ann-benchmarks' plot: recall@k (x) against queries per second (y, log), one line per
+    series (a layer, or "server / layer"), each point labelled with its ``ef``; up and to the
+    right is better. Returns ``False`` (and writes nothing) without points."""
+    series = {name: points for name, points in series.items() if points}
+    if not series:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
+    colors = {"langchain": "tab:blue", "llamaindex": "tab:green", "raw": "tab:red"}
+    markers = ["o", "s", "^", "D", "v", "P"]
+    styles = ["-", "--", ":", "-."]
+    servers = list(dict.fromkeys(name.rpartition(" / ")[0] for name in series))
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for n, (name, points) in enumerate(series.items()):
+        server, _, layer = name.rpartition(" / ")
+        pts = sorted(((p["recall"], p["qps"], p["ef"]) for p in points if p.get("qps")), key=lambda t: t[2])
+        if not pts:
+            continue
+        xs, ys, efs = zip(*pts, strict=True)
+        ax.plot(
+            xs,
+            ys,
+            linestyle=styles[servers.index(server) % len(styles)],
+            marker=markers[n % len(markers)],
+            color=colors.get(layer, f"C{n % 10}"),
+            label=name,
+        )
+        for x, y, ef in pts:
+            ax.annotate(f"{ef}", (x, y), textcoords="offset points", xytext=(3, 3), fontsize=6)
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("recall@k against the exact top k (numpy)")
+    ax.set_ylabel("queries per second (1 client)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def write_ef_chart(record: dict[str, Any], path: str | Path) -> bool:
+    """The run's recall-vs-QPS curve over ``ef``, one line per layer (ann-benchmarks style).
+    Returns ``False`` (and writes nothing) when the run has no curve."""
+    curves = ef_curves(record)
+    if not curves:
+        return False
+    sm, env = record["search_metrics"], record["environment"]
+    data = sm.get("data") or {}
+    title = (
+        f"Milvus {env.get('milvus_server_version')}: recall vs QPS over HNSW ef (labels), top_k {sm['top_k']}, "
+        f"{sm['rows']} rows x {sm['dim']}d\n{data.get('label', '')} ({record['run_id']})"
+    )
+    return write_curves_chart(dict(sorted(curves.items(), key=lambda kv: _layer_rank(kv[0]))), path, title)
+
+
+def _layer_rank(layer: str) -> int:
+    return LAYERS.index(layer) if layer in LAYERS else 9

@@ -157,17 +157,27 @@ def search_metrics_markdown(record: dict[str, Any]) -> list[str]:
     if not sm:
         return ["Not measured in this run (it needs the operation search and at least one sweep level).", ""]
     load = sm["load"]
+    data = sm.get("data") or {"kind": "random", "label": "random vectors (stress case)"}
     out = [
+        f"Data: **{data['label']}**"
+        + (
+            f"; {data.get('rows_per_source')} rows per source, queries {data.get('query_kinds')} (none is a row)"
+            if data["kind"] == "text"
+            else ": vectors without structure, a worst case for a graph index, not what real embeddings do"
+        )
+        + ".",
+        "",
         f"{sm['rows']} rows of {sm['dim']} dims per layer, each collection built like the load below (rows in, then "
-        f"flush, HNSW/COSINE index, load; ef 64), top_k {sm['top_k']}, consistency "
-        f"{sm['consistency_level']}; recall against numpy's exact neighbours of the seeds' {sm['queries']} queries; "
+        f"flush, HNSW/COSINE index, load; ef {sm['index']['search']['ef']}), top_k {sm['top_k']}, consistency "
+        f"{sm['consistency_level']}; recall against numpy's exact neighbours of {sm['queries']} queries; "
         f"sweep: {sm['sweep_concurrency']} clients x {sm['sweep_seconds']:g} s per level "
         f"(sync: threads sharing one client or store; async: coroutines sharing one, made inside the loop). "
         f"Latencies in ms.",
         "",
-        f"Load until searchable (raw pymilvus; VectorDBBench's `load_duration` = `insert_duration` + `optimize_duration`): "
-        f"insert {_fmt(load['insert_duration'])} s ({_fmt(load['insert_rows_per_s'])} rows/s), flush {_fmt(load['flush_s'])} s, "
-        f"index {_fmt(load['index_s'])} s, load {_fmt(load['load_s'])} s, first Strong search {_fmt(load['first_search_s'])} s: "
+        "Load until searchable (raw pymilvus; VectorDBBench's `load_duration` = `insert_duration` + "
+        f"`optimize_duration`): insert {_fmt(load['insert_duration'])} s ({_fmt(load['insert_rows_per_s'])} rows/s), "
+        f"flush {_fmt(load['flush_s'])} s, index {_fmt(load['index_s'])} s, load {_fmt(load['load_s'])} s, "
+        f"first Strong search {_fmt(load['first_search_s'])} s: "
         f"**load_duration {_fmt(load['load_duration'])} s**.",
         "",
         _md_table(
@@ -228,9 +238,7 @@ def search_metrics_markdown(record: dict[str, Any]) -> list[str]:
                 (k.get("sync") or {}).get("qps"),
                 (k.get("async") or {}).get("qps"),
                 (k.get("async") or {}).get("latency_p99_ms"),
-                ser.get("recall")
-                if ser.get("recall") is not None
-                else f"own doc first {ser.get('own_document_first')}, in top k {ser.get('own_document_in_top_k')}",
+                _hybrid_check(ser),
             ]
         )
     out += [
@@ -241,6 +249,60 @@ def search_metrics_markdown(record: dict[str, Any]) -> list[str]:
         _md_table(["search", "serial p50 ms", "serial p99 ms", "sync qps", "async qps", "async p99 ms", "check"], rows),
         "",
     ]
+    return out
+
+
+def _hybrid_check(ser: dict[str, Any]) -> str:
+    if ser.get("recall") is not None:
+        return f"recall {_fmt(ser['recall'])}"
+    if ser.get("dense_top_k_shared") is not None:
+        return f"shares {_fmt(ser['dense_top_k_shared'])} of the exact dense top k"
+    return f"own doc first {ser.get('own_document_first')}, in top k {ser.get('own_document_in_top_k')}"
+
+
+def ef_curve_markdown(record: dict[str, Any]) -> list[str]:
+    """Recall@k, nDCG@k and one client's QPS at each HNSW ``ef``, per layer, the chart, and the
+    smallest ``ef`` that reached 0.95 and 0.99 recall."""
+    from milvus_toolkit.benchmark.ef_sweep import smallest_ef_reaching
+
+    sm = record.get("search_metrics") or {}
+    sweep = sm.get("ef_sweep") or {}
+    curves = {layer: pts for layer, pts in (sweep.get("layers") or {}).items() if pts}
+    if not curves:
+        return ["Not measured in this run (`ef_values` is empty, or no search metrics).", ""]
+    data = sm.get("data") or {}
+    out = [
+        f"One client searches the {sm['queries']} queries at each `ef` (top_k {sweep['top_k']}; "
+        f"recall and nDCG over one pass against numpy's exact top k, QPS over at least "
+        f"{sweep['seconds_per_point']:g} s), on {data.get('label', 'the search collection')}. "
+        "Up and to the right is better; pick the smallest `ef` whose recall is enough.",
+        "",
+    ]
+    if sweep.get("note"):
+        out += [f"**Note:** {sweep['note']}.", ""]
+    rows = []
+    for layer, pts in sorted(curves.items(), key=lambda kv: LAYER_ORDER.get(kv[0], 9)):
+        for p in pts:
+            rows.append(
+                [
+                    layer,
+                    p["ef"],
+                    p["recall"],
+                    p["ndcg"],
+                    p["qps"],
+                    p["latency_p50_ms"],
+                    p["latency_p99_ms"],
+                    p["searches"],
+                ]
+            )
+    out += [_md_table(["layer", "ef", "recall", "ndcg", "qps", "p50 ms", "p99 ms", "searches"], rows), ""]
+    for layer, pts in sorted(curves.items(), key=lambda kv: LAYER_ORDER.get(kv[0], 9)):
+        reach = {goal: smallest_ef_reaching(pts, goal) for goal in (0.95, 0.99)}
+        out.append(
+            f"- {layer}: recall >= 0.95 from ef {reach[0.95] or '(not reached)'}, "
+            f">= 0.99 from ef {reach[0.99] or '(not reached)'}"
+        )
+    out += ["", f"![recall vs QPS over ef]({record['run_id']}.ef.png)", ""]
     return out
 
 
@@ -268,17 +330,27 @@ def markdown_report(record: dict[str, Any]) -> str:
     out = [
         f"# Milvus benchmark {record['run_id']}",
         "",
-        f"- Milvus **{env.get('milvus_server_version')}** at {env.get('milvus_uri')} (database {env.get('milvus_database')})"
+        f"- Milvus **{env.get('milvus_server_version')}** at {env.get('milvus_uri')} "
+        f"(database {env.get('milvus_database')})"
         + (
-            f"; {caps.get('flavor')}, Milvus {caps.get('milvus_api')} API, supports: {supports or 'none of the optional features'}"
+            f"; {caps.get('flavor')}, Milvus {caps.get('milvus_api')} API, "
+            f"supports: {supports or 'none of the optional features'}"
             if caps
             else ""
         ),
         f"- clients: {clients}; Python {env.get('python')}",
         f"- machine: {env.get('cpu_cores')} cores ({env.get('cpu_cores_usable')} usable), {env.get('platform')}; "
         f"load average at start {env.get('load_average_start')}, at end {env.get('load_average_end')}",
-        f"- embedding: {env.get('embedding')} ({env.get('embedding_model')}, {env.get('dim')} dims); "
-        f"index HNSW/COSINE; top_k {params.get('top_k')}; search over {params.get('search_rows')} rows",
+        f"- cells: embedding {env.get('embedding')} ({env.get('embedding_model')}, {env.get('dim')} dims); "
+        f"index HNSW/COSINE; top_k {params.get('top_k')}; search cells over {params.get('search_rows')} rows",
+        *(
+            [
+                f"- search metrics: {sm_data['label']}, {sm_data['rows']} rows x {sm_data['dim']} dims, "
+                f"{sm_data['queries']} queries"
+            ]
+            if (sm_data := (record.get("search_metrics") or {}).get("data"))
+            else []
+        ),
         f"- consistency: writes at {baseline}; searches at {', '.join(params.get('consistency_levels', []))}",
         f"- counts {params.get('counts')}, repeats {params.get('repeats')} (seconds are the median over repeats); "
         f"{record['plan'].get('cells')} cells in {env.get('duration_s')} s; "
@@ -303,6 +375,8 @@ def markdown_report(record: dict[str, Any]) -> str:
     out += ["## The tutorials' figures beside this run", "", *tutorials_markdown(record)]
     out += [f"## Why the large sync/async gaps ({LARGE_GAP:g}x or more)", "", *gaps_markdown(record)]
     out += ["## Search metrics (VectorDBBench's fields)", "", *search_metrics_markdown(record)]
+    if record.get("search_metrics"):
+        out += ["## Recall vs QPS over HNSW ef (ann-benchmarks style)", "", *ef_curve_markdown(record)]
     parts = breakdown(record)
     out += ["## Where the time goes", "", "Sync loops, median time per call (p50):", ""]
     if parts["layers"]:
@@ -368,8 +442,8 @@ def markdown_report(record: dict[str, Any]) -> str:
     if record["plan"].get("skipped"):
         out += ["Not measured (wait-bound; see `wait_cells_max_count`):", ""]
         out += [
-            f"- {s['operation']}{' by ' + s['variant'] if s['variant'] else ''} at {s['consistency_level']}, count {s['count']}"
-            + (f" ({', '.join(s['layers'])})" if s.get("layers") else "")
+            f"- {s['operation']}{' by ' + s['variant'] if s['variant'] else ''} at {s['consistency_level']}, "
+            f"count {s['count']}" + (f" ({', '.join(s['layers'])})" if s.get("layers") else "")
             for s in record["plan"]["skipped"]
         ]
         out += [""]

@@ -10,9 +10,10 @@ One folder (``MILVUS_BENCHMARK_RESULTS``, else ``$LOCAL_HOME/benchmarks``
 - ``runs/<run_id>.md``    the report (seeds-shaped tables, breakdown, regressions);
 - ``runs/<run_id>.png``   sync vs async per operation and count;
 - ``runs/<run_id>.sweep.png``  search QPS and p99 against concurrency, sync vs async, per layer;
+- ``runs/<run_id>.ef.png``  recall against QPS over HNSW ``ef``, per layer;
 - ``history.csv``         one row per cell per run, and one per sweep level (operation
   ``search_sweep``, ``ops_per_s`` = its qps), appended (all runs in one file);
-- ``latest.md`` / ``latest.png`` / ``latest.sweep.png``  copies of the newest report.
+- ``latest.md`` / ``latest.png`` / ``latest.sweep.png`` / ``latest.ef.png``  copies of the newest report.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from milvus_toolkit.benchmark.chart import write_chart, write_sweep_chart
+from milvus_toolkit.benchmark.chart import write_chart, write_ef_chart, write_sweep_chart
 from milvus_toolkit.benchmark.regression import find_previous_run, find_regressions
 from milvus_toolkit.benchmark.render import markdown_report
 from milvus_toolkit.benchmark.stats import SCHEMA_VERSION, machine_was_busy
@@ -142,8 +143,14 @@ def save_run(record: dict[str, Any], folder: Path | str | None = None) -> dict[s
     if write_sweep_chart(record, sweep_png):
         paths["sweep_png"] = sweep_png
         shutil.copyfile(sweep_png, folder / "latest.sweep.png")
+    ef_png = f"{stem}.ef.png"
+    if write_ef_chart(record, ef_png):
+        paths["ef_png"] = ef_png
+        shutil.copyfile(ef_png, folder / "latest.ef.png")
     append_history(record, Path(paths["history"]))
-    shutil.copyfile(paths["markdown"], folder / "latest.md")
+    # the report links its charts by file name (beside it in runs/); latest.md links the copies
+    latest = Path(paths["markdown"]).read_text().replace(f"]({record['run_id']}.", "](latest.")
+    (folder / "latest.md").write_text(latest)
     shutil.copyfile(paths["png"], folder / "latest.png")
     return paths
 
