@@ -5,6 +5,8 @@ Every route requires an authenticated Airflow user through the api-server's auth
 session cookie or a bearer token) and the permission to read what it shows: connections and
 assets for the index pages, the DAG's runs and XComs for a run's report. A request reads the
 metadata database once and Milvus once, each with a timeout, and writes nothing.
+
+Imported only by the api-server, on the first request (``plugin.LazyApp``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+from airflow.api_fastapi.common.db.common import SessionDep
+from airflow.api_fastapi.core_api.security import (
+    GetUserDep,
+    requires_access_asset,
+    requires_access_connection,
+    requires_access_dag,
+)
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -90,15 +100,6 @@ def _markdown(text: str) -> str:
 
 
 def create_app() -> FastAPI:
-    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
-    from airflow.api_fastapi.common.db.common import SessionDep
-    from airflow.api_fastapi.core_api.security import (
-        GetUserDep,
-        requires_access_asset,
-        requires_access_connection,
-        requires_access_dag,
-    )
-
     env = _env()
     read_indexes = [Depends(requires_access_connection("GET")), Depends(requires_access_asset("GET"))]
     read_run_deps = [
@@ -157,7 +158,7 @@ def create_app() -> FastAPI:
         settings = Settings.load()
         found = read_run(session, dag_id, run_id, timeout=settings.db_timeout)
         shown = []
-        for task_id, map_index, label, raw in found.paths:
+        for task_id, _map_index, label, raw in found.paths:
             try:
                 item = arts.artifact(settings.artifacts_root, label, raw)
             except arts.ArtifactRefused as exc:
