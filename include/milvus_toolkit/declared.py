@@ -21,6 +21,7 @@ ENV_VAR = "MILVUS_TOOLKIT_INDEXES"
 IDENTITY_FIELDS = (
     "source",
     "source_root",
+    "source_conn_id",
     "collection",
     "embedding",
     "embedding_dim",
@@ -44,6 +45,7 @@ class IndexDeclaration(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9_]+$", max_length=100)
     source: str = Field(min_length=1)
     source_root: str | None = None
+    source_conn_id: str | None = None  # the Airflow connection that reads an object-storage source
     collection: str
     embedding: Literal["local", "openai", "deterministic"] = "local"
     embedding_dim: int | None = None

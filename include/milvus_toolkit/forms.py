@@ -38,6 +38,14 @@ def source_and_split_params(
             title="Source root",
             description="Stable root that source names are relative to (default: the root recorded on the collection, else the source folder). Ingesting a sub-folder keeps names like guide/intro.md.",
         ),
+        "source_conn_id": Param(
+            None,
+            type=["null", "string"],
+            minLength=1,
+            title="Source connection",
+            description="Airflow connection whose credentials read an object-storage source (default: aws_default for "
+            "s3://; for gs:// and az:// the provider's default). See docs/object-storage.md.",
+        ),
         "splitter": Param(
             "auto",
             enum=list(p.SPLITTERS),

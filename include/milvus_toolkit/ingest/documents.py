@@ -1,7 +1,8 @@
 """Find the files of a corpus and read them into text, with a reason for every file skipped.
 
-Sources are local folders, globs, or any URL ``ObjectStoragePath``/fsspec understands
-(``s3://bucket/docs``, ``gs://...``, ``file:///...``), through universal-pathlib.
+Sources are local folders, globs, or object-storage URLs (``s3://bucket/docs``, ``gs://...``,
+``az://...``) read through Airflow's ``ObjectStoragePath`` with the credentials of an Airflow
+connection (``source_conn_id``; ``aws_default`` for ``s3://``). See docs/object-storage.md.
 """
 
 from __future__ import annotations
@@ -63,10 +64,19 @@ CODE_LANGUAGES = {
 }
 GLOB_CHARS = set("*?[")
 LOCAL_PROTOCOLS = ("", "file", "local")
+# The connection a remote source uses when the run names none (other schemes: the provider's default).
+DEFAULT_CONN_IDS = {"s3": "aws_default", "s3a": "aws_default", "s3n": "aws_default"}
+# What an object store says about an object's version, compared at listing and after reading.
+VERSION_KEYS = ("ETag", "etag", "generation", "md5Hash", "VersionId", "version_id", "content_md5")
 
 
 class SourceError(PermanentError, ValueError):
     """The ``source`` param does not point at anything readable."""
+
+
+class ListingUnavailable(RuntimeError):
+    """A remote listing failed for a reason a retry may heal (network, throttling): nothing was
+    changed, and the task's retries apply."""
 
 
 @dataclass
@@ -94,6 +104,10 @@ class Corpus:
 
     root: UPath
     files: list[UPath] = field(default_factory=list)
+    single_file: bool = False  # the source is one file: its listing says nothing about other files
+    # Remote sources: what the listing said of each object (by its path): size and version
+    # (ETag, generation...). A read that does not match it is refused (``load``).
+    listed: dict[str, dict] = field(default_factory=dict)
 
     def relative(self, path: UPath) -> str:
         """The source name of ``path``: POSIX, relative to the root, in Unicode NFC (a
@@ -106,40 +120,116 @@ class Corpus:
         return unicodedata.normalize("NFC", name)
 
 
-def discover(source: str, root: str | None = None) -> Corpus:
+def discover(source: str, root: str | None = None, conn_id: str | None = None) -> Corpus:
     """The files named by ``source``: a folder (recursively), a single file, or a glob.
     Hidden files and folders (``.git``, ``.DS_Store``) are left out.
 
     Names are relative to ``root`` when given (``source`` must be inside it), else to the
     folder, the single file's parent, or the glob's folder. A local folder that cannot be
-    listed raises ``SourceError``: an incomplete listing would look like deleted files.
+    listed raises ``SourceError``: an incomplete listing would look like deleted files. Remote
+    sources use the connection ``conn_id`` (``source_path``).
     """
     pattern = None
     if any(c in source for c in GLOB_CHARS):
         folder_text, pattern = split_glob(source)
-        folder = _upath(folder_text)
-        if not folder.exists():
-            raise SourceError(f"param 'source': folder {folder_text!r} of the glob {source!r} does not exist")
+        folder = source_path(folder_text, conn_id)
     else:
-        folder = _upath(source)
-        if not folder.exists():
-            raise SourceError(f"param 'source': {source!r} does not exist")
+        folder_text, folder = source, source_path(source, conn_id)
+    if folder.protocol not in LOCAL_PROTOCOLS:
+        return _discover_remote(source, folder, pattern, root, conn_id)
+    if not folder.exists():
+        what = f"folder {folder_text!r} of the glob {source!r}" if pattern else repr(source)
+        raise SourceError(f"param 'source': {what} does not exist")
     if pattern is None and folder.is_file():
-        corpus, files = Corpus(root=folder.parent), [folder]
+        corpus, files = Corpus(root=folder.parent, single_file=True), [folder]
     else:
         corpus = Corpus(root=folder)
         files = [folder.joinpath(name) for name in _list(folder, pattern)]
+    return _rooted(corpus, files, folder, source, root)
+
+
+def _rooted(corpus: Corpus, files: list, folder: UPath, source: str, root: str | None) -> Corpus:
     if root is not None:
-        corpus.root = _upath(root)
+        corpus.root = _canonical(source_path(root))
         if not _is_inside(folder, corpus.root):
             raise SourceError(f"param 'source': {source!r} is not inside source_root {root!r}")
     corpus.files = sorted(files, key=corpus.relative)
     return corpus
 
 
-def _upath(text: str) -> UPath:
+def source_path(text: str, conn_id: str | None = None) -> UPath:
+    """A local path (made absolute), or an object-storage URL as Airflow's ``ObjectStoragePath``
+    with the credentials of connection ``conn_id`` (``aws_default`` for ``s3://`` when none is
+    named; ``s3://<conn_id>@bucket/key`` also names one)."""
     path = UPath(text)
-    return UPath(os.path.abspath(text)) if path.protocol == "" else path
+    if path.protocol in LOCAL_PROTOCOLS:
+        return UPath(os.path.abspath(text)) if path.protocol == "" else path
+    try:
+        from airflow.sdk import ObjectStoragePath
+        from airflow.sdk.io.fs import has_fs
+    except ImportError:  # the toolkit's logic imports without Airflow: plain fsspec then
+        return path
+    if not has_fs(path.protocol):  # no Airflow filesystem (and so no connection) for it: memory://...
+        return path
+    remote = ObjectStoragePath(text)
+    return ObjectStoragePath(
+        text, conn_id=conn_id or remote.conn_id or DEFAULT_CONN_IDS.get(remote.protocol.split("+")[0])
+    )
+
+
+def _canonical(path: UPath) -> UPath:
+    """``path`` without a connection id in it: what source names and recorded roots are made of."""
+    if path.protocol in LOCAL_PROTOCOLS:
+        return path
+    return UPath(f"{path.protocol}://{path.path}")
+
+
+def _where(folder: UPath) -> str:
+    conn_id = getattr(folder, "conn_id", None)
+    return f"{_canonical(folder)}" + (f" (connection '{conn_id}')" if conn_id else "")
+
+
+def _discover_remote(source: str, folder: UPath, pattern: str | None, root: str | None, conn_id) -> Corpus:
+    """One complete, paginated listing (fsspec ``find``) of the folder, never from a cache: any
+    error stops the run before anything is written (an incomplete listing would look like
+    deleted objects), and an empty prefix is an empty corpus, which no run deletes from."""
+    where = _where(folder)
+    try:
+        fs = folder.fs  # Airflow builds it from the connection
+        fs.invalidate_cache(folder.path)
+        info = fs.info(folder.path)
+        if pattern is None and info.get("type") == "file":
+            entries = {folder.path: info}
+        else:
+            entries = fs.find(folder.path, detail=True, withdirs=False)
+    except FileNotFoundError as exc:
+        raise SourceError(f"param 'source': {source!r} does not exist: {where}: {exc}") from None
+    except PermissionError as exc:
+        raise SourceError(
+            f"param 'source': access to {where} refused: {exc}. Check the connection's credentials and "
+            "permissions (source_conn_id); nothing was changed."
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise SourceError(f"param 'source': cannot list {where}: {exc}; nothing was changed") from None
+    except Exception as exc:  # network, throttling...: a retry may heal it
+        if type(exc).__name__ == "AirflowNotFoundException":
+            raise SourceError(f"param 'source_conn_id': {where}: {exc}") from None
+        raise ListingUnavailable(f"cannot list {where}: {type(exc).__name__}: {exc}; nothing was changed") from None
+    single = pattern is None and info.get("type") == "file"
+    base = PurePosixPath(folder.path)
+    corpus = Corpus(root=_canonical(folder.parent if single else folder), single_file=single)
+    files = []
+    regex = re.compile(glob_translate(pattern)) if pattern else None
+    for key, entry in entries.items():
+        if entry.get("type", "file") != "file" or key.endswith("/"):
+            continue  # "folder" marker objects
+        name = PurePosixPath(key).name if single else PurePosixPath(key).relative_to(base).as_posix()
+        if (regex and not regex.fullmatch(name)) or any(part.startswith(".") for part in name.split("/")):
+            continue
+        path = folder if single else folder.joinpath(name)
+        corpus.listed[path.path] = entry
+        files.append(path)
+    return _rooted(corpus, files, folder, source, root)
 
 
 def _is_inside(path: UPath, root: UPath) -> bool:
@@ -150,14 +240,9 @@ def _is_inside(path: UPath, root: UPath) -> bool:
 
 
 def _list(folder: UPath, pattern: str | None) -> list[str]:
-    """POSIX paths, relative to ``folder``, of its non-hidden files matching ``pattern``."""
-    if folder.protocol in LOCAL_PROTOCOLS:
-        depth = None if pattern is None or "**" in pattern else pattern.count("/") + 1
-        names = _walk_local(folder.path, depth)
-    else:
-        base = PurePosixPath(folder.path)
-        found = folder.glob(pattern) if pattern else folder.rglob("*")
-        names = [PurePosixPath(p.path).relative_to(base).as_posix() for p in found if p.is_file()]
+    """POSIX paths, relative to the local ``folder``, of its non-hidden files matching ``pattern``."""
+    depth = None if pattern is None or "**" in pattern else pattern.count("/") + 1
+    names = _walk_local(folder.path, depth)
     if pattern:
         # fsspec's translation of a glob to a regex: the same "**" semantics as a remote glob.
         regex = re.compile(glob_translate(pattern))
@@ -235,21 +320,58 @@ def load(corpus: Corpus, max_file_bytes: int | None = None) -> Iterator[LoadedDo
         if problem:
             yield BadFile(_printable(relative), problem)
             continue
-        try:
-            info = path.stat()
-            if path.protocol in LOCAL_PROTOCOLS and not stat.S_ISREG(info.st_mode):
-                yield BadFile(relative, "not a regular file (a FIFO, socket or device), not read")
+        if path.protocol not in LOCAL_PROTOCOLS:
+            item = _read_remote(path, relative, corpus.listed.get(path.path, {}), max_file_bytes)
+            if isinstance(item, BadFile):
+                yield item
                 continue
-            if max_file_bytes is not None and (size := info.st_size) > max_file_bytes:
-                mb = f"{max_file_bytes / 2**20:g}"
-                yield BadFile(relative, f"larger than the {mb} MB limit (max_file_mb): {size} bytes")
+            data = item
+        else:
+            try:
+                info = path.stat()
+                if not stat.S_ISREG(info.st_mode):
+                    yield BadFile(relative, "not a regular file (a FIFO, socket or device), not read")
+                    continue
+                if max_file_bytes is not None and (size := info.st_size) > max_file_bytes:
+                    yield BadFile(relative, _too_large(max_file_bytes, size))
+                    continue
+                data = path.read_bytes()
+            except OSError as exc:
+                dangling = os.path.islink(path.path) and not os.path.exists(path.path)
+                yield BadFile(relative, f"unreadable: {'dangling link' if dangling else exc.strerror or exc}")
                 continue
-            data = path.read_bytes()
-        except OSError as exc:
-            dangling = path.protocol in LOCAL_PROTOCOLS and os.path.islink(path.path) and not os.path.exists(path.path)
-            yield BadFile(relative, f"unreadable: {'dangling link' if dangling else exc.strerror or exc}")
-            continue
         yield read_document(relative, data)
+
+
+def _too_large(max_file_bytes: int, size: int) -> str:
+    return f"larger than the {max_file_bytes / 2**20:g} MB limit (max_file_mb): {size} bytes"
+
+
+def _read_remote(path: UPath, relative: str, listed: dict, max_file_bytes: int | None) -> bytes | BadFile:
+    """An object's bytes, only if they are the version the listing saw: same size, and the same
+    version (ETag, generation...) when asked again after the read. Otherwise a ``BadFile``: its
+    rows are kept and the next run reads it (never a mix of a listed version and another's text)."""
+    fs = path.fs
+    size = listed.get("size")
+    if max_file_bytes is not None and size is not None and size > max_file_bytes:
+        return BadFile(relative, _too_large(max_file_bytes, size))
+    try:
+        data = fs.cat_file(path.path)
+        fs.invalidate_cache(path.path)
+        now = fs.info(path.path)
+    except FileNotFoundError:
+        return BadFile(relative, "unreadable: deleted while this run read it (the next run's listing decides)")
+    except Exception as exc:  # refused, throttled, network: this object only, this run only
+        return BadFile(relative, f"unreadable: {type(exc).__name__}: {exc}")
+    changes = [f"size listed {size}, read {len(data)}"] if size is not None and size != len(data) else []
+    changes += [
+        f"{key} listed {listed[key]}, now {now[key]}"
+        for key in VERSION_KEYS
+        if key in listed and key in now and listed[key] != now[key]
+    ]
+    if changes:
+        return BadFile(relative, f"changed while this run read it ({'; '.join(changes)}); not indexed this run")
+    return data
 
 
 def _name_problem(name: str, sharing: int) -> str | None:

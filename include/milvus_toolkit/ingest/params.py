@@ -47,6 +47,9 @@ class IngestParams(BaseModel):
     source: str = Field(min_length=1)
     collection: str
     source_root: str | None = Field(None, description="stable root that source names are relative to")
+    # Object storage (docs/object-storage.md): the Airflow connection that reads `source` (aws_default for
+    # s3:// when not given). A connection id in the URL (s3://<conn_id>@bucket/key) is moved here.
+    source_conn_id: str | None = Field(None, min_length=1)
     mode: Literal["upsert", "add"] = "upsert"
     splitter: Literal["auto", "recursive", "markdown", "html", "token", "code"] = "auto"
     chunk_size: int = Field(DEFAULT_CHUNK_SIZE, ge=50, le=8000)
@@ -83,6 +86,19 @@ class IngestParams(BaseModel):
     @classmethod
     def _tenant_name(cls, value: str | None) -> str | None:
         return check_tenant(value) if value is not None else None
+
+    @model_validator(mode="after")
+    def _conn_id_out_of_the_url(self) -> IngestParams:
+        """``s3://conn@bucket/docs`` -> source ``s3://bucket/docs``, source_conn_id ``conn``: source
+        names and the recorded root never depend on which credentials read them."""
+        scheme, sep, rest = self.source.partition("://")
+        netloc, slash, key = rest.partition("/")
+        if sep and "@" in netloc:
+            conn_id, _, bucket = netloc.rpartition("@")
+            if self.source_conn_id not in (None, conn_id):
+                raise ValueError(f"source names connection '{conn_id}', source_conn_id '{self.source_conn_id}'")
+            self.source, self.source_conn_id = f"{scheme}://{bucket}{slash}{key}", conn_id
+        return self
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> IngestParams:

@@ -26,6 +26,7 @@ from milvus_toolkit.ingest.staging import (
     read_batch_file,
     read_json,
     remove_run_folder,
+    staged_path,
     write_json,
 )
 from milvus_toolkit.ingest.validation import (
@@ -77,7 +78,7 @@ def list_corpus(params: IngestParams, hook, collection: str):
     key = marks.source_root_key(params.tenant)
     recorded = hook.collection_properties(collection).get(key) if hook.has_collection(collection) else None
     root = params.source_root or (recorded if recorded and _inside(params.source, recorded) else None)
-    corpus = discover(params.source, root=root)
+    corpus = discover(params.source, root=root, conn_id=params.source_conn_id)
     if recorded and normal_root(corpus.root) != recorded:
         raise CorpusError(
             f"param 'source_root': collection '{collection}' names its sources relative to {recorded!r}, "
@@ -240,7 +241,7 @@ def _listing(source: str, corpus) -> tuple[str | None, str | None]:
     if any(c in source for c in GLOB_CHARS):
         folder, pattern = split_glob(source)
         return _relative_folder(corpus, folder), glob_translate(pattern)
-    if not UPath(source).is_dir():
+    if corpus.single_file:
         return None, None
     return _relative_folder(corpus, source), None
 
@@ -266,15 +267,15 @@ def plan_deletes(params: IngestParams, hook, manifest: SplitManifest | dict, col
         manifest.run_stamp,
         params.max_delete_percent,
     )
-    write_json(UPath(manifest.run_folder) / PLANNED_DELETES, planned.ids)
-    write_json(UPath(manifest.run_folder) / UNLISTED, planned.unlisted)
+    write_json(staged_path(manifest.run_folder) / PLANNED_DELETES, planned.ids)
+    write_json(staged_path(manifest.run_folder) / UNLISTED, planned.unlisted)
     return len(planned.ids)
 
 
 def delete_obsolete(params: IngestParams, hook, manifest: SplitManifest | dict, collection: str | None = None) -> int:
     """After every batch was written: delete the planned rows that are still obsolete."""
     manifest = SplitManifest.of(manifest)
-    planned = read_json(UPath(manifest.run_folder) / PLANNED_DELETES)
+    planned = read_json(staged_path(manifest.run_folder) / PLANNED_DELETES)
     return sync.delete_planned(
         hook, collection or params.collection, planned, _new_ids(manifest), manifest.scope, manifest.run_stamp
     )
@@ -384,7 +385,7 @@ async def remember_smoke_query(batch: BatchRef, written, embedding: EmbeddingCho
     """In the write task that embedded the smoke chunk (its model is loaded): embed the smoke
     query too and stage its vector, so that ``validate`` need not load the model for one
     query. The vector is still the model's own for that text, made apart from the write."""
-    run = UPath(batch.path).parent  # batches are staged in the run folder, beside the smoke chunk
+    run = staged_path(batch.path).parent  # batches are staged in the run folder, beside the smoke chunk
     smoke = read_json(run / SMOKE_CHUNK) if (run / SMOKE_CHUNK).exists() else None
     if smoke and any(c.id == smoke["id"] for c in written):
         vector = await embedding.embeddings.aembed_query(smoke["text"])
@@ -395,7 +396,7 @@ async def remember_smoke_query(batch: BatchRef, written, embedding: EmbeddingCho
 
 def smoke_queries(manifest: SplitManifest, embedding: EmbeddingChoice) -> dict[str, list[float]]:
     """The smoke query's vector staged by a write task of this run with this model, if any."""
-    path = UPath(manifest.run_folder) / SMOKE_QUERY
+    path = staged_path(manifest.run_folder) / SMOKE_QUERY
     staged = read_json(path) if path.exists() else None
     return (
         {staged["text"]: staged["vector"]} if staged and staged["model"] == marks.embedding_identity(embedding) else {}
@@ -519,7 +520,7 @@ def summarize(
     lines += [f"             skipped {b['source']} (its rows are kept): {b['reason']}" for b in bad[:20]]
     if len(bad) > 20:
         lines.append(f"             ... and {len(bad) - 20} more (see {manifest.bad_files_path})")
-    unlisted_path = UPath(manifest.run_folder) / UNLISTED
+    unlisted_path = staged_path(manifest.run_folder) / UNLISTED
     unlisted = read_json(unlisted_path) if unlisted_path.exists() else []
     figures["sources_no_longer_listed"] = len(unlisted)
     if unlisted:

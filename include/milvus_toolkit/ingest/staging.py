@@ -21,16 +21,29 @@ from pathlib import Path
 from langchain_core.documents import Document
 from upath import UPath
 
+from milvus_toolkit.ingest.documents import LOCAL_PROTOCOLS, source_path
 from milvus_toolkit.paths import data_home
 from milvus_toolkit.sync import Scope
+
+STAGING_CONN_ENV = "MILVUS_TOOLKIT_STAGING_CONN_ID"
 
 
 def staging_root() -> UPath:
     """``MILVUS_TOOLKIT_STAGING`` (a path or URL such as ``s3://bucket/staging``); by default
     ``$AIRFLOW_HOME/milvus_toolkit/staging``, else ``~/.local/share/milvus_toolkit/staging``
     (``milvus_toolkit.paths``; never beside the code). With several worker machines it must be
-    shared."""
-    return UPath(os.environ.get("MILVUS_TOOLKIT_STAGING") or data_home() / "staging")
+    shared. Object storage is reached with the connection ``MILVUS_TOOLKIT_STAGING_CONN_ID``
+    (``aws_default`` for ``s3://``)."""
+    return staged_path(os.environ.get("MILVUS_TOOLKIT_STAGING") or data_home() / "staging")
+
+
+def staged_path(value: str | os.PathLike) -> UPath:
+    """A staging path (or its text, as manifests carry it) with the staging connection's
+    credentials when it is remote (Airflow's ``ObjectStoragePath``)."""
+    text = str(value)
+    if UPath(text).protocol in LOCAL_PROTOCOLS:
+        return UPath(text)
+    return source_path(text, os.environ.get(STAGING_CONN_ENV))
 
 
 def safe_name(value: str) -> str:
@@ -182,7 +195,7 @@ def write_private_text(path: UPath, text: str) -> None:
     """Write a file readable by its owner only (on local disk)."""
     local = _local(path)
     if local is None:
-        path.write_text(text, encoding="utf-8")
+        staged_path(path).write_text(text, encoding="utf-8")
         return
     fd = os.open(local, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)  # before any content: the umask, or an older file, may have widened it
@@ -198,7 +211,7 @@ def write_batch_file(path: UPath, chunks: Iterable[Document]) -> None:
 
 
 def read_batch_file(path: str | UPath) -> list[Document]:
-    text = UPath(path).read_text(encoding="utf-8")
+    text = staged_path(path).read_text(encoding="utf-8")
     return [_to_document(json.loads(line)) for line in text.splitlines() if line.strip()]
 
 
@@ -212,13 +225,13 @@ def write_json(path: UPath, data) -> str:
 
 
 def read_json(path: str | UPath):
-    return json.loads(UPath(path).read_text(encoding="utf-8"))
+    return json.loads(staged_path(path).read_text(encoding="utf-8"))
 
 
 def remove_run_folder(folder: str | UPath) -> None:
     """Delete a run's staged files (after a successful run). Refuses (ValueError) anything
     that is not strictly inside the staging root: never the root, a parent, or elsewhere."""
-    path = UPath(folder)
+    path = staged_path(folder)
     if not _strictly_inside(path, staging_root()):
         raise ValueError(f"refusing to remove {str(path)!r}: not inside the staging root {str(staging_root())!r}")
     if not path.exists():
