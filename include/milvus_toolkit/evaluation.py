@@ -30,24 +30,25 @@ import logging
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from milvus_toolkit import marks
+from milvus_toolkit.ingest.params import DEFAULT_EVALUATION_K, DEFAULT_MAX_QUALITY_DROP
 from milvus_toolkit.retrieval_metrics import METRICS, RetrievalScores, score_rankings
 from milvus_toolkit.rules import PermanentError
 
 log = logging.getLogger(__name__)
 
 SearchMode = Literal["dense", "bm25", "hybrid"]
-DEFAULT_K = 5
-DEFAULT_MAX_QUALITY_DROP = 0.02
+DEFAULT_K = DEFAULT_EVALUATION_K
 GATE_METRIC = "ndcg"
-# Collection properties (JSON): the scores of the last validated run; those of a full build refused by the gate;
-# those of an incremental run (or ingest) whose drop failed its validation. The validated record is the baseline.
-QUALITY = marks.PREFIX + "quality"
-QUALITY_REFUSED = QUALITY + ".refused"
-QUALITY_FAILED = QUALITY + ".failed"
+# Collection properties. ``milvus_toolkit.quality.<mode>_<metric>_at_<k>`` (numbers), ``.set`` (the set's digest),
+# ``.k``, ``.status`` (validated / forced / refused / failed) and ``.at``: the latest scores a validation measured
+# on this collection (the Milvus view shows ``quality.*`` keys). ``milvus_toolkit.quality_baseline`` (JSON, with
+# per-query scores): those of the last run that passed, which later runs are compared with.
+QUALITY = marks.PREFIX + "quality."
+BASELINE = marks.PREFIX + "quality_baseline"
 # Per-query scores are kept in the collection property up to this many queries (to name the queries that got
 # worse against a recorded baseline); bigger sets record totals only.
 MAX_RECORDED_QUERIES = 300
@@ -273,6 +274,10 @@ class QualityResult:
             data["per_query"] = {qid: round(v, 4) for qid, v in self.per_query().items()}
         return data
 
+    def flat(self) -> dict[str, float]:
+        """``<mode>_<metric>_at_<k>`` -> score: for properties, reports and Asset events."""
+        return {f"{mode}_{m}_at_{self.k}": round(s.get(m), 4) for mode, s in self.scores.items() for m in METRICS}
+
     def table(self) -> str:
         """Per-query table (first relevant rank and nDCG per mode) and the totals."""
         modes = list(self.scores)
@@ -446,14 +451,18 @@ def decide(
             )
         now = result.per_query()
         worse = sorted(
-            ((qid, before, now[qid]) for qid, before in baseline.per_query.items() if qid in now and now[qid] < before),
+            (
+                (qid, before, now[qid])
+                for qid, before in baseline.per_query.items()
+                if qid in now and now[qid] < before - 1e-4  # recorded scores are rounded to 4 places
+            ),
             key=lambda item: item[2] - item[1],
         )
     metric = f"{result.gate_mode} {GATE_METRIC}@{result.k}"
     return GateDecision(not reasons or force, score, metric, baseline, reasons, worse, forced=bool(reasons) and force)
 
 
-def recorded(hook, collection: str, key: str = QUALITY) -> dict[str, Any] | None:
+def recorded(hook, collection: str, key: str = BASELINE) -> dict[str, Any] | None:
     """The quality record a validated run kept on ``collection`` (alias resolved), if any and readable."""
     physical = hook.describe_alias(collection) or collection
     raw = hook.collection_properties(physical).get(key)
@@ -482,6 +491,111 @@ def baseline_from_record(data: dict[str, Any] | None, result: QualityResult, whe
     )
 
 
-def save_record(hook, collection: str, data: dict[str, Any], key: str = QUALITY) -> None:
+def save(hook, collection: str, result: QualityResult, status: str, *, baseline: bool) -> dict[str, str]:
+    """Record ``result`` on the collection (alias resolved): the flat ``quality.*`` properties with ``status``, and,
+    when ``baseline``, the record later runs are compared with. Returns the flat properties."""
     physical = hook.describe_alias(collection) or collection
-    hook.set_collection_properties(physical, {key: json.dumps(data, separators=(",", ":"), sort_keys=True)})
+    flat = {QUALITY + key: f"{value:.4f}" for key, value in result.flat().items()}
+    flat.update(
+        {
+            QUALITY + "set": result.set_digest,
+            QUALITY + "k": str(result.k),
+            QUALITY + "status": status,
+            QUALITY + "at": result.record()["at"],
+        }
+    )
+    props = dict(flat)
+    if baseline:
+        props[BASELINE] = json.dumps(result.record(), separators=(",", ":"), sort_keys=True)
+    hook.set_collection_properties(physical, props)
+    return flat
+
+
+# ---- quality in validation ----------------------------------------------------------------------------
+
+
+@dataclass
+class QualityCheck:
+    """What ``check_quality`` measured and decided (``summary()`` goes into the run report and Asset event)."""
+
+    result: QualityResult
+    decision: GateDecision
+    status: str
+    properties: dict[str, str]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "set": self.result.set_digest,
+            "k": self.result.k,
+            "queries": len(self.result.per_query()),
+            "status": self.status,
+            "scores": self.result.flat(),
+            "gate": self.decision.summary(),
+        }
+
+
+def check_quality(
+    hook,
+    spec,
+    embedding,
+    evalset: EvaluationSet,
+    *,
+    k: int = DEFAULT_K,
+    min_quality: float | None = None,
+    max_quality_drop: float = DEFAULT_MAX_QUALITY_DROP,
+    force: bool = False,
+    build: bool = False,
+    serving: str | None = None,
+) -> QualityCheck:
+    """Score ``evalset`` on the collection ``spec`` names and gate on it.
+
+    A build (``build``) is compared with what ``serving`` serves, on the same set and ``k``: measured now when the
+    serving collection holds vectors of the same model, else its recorded baseline; with neither it cannot be
+    compared and is refused (``force`` accepts it). Any other run is compared with the baseline recorded on its own
+    collection by the last run that passed (none yet: it becomes the baseline). The scores are recorded on the
+    collection either way; raises ``QualityGateFailed`` when the gate refuses."""
+    model = embedding.embeddings
+    texts = [q.query for q in evalset.queries]
+    vectors = [list(map(float, v)) for v in model.embed_documents(texts)]
+    result = evaluate(hook, Target.of(spec), evalset, k, model, vectors)
+    log.info("Retrieval quality of '%s' (%.1f s):\n%s", spec.name, result.seconds, result.table())
+    baseline: Baseline | None = None
+    reasons: list[str] = []
+    if build and serving and hook.has_collection(serving):
+        baseline = _serving_baseline(hook, spec, embedding, evalset, vectors, result, serving)
+        if baseline is None:
+            reasons.append(
+                f"the serving collection '{serving}' holds vectors of another model and records no scores for set "
+                f"{result.set_digest} at k={k}, so the build cannot be compared with it"
+            )
+    elif not build:
+        baseline = baseline_from_record(recorded(hook, spec.name), result, spec.name)
+    decision = decide(result, baseline, min_quality=min_quality, max_quality_drop=max_quality_drop, force=force)
+    if reasons:
+        decision.reasons[:0] = reasons
+        decision.passed, decision.forced = force, force
+    status = "forced" if decision.forced else "validated" if decision.passed else "refused" if build else "failed"
+    properties = save(hook, spec.name, result, status, baseline=decision.passed)
+    (log.info if decision.passed else log.error)("%s", decision.text())
+    check = QualityCheck(result, decision, status, properties)
+    if not decision.passed:
+        what = (
+            f"the build '{spec.name}' was refused: the alias still serves '{serving}'; the build is kept "
+            f"(marked {QUALITY}status=refused) for inspection"
+            if build
+            else f"'{spec.name}' failed its quality check (its writes are in; the baseline was kept)"
+        )
+        raise QualityGateFailed(f"{what}.\n{decision.text()}\nRun with force_swap=true to accept these scores.")
+    return check
+
+
+def _serving_baseline(hook, spec, embedding, evalset, vectors, result, serving: str) -> Baseline | None:
+    physical = hook.describe_alias(serving) or serving
+    same_model = hook.collection_properties(physical).get(marks.EMBEDDING) == marks.embedding_identity(embedding)
+    if same_model:
+        layout = hook.collection_layout(physical)
+        target = replace(Target.of(spec, physical), hybrid=bool(layout["bm25"]))
+        now = evaluate(hook, target, evalset, result.k, None, vectors)
+        log.info("Retrieval quality of the serving collection '%s':\n%s", physical, now.table())
+        return Baseline(f"the serving collection '{physical}' (measured now)", now.gate_score, now.per_query())
+    return baseline_from_record(recorded(hook, physical), result, physical)

@@ -173,11 +173,15 @@ def check_unreadable_kept(hook, plan: dict, manifest: SplitManifest | dict) -> N
 def validate_target(params: ReindexParams, hook, plan: dict, manifest: SplitManifest | dict):
     """The strict count suite on the collection this run wrote. A build must also not drop
     unreadable sources that are served now; a ``force_reembed`` run records its model once
-    the collection is proven complete."""
+    the collection is proven complete. With an evaluation set, a build must also pass the
+    quality gate against what the alias serves (else the run fails here, before the swap)."""
     from milvus_toolkit.ingest.pipeline import record_rewritten_model, validate_collection
 
     check_unreadable_kept(hook, plan, manifest)
-    report = validate_collection(params, hook, manifest, collection=plan["target"], strict=True)
+    serving = (hook.describe_alias(plan["alias"]) or plan["serving"]) if plan["build"] else None
+    report = validate_collection(
+        params, hook, manifest, collection=plan["target"], strict=True, build=plan["build"], serving=serving
+    )
     if params.force_reembed:
         record_rewritten_model(params, hook, manifest, plan["target"])
     return report
@@ -323,6 +327,11 @@ def summarize(
         f"  embedded : {figures['embedded']} texts",
         f"  validate : {figures['validation']} ({validation.get('rows_for_these_sources', '?')} rows, {validation.get('sources', '?')} sources)",
     ]
+    if validation.get("quality"):  # scores, the gate and a force_swap override (milvus_toolkit.evaluation)
+        from milvus_toolkit.ingest.pipeline import quality_figures, quality_line
+
+        lines.append(quality_line(validation["quality"]))
+        figures.update(quality_figures(validation["quality"]))
     if swap.get("swapped"):
         lines.append(
             f"  alias    : '{params.collection}' -> '{swap['serving']}' (rollback copy: '{swap.get('previous')}'; dropped {swap['dropped'] or 'none'})"

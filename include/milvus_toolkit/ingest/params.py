@@ -30,6 +30,9 @@ DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_FILE_MB = 100
 # One run may delete at most this share of the collection's rows unless told otherwise.
 DEFAULT_MAX_DELETE_PERCENT = 10.0
+# Retrieval quality: scored at k=5; a full rebuild may score at most 0.02 (nDCG@k) below what it replaces.
+DEFAULT_EVALUATION_K = 5
+DEFAULT_MAX_QUALITY_DROP = 0.02
 
 
 class ParamsError(PermanentError, ValueError):
@@ -66,8 +69,15 @@ class IngestParams(BaseModel):
     hybrid: bool = False
     # A collection partitioned by tenant: this run writes, counts and deletes only this tenant's rows.
     tenant: str | None = None
+    # Retrieval quality (milvus_toolkit.evaluation, docs/quality.md): an evaluation set (JSONL path or URL) that
+    # validation scores at k; a full rebuild swaps only within the gate; force_swap accepts scores the gate refuses.
+    evaluation: str | None = Field(None, min_length=1, description="evaluation set: JSONL path or object-storage URL")
+    evaluation_k: int = Field(DEFAULT_EVALUATION_K, ge=1, le=100)
+    min_quality: float | None = Field(None, ge=0, le=1)
+    max_quality_drop: float = Field(DEFAULT_MAX_QUALITY_DROP, ge=0, le=1)
+    force_swap: bool = False
 
-    @field_validator("source", "source_root")
+    @field_validator("source", "source_root", "evaluation")
     @classmethod
     def _absolute(cls, value: str | None) -> str | None:
         """A relative local path is resolved once, when the params are read, against the

@@ -119,6 +119,10 @@ def check_inputs(params: IngestParams, hook, collection: str | None = None, *, r
     spec = collection_spec(params, embedding.dim, name)
     if spec.features:  # hybrid / tenant on a server without them: refused before anything is read
         hook.require(*spec.features, action=f"ingest into '{name}'")
+    if params.evaluation:  # a bad evaluation set is refused (file and line) before anything is written
+        from milvus_toolkit.evaluation import load_evaluation_set
+
+        load_evaluation_set(params.evaluation)
     if existing:
         chunk_store.check_collection(hook, spec)
         marks.check_embedding(hook, name, marks.embedding_identity(embedding), rewrites_all=rewrites_all)
@@ -368,7 +372,8 @@ async def write_staged_batch(
         "peak_rss_mb": result.peak_rss_mb,
     }
     log.info(
-        "%s: wrote %d (embedded), refreshed metadata of %d, %d unchanged, %d calls, %d retries, %.1f s, peak RSS %.0f MB",
+        "%s: wrote %d (embedded), refreshed metadata of %d, %d unchanged, %d calls, %d retries, %.1f s, "
+        "peak RSS %.0f MB",
         batch.label,
         counts["written"],
         refreshed,
@@ -404,10 +409,18 @@ def smoke_queries(manifest: SplitManifest, embedding: EmbeddingChoice) -> dict[s
 
 
 def validate_collection(
-    params: IngestParams, hook, manifest: SplitManifest | dict, *, collection: str | None = None, strict: bool = False
+    params: IngestParams,
+    hook,
+    manifest: SplitManifest | dict,
+    *,
+    collection: str | None = None,
+    strict: bool = False,
+    build: bool = False,
+    serving: str | None = None,
 ) -> ValidationReport:
     """The great-expectations suite plus the smoke search; raises ``ValidationFailed`` with
-    a readable table when anything differs."""
+    a readable table when anything differs. Then, with ``params.evaluation``, retrieval
+    quality (``check_quality``): ``build`` is a full rebuild compared with ``serving``."""
     name = collection or params.collection
     embedding = embedding_for(params)
     manifest = SplitManifest.of(manifest)
@@ -450,7 +463,27 @@ def validate_collection(
     log.info("Validation of '%s':\n%s", name, report.table())
     if not report.success:
         raise ValidationFailed(f"collection '{name}' does not match the split corpus:\n{report.table()}")
+    if params.evaluation:  # after the counts: a collection that lost rows is refused for that first
+        report.facts["quality"] = check_quality(params, hook, spec, embedding, build=build, serving=serving).summary()
     return report
+
+
+def check_quality(params: IngestParams, hook, spec, embedding: EmbeddingChoice, *, build=False, serving=None):
+    """Score the run's evaluation set on the collection and apply the quality gate (``evaluation.check_quality``)."""
+    from milvus_toolkit import evaluation
+
+    return evaluation.check_quality(
+        hook,
+        spec,
+        embedding,
+        evaluation.load_evaluation_set(params.evaluation),
+        k=params.evaluation_k,
+        min_quality=params.min_quality,
+        max_quality_drop=params.max_quality_drop,
+        force=params.force_swap,
+        build=build,
+        serving=serving,
+    )
 
 
 def record_rewritten_model(params: IngestParams, hook, manifest: SplitManifest | dict, collection: str) -> None:
@@ -462,7 +495,8 @@ def record_rewritten_model(params: IngestParams, hook, manifest: SplitManifest |
     if failed and hook.collection_properties(collection).get(marks.EMBEDDING) != identity:
         raise ValidationFailed(
             f"{len(failed)} source(s) could not be read this run and still hold vectors of the previous model "
-            f"in '{collection}' ({', '.join(failed[:10])}); the new model was not recorded. Fix those files and run again."
+            f"in '{collection}' ({', '.join(failed[:10])}); the new model was not recorded. Fix those files and "
+            f"run again."
         )
     marks.record_embedding(hook, collection, identity)
 
@@ -515,7 +549,8 @@ def summarize(
     lines = [
         f"Ingest into '{params.collection}'{f' tenant {params.tenant!r}' if params.tenant else ''} ({params.mode}, "
         f"{params.embedding} embeddings{', hybrid BM25' if params.hybrid else ''}, {params.splitter} splitter)",
-        f"  files    : {figures['files_seen']} seen, {figures['files_indexed']} indexed, {figures['files_skipped']} skipped",
+        f"  files    : {figures['files_seen']} seen, {figures['files_indexed']} indexed, "
+        f"{figures['files_skipped']} skipped",
     ]
     lines += [f"             skipped {b['source']} (its rows are kept): {b['reason']}" for b in bad[:20]]
     if len(bad) > 20:
@@ -534,13 +569,50 @@ def summarize(
         f"  rows     : {written} written, {skipped} already present, {refreshed} metadata refreshed, "
         f"{deleted} obsolete deleted, {figures['retries']} retried calls",
         f"  split    : {figures['split_seconds']:.1f} s ({figures['split_chunks_per_s']:.0f} chunks/s)",
-        f"  write    : {figures['write_chunks_per_s_per_task']:.0f} chunks/s per task (embed + write), slowest batch {write_seconds:.1f} s",
+        f"  write    : {figures['write_chunks_per_s_per_task']:.0f} chunks/s per task (embed + write), "
+        f"slowest batch {write_seconds:.1f} s",
         f"  memory   : peak {figures['peak_rss_mb_per_task']:.0f} MB per write task",
         f"  validate : {figures['validation']} ({validation.get('rows_for_these_sources', '?')} rows for "
         f"{validation.get('sources', '?')} sources; {validation.get('smoke_search', 'no smoke search')})",
         f"  total    : {figures['total_seconds']:.1f} s",
     ]
+    if validation.get("quality"):
+        lines.insert(-1, quality_line(validation["quality"]))
+        figures.update(quality_figures(validation["quality"]))
     return Summary("\n".join(lines), figures)
+
+
+def quality_line(quality: dict) -> str:
+    """The report's quality line: every mode's totals, the gate and whether force_swap overrode it."""
+    gate = quality.get("gate") or {}
+    k = quality.get("k")
+    modes: dict[str, list[str]] = {}
+    for key, value in (quality.get("scores") or {}).items():
+        mode, metric = key.split("_", 1)
+        modes.setdefault(mode, []).append(f"{metric.removesuffix(f'_at_{k}')} {value:.3f}")
+    scores = "; ".join(f"{mode}: {', '.join(values)}" for mode, values in modes.items())
+    verdict = "OVERRIDDEN by force_swap" if gate.get("forced") else "passed" if gate.get("passed") else "FAILED"
+    baseline = f", baseline {gate['baseline']:.3f} from {gate.get('baseline_from')}" if "baseline" in gate else ""
+    worse = f"; worse: {', '.join(gate['worse'][:10])}" if gate.get("worse") else ""
+    return (
+        f"  quality  : {quality.get('queries')} queries at k={k} (set {quality.get('set')}): {scores}\n"
+        f"             gate {gate.get('metric')} {gate.get('score', 0):.3f}{baseline}: {verdict}{worse}"
+    )
+
+
+def quality_figures(quality: dict) -> dict:
+    """Flat figures for the Asset event (``quality.<mode>_<metric>_at_<k>``, as the Milvus view reads them)."""
+    gate = quality.get("gate") or {}
+    figures = {f"quality.{key}": value for key, value in (quality.get("scores") or {}).items()}
+    figures.update(
+        {
+            "quality_set": quality.get("set"),
+            "quality_gate": "forced" if gate.get("forced") else "passed" if gate.get("passed") else "failed",
+        }
+    )
+    if "baseline" in gate:
+        figures["quality_baseline"] = gate["baseline"]
+    return figures
 
 
 __all__ = [
