@@ -31,6 +31,7 @@ from milvus_toolkit.forms import ingest_form
 from milvus_toolkit.ingest import params as p
 from milvus_toolkit.ingest import pipeline
 from milvus_toolkit.ingest.staging import BatchRef, run_folder
+from milvus_toolkit.view_figures import strong_count, view_figures
 
 INGESTED = AssetAlias("milvus-ingest")  # resolves at run time to Asset("milvus://<collection>")
 TRIGGER_ASSET = os.environ.get("MILVUS_INGEST_TRIGGER_ASSET")  # e.g. s3://bucket/docs/
@@ -88,12 +89,13 @@ def milvus_ingest():
 
     @task(outlets=[INGESTED], multiple_outputs=False)
     def report(manifest: dict, written: list, deleted: int, validation: dict, checked: dict) -> dict:
-        params, _ = setup()
+        params, hook = setup()
         summary = pipeline.summarize(
             params, manifest, materialize(written), deleted, validation, time.time() - checked["started"]
         )
         log_report(summary.text)
-        get_current_context()["outlet_events"][INGESTED].add(milvus_asset(params.collection), extra=summary.figures)
+        extra = view_figures(summary.figures, validation, rows=strong_count(hook, params.collection))
+        get_current_context()["outlet_events"][INGESTED].add(milvus_asset(params.collection), extra=extra)
         return summary.figures
 
     checked = check_inputs()

@@ -31,6 +31,7 @@ from milvus_toolkit.declared import load_declarations
 from milvus_toolkit.forms import declared_reindex_form, reindex_form
 from milvus_toolkit.ingest import pipeline
 from milvus_toolkit.ingest.staging import BatchRef, run_folder
+from milvus_toolkit.view_figures import strong_count, view_figures
 
 REINDEXED = AssetAlias("milvus-reindex")  # resolves at run time to Asset("milvus://<collection>")
 
@@ -105,13 +106,13 @@ def reindex_dag(dag_id: str, *, schedule: str | None, form: dict, fixed: dict | 
 
         @task(outlets=[REINDEXED], multiple_outputs=False)
         def report(run_plan: dict, manifest: dict, indexed: list, deleted: int, validation: dict, swap: dict) -> dict:
-            summary = reindex.summarize(
-                params := setup()[0], run_plan, manifest, materialize(indexed), deleted, validation, swap
-            )
+            params, hook = setup()
+            summary = reindex.summarize(params, run_plan, manifest, materialize(indexed), deleted, validation, swap)
             log_report(summary.text)
-            get_current_context()["outlet_events"][REINDEXED].add(
-                milvus_asset(params.collection), extra=summary.figures
+            extra = view_figures(
+                summary.figures, validation, rows=strong_count(hook, params.collection), started=run_started()
             )
+            get_current_context()["outlet_events"][REINDEXED].add(milvus_asset(params.collection), extra=extra)
             return summary.figures
 
         run_plan = plan()

@@ -171,6 +171,8 @@ def create_app() -> FastAPI:
                 elif item.kind == "markdown":
                     entry["html"] = _markdown(item.text())
             shown.append(entry)
+        order = {"image": 0, "markdown": 1}
+        shown.sort(key=lambda a: order.get(a.get("kind"), 2) if "error" not in a else 3)
         return page(
             request,
             "run.html",
