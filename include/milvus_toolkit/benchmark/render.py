@@ -168,7 +168,8 @@ def search_metrics_markdown(record: dict[str, Any]) -> list[str]:
         + ".",
         "",
         f"{sm['rows']} rows of {sm['dim']} dims per layer, each collection built like the load below (rows in, then "
-        f"flush, HNSW/COSINE index, load; ef {sm['index']['search']['ef']}), top_k {sm['top_k']}, consistency "
+        f"flush, HNSW/COSINE index, load; ef {((sm.get('index') or {}).get('search') or {}).get('ef', 64)}), "
+        f"top_k {sm['top_k']}, consistency "
         f"{sm['consistency_level']}; recall against numpy's exact neighbours of {sm['queries']} queries; "
         f"sweep: {sm['sweep_concurrency']} clients x {sm['sweep_seconds']:g} s per level "
         f"(sync: threads sharing one client or store; async: coroutines sharing one, made inside the loop). "
