@@ -193,3 +193,41 @@ def test_deferrable_sensor_defers_then_completes_when_the_rows_arrive(system_env
     assert x["wait_for_rows"] == {"collection_name": collection, "exists": True, "loaded": True, "row_count": 2}
     assert x["search"][0][0]["id"] == "feed-1", "nearest matching row; other-1 is filtered out"
     print(f"example_milvus_sensor: {time.monotonic() - started:.1f}s")
+
+
+def test_example_milvus_agent_answers_from_milvus_with_common_ai(system_env, hook):
+    """common-ai 1.0.0 end to end, offline: LlamaIndexEmbeddingOperator's chunks go into Milvus
+    through MilvusIngestOperator, and AgentOperator answers with MilvusHook.search_text as its
+    HookToolset tool. The model is pydantic-ai's TestModel (connection extra {"model": "test"}):
+    it calls every tool it is given, then answers with what the tools returned, so the answer
+    must hold the rows Milvus found."""
+    collection = "example_milvus_agent"
+    if hook.has_collection(collection):
+        hook.drop_collection(collection)
+    env = dict(
+        system_env, AIRFLOW_CONN_PYDANTICAI_DEFAULT=json.dumps({"conn_type": "pydanticai", "extra": {"model": "test"}})
+    )
+    result = subprocess.run(
+        ["airflow", "dags", "test", "example_milvus_agent", "-c", json.dumps({"question": "Which tyres fit the kit?"})],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    run_id, run_state = last_run(env, "example_milvus_agent")
+    assert run_state == "success", output[-4000:]
+    assert task_states(env, "example_milvus_agent", run_id) == dict.fromkeys(
+        ("embed", "ingest", "answer", "drop_collection"), "success"
+    )
+    x = xcoms(env, "example_milvus_agent", run_id)
+    assert x["embed"]["document_count"] == 3 and x["embed"]["chunk_count"] == 3
+    assert {c["metadata"]["file"] for c in x["embed"]["chunks"]} == {"dock.md", "tyres.md", "pump.md"}
+    assert x["ingest"]["written"] == 3 and x["ingest"]["created_collection"] is True
+    answer = x["answer"]
+    assert "milvus_search_text" in answer, answer
+    for file in ("dock.md", "tyres.md", "pump.md"):  # TestModel's query matches no word: every row comes back
+        assert file in answer, answer
+    assert "Winter tyres fit the all-terrain kit" in answer
+    assert x["drop_collection"]["dropped"] is True and not hook.has_collection(collection)
