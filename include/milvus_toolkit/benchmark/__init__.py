@@ -6,12 +6,13 @@ and the raw pymilvus clients, plus VectorDBBench-style search metrics.
   the cell loop in ``cells`` (fresh collections per batch, cleanup), the data in
   ``workload``, the calls per layer in ``calls`` (LlamaIndex's store in ``llama``), the clock
   in ``timing``, the proof of real work in ``verification``, the machine and versions in
-  ``environment``; then ``search_metrics`` (load time, recall from ``recall``, the sweep's
-  figures from ``sweep``, dense vs BM25 vs hybrid) (works with any hook-like object; no
-  Airflow import);
+  ``environment``; then ``search_metrics`` on ``search_data`` (real text embedded by the
+  local model, cached; or the random stress case): load time, recall from ``recall``, the
+  sweep's figures from ``sweep``, dense vs BM25 vs hybrid, the recall-vs-QPS curve over HNSW
+  ``ef`` from ``ef_sweep`` (works with any hook-like object; no Airflow import);
 - the figures: ``stats`` (percentiles, per-cell summaries, the record), ``storage`` (results
   folder, history), ``regression``, ``tables`` (with the tutorials' published figures from
-  ``tutorials``), ``render`` (Markdown) and ``chart`` (PNGs).
+  ``tutorials``), ``render`` (Markdown) and ``chart`` (PNGs, the ef curve's included).
 
 The DAG ``dags/milvus_benchmark.py`` wires them together.
 """
