@@ -4,8 +4,9 @@
 The Milvus tutorials' scenario (async LangChain and LlamaIndex): single calls in a sync loop
 against the same calls gathered as coroutines, for add, upsert, search and delete, through
 langchain-milvus, LlamaIndex's MilvusVectorStore and raw pymilvus (the floor), per consistency
-level and concurrency; then VectorDBBench-style search metrics (load time, recall, a timed
-concurrency sweep; dense vs BM25 vs hybrid where the server has BM25) on `milvus_conn_id`.
+level and concurrency; then VectorDBBench-style search metrics on real text embedded by the local
+model (load time, recall, a timed concurrency sweep, a recall-vs-QPS curve over HNSW `ef`; dense
+vs BM25 vs hybrid where the server has BM25) on `milvus_conn_id`.
 **check_inputs** fails bad params or a Milvus that is down before anything is created;
 **measure** runs every cell in ONE task (no two measurements share the CPU), each on a fresh,
 warmed-up `bench_*` collection dropped afterwards; **report** writes the tables (server version,
