@@ -59,15 +59,26 @@ class IndexDeclaration(BaseModel):
     keep_builds: int = 1
     hybrid: bool = False  # BM25 keyword search beside the dense vectors (Milvus 2.5+)
     tenant: str | None = None  # one tenant of a collection partitioned by tenant
+    # Retrieval quality (docs/quality.md): the evaluation set (JSONL; relative to this file) that validation scores
+    # and the full rebuild's swap is gated on; evaluate_schedule adds a scheduled milvus_evaluate__<name>.
+    evaluation: str | None = None
+    evaluation_k: int = Field(5, ge=1, le=100)
+    min_quality: float | None = Field(None, ge=0, le=1)
+    max_quality_drop: float = Field(0.02, ge=0, le=1)
+    evaluate_schedule: str | None = None
 
     @property
     def dag_id(self) -> str:
         return f"milvus_reindex__{self.name}"
 
+    @property
+    def evaluate_dag_id(self) -> str:
+        return f"milvus_evaluate__{self.name}"
+
     def run_params(self) -> dict:
         """The reindex params this index's runs use (the run's conf may add operational
         params such as strategy or max_delete_percent, never the identity fields)."""
-        return self.model_dump(exclude={"name", "schedule"}, exclude_none=True)
+        return self.model_dump(exclude={"name", "schedule", "evaluate_schedule"}, exclude_none=True)
 
     def doc(self) -> str:
         return f"### {self.dag_id}\n\nKeeps `{self.collection}` equal to `{self.source}` (declared index `{self.name}`).\n\n"
@@ -147,7 +158,13 @@ def _resolved(index: IndexDeclaration, base: Path) -> IndexDeclaration:
             return value
         return str((base / value).resolve())
 
-    return index.model_copy(update={"source": absolute(index.source), "source_root": absolute(index.source_root)})
+    return index.model_copy(
+        update={
+            "source": absolute(index.source),
+            "source_root": absolute(index.source_root),
+            "evaluation": absolute(index.evaluation),
+        }
+    )
 
 
 def owner_of(collection: str, indexes: list[IndexDeclaration] | None = None) -> IndexDeclaration | None:

@@ -162,6 +162,7 @@ def ingest_form() -> dict:
             title="Concurrency",
             description="Async write calls in flight per task.",
         ),
+        **quality_params(),
     }
 
 
@@ -169,13 +170,126 @@ def reindex_form() -> dict:
     return {
         **source_and_split_params("The serving name: an alias (created on the first full run) or a plain collection."),
         **operational_params(),
+        **quality_params(),
     }
 
 
 def declared_reindex_form(index) -> dict:
     """A declared index's form: only what a run may choose (its identity is fixed)."""
     safety = safety_params(index.max_delete_percent)
-    return {**operational_params(index.keep_builds), "max_delete_percent": safety["max_delete_percent"]}
+    return {
+        **operational_params(index.keep_builds),
+        "max_delete_percent": safety["max_delete_percent"],
+        **quality_params(index),
+    }
+
+
+def evaluate_form(index=None) -> dict:
+    """``milvus_evaluate``'s form; a declared index's shows only the connection (the rest is its declaration)."""
+    import os
+
+    from airflow.sdk import Param
+
+    from milvus_toolkit.dag_defaults import MILVUS_CONN_ID
+    from milvus_toolkit.rules import COLLECTION_NAME_PATTERN, MAX_VECTOR_DIM, TENANT_PATTERN
+
+    connection = {
+        "milvus_conn_id": Param(
+            MILVUS_CONN_ID, type="string", title="Milvus connection", description="Airflow connection of type Milvus."
+        )
+    }
+    if index is not None:
+        return connection
+    quality = quality_params()
+    return {
+        "collection": Param(
+            None,
+            type=["null", "string"],
+            pattern=COLLECTION_NAME_PATTERN,
+            title="Collection",
+            description="Required. The serving name (alias or collection) to evaluate.",
+        ),
+        "evaluation": Param(
+            None,
+            type=["null", "string"],
+            title="Evaluation set",
+            description="Required. " + quality["evaluation"].description,
+        ),
+        "evaluation_k": quality["evaluation_k"],
+        "embedding": Param(
+            os.environ.get("MILVUS_TOOLKIT_EMBEDDING", "local"),
+            enum=["local", "openai", "deterministic"],
+            title="Embedding",
+            description="The model the collection's vectors were made with (checked against the collection).",
+        ),
+        "embedding_dim": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            maximum=MAX_VECTOR_DIM,
+            title="Embedding dimension",
+            description="Only for deterministic (default 384) or OpenAI text-embedding-3 (shortened vectors).",
+        ),
+        "tenant": Param(
+            None,
+            type=["null", "string"],
+            pattern=TENANT_PATTERN,
+            title="Tenant",
+            description="Evaluate only this tenant's rows of a collection partitioned by tenant.",
+        ),
+        **connection,
+    }
+
+
+def quality_params(index=None) -> dict:
+    """Retrieval quality (docs/quality.md): the evaluation set validation scores, and the swap's gate.
+    ``index``: a declared index, whose declaration gives the defaults."""
+    from airflow.sdk import Param
+
+    from milvus_toolkit.ingest import params as p
+
+    return {
+        "evaluation": Param(
+            getattr(index, "evaluation", None),
+            type=["null", "string"],
+            title="Evaluation set",
+            description="JSONL of queries and what a good answer contains (expected_sources / expected_text), a "
+            "path or object-storage URL. Validation scores hit rate, MRR and nDCG at k and records them on the "
+            "collection; a full rebuild swaps only within the quality gate.",
+        ),
+        "evaluation_k": Param(
+            getattr(index, "evaluation_k", p.DEFAULT_EVALUATION_K),
+            type="integer",
+            minimum=1,
+            maximum=100,
+            title="Evaluation k",
+            description="Results per query that are scored (builds compare only on the same set and k).",
+        ),
+        "min_quality": Param(
+            getattr(index, "min_quality", None),
+            type=["null", "number"],
+            minimum=0,
+            maximum=1,
+            title="Minimum quality (nDCG@k)",
+            description="A full rebuild scoring below this is not served; an incremental run below it fails.",
+        ),
+        "max_quality_drop": Param(
+            getattr(index, "max_quality_drop", p.DEFAULT_MAX_QUALITY_DROP),
+            type="number",
+            minimum=0,
+            maximum=1,
+            title="Largest quality drop (nDCG@k)",
+            description="A full rebuild may score at most this much below the serving collection; an incremental "
+            "run at most this much below the last validated scores.",
+        ),
+        "force_swap": Param(
+            False,
+            type="boolean",
+            title="Force swap (override the quality gate)",
+            description="Serve the build (or accept the scores) even when the quality gate refuses; the report "
+            "says so.",
+        ),
+    }
 
 
 def operational_params(keep_builds: int = 1) -> dict:

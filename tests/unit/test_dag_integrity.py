@@ -25,15 +25,18 @@ def test_expected_dags_are_there(dagbag):
 
     declared = {index.dag_id for index in load_declarations()}
     assert declared == {"milvus_reindex__sample_corpus"}, "the repository declares the sample corpus"
-    assert set(dagbag.dag_ids) == {"milvus_ingest", "milvus_reindex", "milvus_benchmark"} | declared
+    evaluated = {index.evaluate_dag_id for index in load_declarations() if index.evaluate_schedule}
+    assert evaluated == {"milvus_evaluate__sample_corpus"}, "the sample corpus asks for scheduled evaluations"
+    generic = {"milvus_ingest", "milvus_reindex", "milvus_benchmark", "milvus_evaluate"}
+    assert set(dagbag.dag_ids) == generic | declared | evaluated
 
 
 def test_generic_dags_have_no_schedule_and_no_source_or_collection_default(dagbag):
     """A run acts only on what it is given: nothing scheduled falls back to the sample corpus."""
-    for dag_id in ("milvus_ingest", "milvus_reindex"):
+    for dag_id in ("milvus_ingest", "milvus_reindex", "milvus_evaluate"):
         dag = dagbag.dags[dag_id]
         assert type(dag.timetable).__name__ in ("NullTimetable", "AssetTriggeredTimetable"), dag_id
-        assert dag.params["source"] is None and dag.params["collection"] is None, dag_id
+        assert dag.params.get("source") is None and dag.params["collection"] is None, dag_id
     declared = dagbag.dags["milvus_reindex__sample_corpus"]
     assert declared.max_active_runs == 1 and "source" not in declared.params
     assert type(declared.timetable).__name__ == "CronTriggerTimetable"
