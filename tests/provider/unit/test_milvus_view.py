@@ -225,3 +225,28 @@ def test_the_plugin_registers_its_app_and_views():
     views = {v["destination"]: v for v in MilvusViewPlugin.external_views}
     assert views["nav"]["href"] == "/milvus/"
     assert views["dag_run"]["href"] == "/milvus/runs/{DAG_ID}/{RUN_ID}"
+
+
+# ---- the read pass's deadline ---------------------------------------------------------------------------
+
+
+def test_a_connection_that_does_not_answer_in_time_is_named_not_waited_for(monkeypatch):
+    import threading
+
+    from milvus_provider.ui import milvus_read
+
+    release = threading.Event()
+
+    def read(conn_id, timeout, names=None):
+        if conn_id == "slow":
+            release.wait(30)
+        return ConnectionView(conn_id=conn_id, server_version="v2.5.0")
+
+    monkeypatch.setattr(milvus_read, "read_connection", read)
+    try:
+        fast, slow = milvus_read.read_all(["fast", "slow"], timeout=1, deadline=0.5)
+        assert not release.is_set(), "the answer came while the slow server was still busy"
+    finally:
+        release.set()
+    assert (fast.error, fast.server_version) == (None, "v2.5.0")
+    assert slow.conn_id == "slow" and "did not answer within" in slow.error
