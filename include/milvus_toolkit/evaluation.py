@@ -180,13 +180,14 @@ def parse_evaluation_lines(lines: Iterable[str], where: str) -> EvaluationSet:
     return EvaluationSet(where, tuple(queries))
 
 
-def load_evaluation_set(location: str) -> EvaluationSet:
-    """Read and check an evaluation set from a local path or an object-storage URL (universal-pathlib)."""
-    from upath import UPath
+def load_evaluation_set(location: str, conn_id: str | None = None) -> EvaluationSet:
+    """Read and check an evaluation set from a local path or an object-storage URL, read like a source
+    (Airflow's ``ObjectStoragePath`` with the connection ``conn_id``, e.g. the run's ``source_conn_id``)."""
+    from milvus_toolkit.ingest.documents import source_path
 
     try:
-        text = UPath(location).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError, ImportError, ValueError) as exc:
+        text = source_path(location, conn_id).read_text(encoding="utf-8")
+    except Exception as exc:  # noqa: BLE001 - any storage error: the file cannot be read, say which and why
         raise EvaluationSetError(f"evaluation set {location}: cannot be read ({type(exc).__name__}: {exc})") from None
     return parse_evaluation_lines(text.splitlines(), location)
 

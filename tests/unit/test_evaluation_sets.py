@@ -74,6 +74,16 @@ def test_an_unreadable_or_empty_set_is_refused(tmp_path):
         ev.load_evaluation_set(write(tmp_path, ["", "  "]))
 
 
+def test_a_set_in_object_storage_is_read_like_a_source():
+    from milvus_toolkit.ingest.documents import source_path
+
+    remote = source_path("memory://evaluations/set.jsonl")
+    remote.parent.mkdir(parents=True, exist_ok=True)
+    remote.write_text('{"query": "q", "expected_sources": ["a.md"]}\n{"query": ""}\n', encoding="utf-8")
+    with pytest.raises(ev.EvaluationSetError, match="memory://evaluations/set.jsonl:2: 'query' must be"):
+        ev.load_evaluation_set("memory://evaluations/set.jsonl")
+
+
 def test_the_digest_follows_content_not_formatting(tmp_path):
     one = ev.load_evaluation_set(write(tmp_path, ['{"query": "q", "expected_sources": ["a"]}']))
     spaced = ev.load_evaluation_set(write(tmp_path, ['{ "expected_sources" : "a",   "query":"q" }']))

@@ -122,7 +122,7 @@ def check_inputs(params: IngestParams, hook, collection: str | None = None, *, r
     if params.evaluation:  # a bad evaluation set is refused (file and line) before anything is written
         from milvus_toolkit.evaluation import load_evaluation_set
 
-        load_evaluation_set(params.evaluation)
+        load_evaluation_set(params.evaluation, params.source_conn_id)
     if existing:
         chunk_store.check_collection(hook, spec)
         marks.check_embedding(hook, name, marks.embedding_identity(embedding), rewrites_all=rewrites_all)
@@ -476,7 +476,7 @@ def check_quality(params: IngestParams, hook, spec, embedding: EmbeddingChoice, 
         hook,
         spec,
         embedding,
-        evaluation.load_evaluation_set(params.evaluation),
+        evaluation.load_evaluation_set(params.evaluation, params.source_conn_id),
         k=params.evaluation_k,
         min_quality=params.min_quality,
         max_quality_drop=params.max_quality_drop,
