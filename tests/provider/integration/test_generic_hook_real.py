@@ -123,6 +123,44 @@ def test_ingest_and_search_log_what_they_did(server_conn_id, collection_name):
     ]
 
 
+def test_create_alias_and_drop_log_what_they_did(server_hook, server_conn_id, collection_name):
+    from milvus_provider.operators.milvus import (
+        MilvusAliasOperator,
+        MilvusCreateCollectionOperator,
+        MilvusDropCollectionOperator,
+    )
+
+    alias, other = f"{collection_name}_live", f"{collection_name}_b"
+    try:
+        for name in (collection_name, other):
+            made, lines = _info_lines(
+                MilvusCreateCollectionOperator(
+                    task_id="create", collection_name=name, dimension=3, milvus_conn_id=server_conn_id
+                )
+            )
+            assert made["created"] and lines[-1] == f"Collection '{name}' created (3-dim)"
+        _, lines = _info_lines(
+            MilvusAliasOperator(
+                task_id="a", alias=alias, collection_name=collection_name, milvus_conn_id=server_conn_id
+            )
+        )
+        assert lines == [f"Alias '{alias}' created for '{collection_name}'"]
+        _, lines = _info_lines(
+            MilvusAliasOperator(task_id="a", alias=alias, collection_name=other, milvus_conn_id=server_conn_id)
+        )
+        assert lines == [f"Alias '{alias}' moved to '{other}' (was on '{collection_name}')"]
+        dropped, lines = _info_lines(
+            MilvusDropCollectionOperator(task_id="d", collection_name=other, milvus_conn_id=server_conn_id)
+        )
+        assert dropped["aliases_dropped"] == [alias]
+        assert lines == [f"Dropped collection '{other}' (aliases dropped: ['{alias}'])"]
+    finally:
+        if server_hook.describe_alias(alias):
+            server_hook.drop_alias(alias)
+        if server_hook.has_collection(other):
+            server_hook.drop_collection(other)
+
+
 # ---- common-ai 1.0.0 -------------------------------------------------------------------------------------
 
 
