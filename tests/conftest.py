@@ -203,3 +203,30 @@ def airflow_env(milvus_conn_uri, lite_conn_uri):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     yield env
     shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def local_s3():
+    """moto's standalone S3 server (``moto[server]``) on a free 127.0.0.1 port for the session,
+    authentication on (one generated key pair). The Airflow connection ``aws_default``
+    (``AIRFLOW_CONN_AWS_DEFAULT``: the key pair, ``endpoint_url`` in extra) points at it."""
+    from milvus_toolkit_dev.local_s3 import LocalS3
+
+    with LocalS3() as server:
+        os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = server.connection_json()
+        yield server
+        os.environ.pop("AIRFLOW_CONN_AWS_DEFAULT", None)
+
+
+@pytest.fixture
+def s3_bucket(local_s3, request):
+    """A bucket of its own for one test on the session's S3 server, emptied and removed after."""
+    name = "t-" + "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:50].strip("-")
+    client = local_s3.client()
+    client.create_bucket(Bucket=name)
+    yield name
+    local_s3.allow_reads()
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
+        if keys := [{"Key": item["Key"]} for item in page.get("Contents", [])]:
+            client.delete_objects(Bucket=name, Delete={"Objects": keys})
+    client.delete_bucket(Bucket=name)
