@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from airflow.api_fastapi.core_api.security import (
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.exc import SQLAlchemyError
 
 from milvus_provider.ui import artifacts as arts
 from milvus_provider.ui.charts import line_chart
@@ -99,6 +102,25 @@ def _markdown(text: str) -> str:
     return MarkdownIt("js-default").render(text)
 
 
+def settings_or_error() -> Settings:
+    try:
+        return Settings.load()
+    except ValueError as exc:
+        raise HTTPException(500, f"Milvus view misconfigured: {exc}") from None
+
+
+@contextmanager
+def metadata_errors() -> Iterator[None]:
+    """A metadata-database read that fails or times out is a 503 that says so (no stack trace)."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        log.warning("Milvus view: metadata database read failed: %s", exc)
+        raise HTTPException(
+            503, f"The metadata database did not answer the Milvus view ({type(exc).__name__}); try again"
+        ) from None
+
+
 def create_app() -> FastAPI:
     env = _env()
     read_indexes = [Depends(requires_access_connection("GET")), Depends(requires_access_asset("GET"))]
@@ -114,9 +136,10 @@ def create_app() -> FastAPI:
         return HTMLResponse(html, headers={"Cache-Control": "private, no-store"})
 
     def overview(session, names: set[str] | None = None, conn_id: str | None = None):
-        settings = Settings.load()
+        settings = settings_or_error()
         started = time.monotonic()
-        meta = read_metadata(session, configured_conn_ids=settings.connections, timeout=settings.db_timeout)
+        with metadata_errors():
+            meta = read_metadata(session, configured_conn_ids=settings.connections, timeout=settings.db_timeout)
         conn_ids = [conn_id] if conn_id else meta.conn_ids
         if conn_id and conn_id not in meta.conn_ids:
             raise HTTPException(404, f"'{conn_id}' is not a Milvus connection shown by this view")
@@ -155,8 +178,9 @@ def create_app() -> FastAPI:
 
     @app.get("/runs/{dag_id}/{run_id}", response_class=HTMLResponse, dependencies=read_run_deps)
     def run_page(request: Request, dag_id: str, run_id: str, session: SessionDep, user: GetUserDep) -> HTMLResponse:
-        settings = Settings.load()
-        found = read_run(session, dag_id, run_id, timeout=settings.db_timeout)
+        settings = settings_or_error()
+        with metadata_errors():
+            found = read_run(session, dag_id, run_id, timeout=settings.db_timeout)
         shown = []
         for task_id, _map_index, label, raw in found.paths:
             try:
@@ -185,8 +209,9 @@ def create_app() -> FastAPI:
 
     @app.get("/runs/{dag_id}/{run_id}/artifacts/{task_id}/{label}", dependencies=read_run_deps)
     def run_artifact(dag_id: str, run_id: str, task_id: str, label: str, session: SessionDep, user: GetUserDep):
-        settings = Settings.load()
-        found = read_run(session, dag_id, run_id, timeout=settings.db_timeout)
+        settings = settings_or_error()
+        with metadata_errors():
+            found = read_run(session, dag_id, run_id, timeout=settings.db_timeout)
         raw = next((p for t, _, lbl, p in found.paths if t == task_id and lbl == label), None)
         if raw is None:
             raise HTTPException(404, f"run '{run_id}' of '{dag_id}' names no artefact '{label}' in task '{task_id}'")

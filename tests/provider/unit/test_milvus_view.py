@@ -250,3 +250,32 @@ def test_a_connection_that_does_not_answer_in_time_is_named_not_waited_for(monke
         release.set()
     assert (fast.error, fast.server_version) == (None, "v2.5.0")
     assert slow.conn_id == "slow" and "did not answer within" in slow.error
+
+
+# ---- settings and failures of the metadata database ----------------------------------------------------
+
+
+def test_settings_from_airflow_config(monkeypatch):
+    from milvus_provider.ui.app import Settings
+
+    monkeypatch.setenv("AIRFLOW__MILVUS__UI_CONNECTIONS", " a, b ,,")
+    monkeypatch.setenv("AIRFLOW__MILVUS__UI_TIMEOUT", "2.5")
+    monkeypatch.setenv("AIRFLOW__MILVUS__UI_ARTIFACTS_ROOT", "/results")
+    settings = Settings.load()
+    assert (settings.connections, settings.timeout, settings.deadline) == (["a", "b"], 2.5, 20.0)
+    assert settings.artifacts_root == "/results"
+    monkeypatch.setenv("AIRFLOW__MILVUS__UI_DEADLINE", "soon")
+    with pytest.raises(ValueError, match=r"\[milvus\] ui_deadline = 'soon' is not a number"):
+        Settings.load()
+
+
+def test_a_failed_metadata_read_is_a_503_that_says_so():
+    from fastapi import HTTPException
+    from sqlalchemy.exc import OperationalError
+
+    from milvus_provider.ui.app import metadata_errors
+
+    with pytest.raises(HTTPException) as refused, metadata_errors():
+        raise OperationalError("SELECT 1", {}, Exception("canceling statement due to statement timeout"))
+    assert refused.value.status_code == 503
+    assert "metadata database did not answer" in refused.value.detail
