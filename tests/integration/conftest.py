@@ -15,6 +15,7 @@ from milvus_toolkit.ingest.pipeline import (
     ensure_collection,
     plan_deletes,
     split_corpus,
+    summarize,
     validate_collection,
     write_staged_batch,
 )
@@ -87,9 +88,14 @@ class Run:
         self.plan()
         results = self.write()
         deleted = self.delete()
+        self.results, self.deleted, self.validation = results, deleted, {}
         if validate:
-            validate_collection(self.params, self.hook, self.manifest)
+            self.validation = validate_collection(self.params, self.hook, self.manifest).summary()
         return results, deleted
+
+    def report(self) -> str:
+        """The run's report, as the DAG's ``report`` task logs it (after ``all``)."""
+        return summarize(self.params, self.manifest, self.results, self.deleted, self.validation, 0.0).text
 
 
 class Reindex:
@@ -125,5 +131,8 @@ class Reindex:
 
         self.indexed = asyncio.run(write_all())
         self.deleted = delete_obsolete(params, hook, manifest, plan.target)
-        r.validate_target(params, hook, self.plan, manifest)
-        return r.swap_alias(hook, self.plan, keep_builds=params.keep_builds)
+        self.validation = r.validate_target(params, hook, self.plan, manifest).summary()
+        swap = r.swap_alias(hook, self.plan, keep_builds=params.keep_builds)
+        # What the DAG's report task logs: ``.text`` (e.g. "changes  : ...") and ``.figures``.
+        self.summary = r.summarize(params, self.plan, manifest, self.indexed, self.deleted, self.validation, swap)
+        return swap
