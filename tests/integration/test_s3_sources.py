@@ -218,3 +218,37 @@ def test_the_reindex_dag_reads_s3_with_the_connection(airflow_env, local_s3, s3_
     assert result.returncode == 0, result.output[-3000:]
     assert served_ids(hook, alias) == expected_ids(local_copy(files, tmp_path / "docs"))
     assert local_s3.secret_key not in result.output, "the secret never reaches a log"
+
+
+def test_an_s3_asset_event_runs_an_ingest_of_its_prefix(
+    local_s3, s3_bucket, hook, collection_name, monkeypatch, tmp_path
+):
+    """``MILVUS_INGEST_TRIGGER_ASSET=s3://bucket/docs/`` schedules milvus_ingest on that Asset; a
+    run triggered by its event takes the source from the event (credentials: ``source_conn_id``
+    in the event's extra, else aws_default) and ingests the prefix."""
+    import importlib.util
+    from types import SimpleNamespace
+
+    from milvus_toolkit import dag_support
+    from milvus_toolkit.ingest.params import parse_params
+    from tests.conftest import REPO
+
+    monkeypatch.setenv("MILVUS_INGEST_TRIGGER_ASSET", f"s3://{s3_bucket}/docs/")
+    spec = importlib.util.spec_from_file_location("milvus_ingest_on_s3", REPO / "dags" / "milvus_ingest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    (asset,) = module.milvus_ingest().timetable.asset_condition.objects
+    assert asset.uri == f"s3://{s3_bucket}/docs"
+
+    files = upload_corpus(local_s3.client(), s3_bucket)
+    extra = {"collection": collection_name, "source_conn_id": "aws_default", "embedding": "deterministic"}
+    context = {
+        "params": {"source": None, "collection": None},
+        "triggering_asset_events": {asset: [SimpleNamespace(extra=extra)]},
+    }
+    monkeypatch.setattr("airflow.sdk.get_current_context", lambda: context)
+    params = dag_support.current_params(parse_params)
+    assert (params.source, params.source_conn_id) == (f"s3://{s3_bucket}/docs", "aws_default")
+
+    Run(hook, params, "asset").all()
+    assert set(ids_in(hook, collection_name)) == expected_ids(local_copy(files, tmp_path / "docs"))
