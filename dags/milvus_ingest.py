@@ -4,7 +4,8 @@
 check_inputs → split_corpus → prepare_collection (plans deletes within the budget) → write_batch (mapped, async)
 → delete_obsolete → validate → report (+ remove_staging, a teardown). Re-ingesting a source
 replaces its chunk set; unreadable files keep their rows; at most `max_delete_percent` of the
-collection is deleted. `source` and `collection` are required. With
+collection is deleted. With `evaluation`, validate also scores retrieval quality (docs/quality.md).
+`source` and `collection` are required. With
 `MILVUS_INGEST_TRIGGER_ASSET`, an Asset event triggers a run on the source it names.
 """
 

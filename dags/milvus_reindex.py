@@ -3,7 +3,8 @@
 
 **incremental**: unchanged chunks are not embedded again; chunks of changed or deleted files
 are deleted after every batch succeeded (never those of unreadable files, at most
-`max_delete_percent`). **full**: blue/green rebuild, validated before the alias moves.
+`max_delete_percent`). **full**: blue/green rebuild, validated before the alias moves (with
+`evaluation`, also gated on retrieval quality against what the alias serves: docs/quality.md).
 **rollback**: the alias goes back. Run by hand with `source` and `collection`; each index in
 `include/indexes.yaml` gets a scheduled `milvus_reindex__<name>` with a fixed identity.
 """
@@ -95,6 +96,7 @@ def reindex_dag(dag_id: str, *, schedule: str | None, form: dict, fixed: dict | 
 
         @task(multiple_outputs=False)
         def validate(run_plan: dict, manifest: dict, _deleted: int) -> dict:
+            """Counts, then (with `evaluation`) retrieval quality; a build the quality gate refuses fails here."""
             with fail_fast():
                 return reindex.validate_target(*setup(), run_plan, manifest).summary()
 
