@@ -126,10 +126,11 @@ def test_an_object_that_cannot_be_read_this_run_keeps_its_rows_and_is_reported(l
     assert run.deleted == 0 and served(hook, alias) == before, "its rows stay, nothing else moved"
 
 
-@pytest.mark.parametrize("broken", ["wrong credentials", "missing bucket"])
-def test_wrong_credentials_or_a_missing_bucket_stop_the_run_before_anything_is_written(
+@pytest.mark.parametrize("broken", ["wrong credentials", "missing bucket", "empty prefix"])
+def test_wrong_credentials_a_missing_bucket_or_an_empty_prefix_stop_the_run_before_anything_is_written(
     broken, local_s3, s3_bucket, hook, alias, monkeypatch
 ):
+    """A listing that fails, or finds nothing, never looks like "every object is gone"."""
     upload_corpus(local_s3.client(), s3_bucket)
     good = {"source": f"s3://{s3_bucket}/docs", "collection": alias}
     Reindex(hook, good, "good").all()
@@ -139,11 +140,32 @@ def test_wrong_credentials_or_a_missing_bucket_stop_the_run_before_anything_is_w
         wrong = local_s3.connection_json(access_key="AKIAWRONGWRONGWRONG0", secret_key="not-the-secret")
         monkeypatch.setenv("AIRFLOW_CONN_AWS_WRONG", wrong)
         conf, message = {**good, "source_conn_id": "aws_wrong"}, r"access to s3://.* \(connection 'aws_wrong'\) refused"
-    else:
+    elif broken == "missing bucket":
         conf, message = {**good, "source": "s3://no-such-bucket-here/docs"}, "does not exist.*bucket"
+    else:
+        conf, message = {**good, "source": f"s3://{s3_bucket}/docs-typo"}, "does not exist"
     with pytest.raises(SourceError, match=message):
         Reindex(hook, conf, "broken").all()
     assert served_ids(hook, alias) == before, "nothing written or deleted"
+
+
+def test_a_declared_index_reads_s3_with_its_connection(tmp_path, monkeypatch):
+    """A declaration may name an S3 source and its connection; both are its identity (a run's
+    conf cannot point it at other credentials), and a conn id in the URL becomes the field."""
+    from milvus_toolkit.declared import load_declarations
+    from milvus_toolkit.reindex import parse_reindex_params
+
+    path = tmp_path / "indexes.yaml"
+    path.write_text(
+        "indexes:\n"
+        "  - {name: lake, source: 's3://lake/docs', source_conn_id: lake_reader, collection: lake_docs}\n"
+        "  - {name: lake2, source: 's3://other_reader@lake/more', collection: lake_more}\n"
+    )
+    monkeypatch.setenv("MILVUS_TOOLKIT_INDEXES", str(path))
+    lake, lake2 = load_declarations(path)
+    assert lake.identity()["source_conn_id"] == "lake_reader"
+    params = parse_reindex_params(lake2.run_params())
+    assert (params.source, params.source_conn_id) == ("s3://lake/more", "other_reader")
 
 
 def test_an_object_changed_between_listing_and_reading_is_never_a_silent_mix(
