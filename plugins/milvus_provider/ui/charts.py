@@ -29,8 +29,9 @@ def line_chart(title: str, points: list[tuple[datetime, float]]) -> str:
         return head + f'<text x="{PAD_L}" y="{HEIGHT / 2}">no data</text></svg>'
     values = [v for _, v in points]
     low, high = min(values), max(values)
-    if high == low:
-        low, high = low - 1 if low else 0, high + 1
+    if high == low:  # a flat line: a band around it, never below 0 for a non-negative figure
+        pad = abs(high) * 0.1 or 1.0
+        low, high = (max(low - pad, 0.0) if low >= 0 else low - pad), high + pad
     inner_w, inner_h = WIDTH - PAD_L - PAD_R, HEIGHT - PAD_T - PAD_B
 
     def xy(i: int, value: float) -> tuple[float, float]:

@@ -82,6 +82,17 @@ class Facts:
         return cls(quality=quality, **found)
 
     @property
+    def scores(self) -> dict[str, float]:
+        """The numeric quality properties (``quality.set``, ``.status`` and the like are not)."""
+        out = {}
+        for metric, value in self.quality.items():
+            try:
+                out[metric] = float(value)
+            except ValueError:
+                continue
+        return out
+
+    @property
     def dimension_from_embedding(self) -> int | None:
         """``model/384`` -> 384 (the toolkit's ``<model>/<dim>`` form); else ``None``."""
         if self.embedding and "/" in self.embedding:
