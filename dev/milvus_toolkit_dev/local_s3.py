@@ -71,7 +71,11 @@ class LocalS3:
                 self.stop()
                 raise RuntimeError(f"moto_server did not answer on {self.endpoint_url} within {timeout} s")
             time.sleep(0.1)
-        self._create_credentials()
+        try:
+            self._create_credentials()
+        except BaseException:
+            self.stop()  # never an unauthenticated server left behind
+            raise
         return self
 
     def stop(self) -> None:
@@ -160,6 +164,7 @@ class LocalS3:
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a plain kill stops the server too
     with LocalS3(int(os.environ.get("LOCAL_S3_PORT", "0")) or None) as s3:
         print(f"local S3 (moto) on {s3.endpoint_url}, authentication on. Airflow connection:")
         print(f"export AIRFLOW_CONN_AWS_DEFAULT='{s3.connection_json()}'")
