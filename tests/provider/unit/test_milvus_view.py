@@ -279,3 +279,25 @@ def test_a_failed_metadata_read_is_a_503_that_says_so():
         raise OperationalError("SELECT 1", {}, Exception("canceling statement due to statement timeout"))
     assert refused.value.status_code == 503
     assert "metadata database did not answer" in refused.value.detail
+
+
+# ---- pages: what a collection or a report holds is text, never markup ------------------------------------
+
+
+def test_values_from_milvus_and_reports_cannot_inject_markup():
+    from milvus_provider.ui.app import _env, _markdown
+
+    coll = CollectionView(name="docs", rows=1, loaded=True)
+    describe(coll, {"fields": [], "properties": {"note": "<script>alert(1)</script>", "quality.x": "<b>0.9</b>"}})
+    view = ConnectionView(conn_id="c", collections=[coll])
+    meta = Metadata()
+    meta.events[(None, "docs")].append(RunEvent(T0, "<img src=x onerror=alert(1)>", "r", {"validation": "passed"}))
+    html = (
+        _env()
+        .get_template("indexes.html")
+        .render(base="/milvus", connections=[(view, index_rows(view, meta))], no_connections=False, seconds=0.1)
+    )
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<img src=x" not in html
+    report = _markdown("# Report\n\n<script>alert(1)</script>\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    assert "<script>" not in report and "<table>" in report and "<h1>Report</h1>" in report
