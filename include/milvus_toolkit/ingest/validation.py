@@ -26,7 +26,9 @@ class MilvusReader(Protocol):
     def iter_rows(self, name: str, output_fields: list[str], *, filter: str = "", batch_size: int = 5000): ...
     def count(self, name: str, filter: str = "") -> int: ...
     def collection_dim(self, name: str, vector_field: str = "vector") -> int | None: ...
-    def get_conn(self): ...
+    def query(
+        self, name: str, filter: str = "", *, output_fields: list[str] | None = None, limit: int | None = None
+    ): ...
 
 
 class ValidationFailed(PermanentError, AssertionError):
@@ -93,10 +95,7 @@ def gather(
             "in_this_run": [s in expected_sources or bool(answers_for and answers_for(s)) for s in sources],
         }
     )
-    client = reader.get_conn()
-    sample_rows = client.query(
-        collection, filter=filter, output_fields=["pk", "text", "vector"], limit=SAMPLE_ROWS, consistency_level="Strong"
-    )
+    sample_rows = reader.query(collection, filter, output_fields=["pk", "text", "vector"], limit=SAMPLE_ROWS)  # Strong
     sample = pd.DataFrame(
         {
             "pk": [r["pk"] for r in sample_rows],
