@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         d = mine[0]["data"]
         title = (
             f"recall@{args.top_k} vs QPS over HNSW ef (labels), M 16, efConstruction 200, "
-            f"{d['rows']} rows x {d['dim']}d, {d['queries']} queries\n{d['label']} ({stamp}, {os.cpu_count()} cores)"
+            f"{d['rows']} rows x {d['dim']}d, {d['queries']} queries, {os.cpu_count()} cores ({stamp})\n{d['label']}"
         )
         path = out.with_suffix(f".{kind}.png")
         if write_curves_chart(series, path, title):
