@@ -231,11 +231,13 @@ def explain_gap(sync: dict[str, Any], asyn: dict[str, Any]) -> str:
     if is_wait_bound(op, variant, level, layer):
         return (
             f"every sync call waits (p50 {sync['p50_ms']:.1f} ms): {_wait_reason(op, variant, level, layer)}. "
-            f"Gathered {gathered}, the waits overlap: {count} calls in {asyn['seconds']:.3g} s ({per_async:.2f} ms per call)."
+            f"Gathered {gathered}, the waits overlap: {count} calls in {asyn['seconds']:.3g} s "
+            f"({per_async:.2f} ms per call)."
         )
     return (
         f"sync is {count} round trips of p50 {sync['p50_ms']:.2f} ms one after the other ({sync['seconds']:.3g} s); "
-        f"gathered {gathered}, the client sends the next call before the last answer and the server serves several at once "
+        f"gathered {gathered}, the client sends the next call before the last answer "
+        "and the server serves several at once "
         f"({asyn['seconds']:.3g} s, {per_async:.2f} ms per call)."
     )
 
