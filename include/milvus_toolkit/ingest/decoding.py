@@ -8,22 +8,27 @@ So this module decides, in order:
 
 1. UTF-8 (with or without BOM); ISO-2022-JP, which is 7-bit and announced by escape sequences.
 2. Readings that cannot be text are dropped: C1 control or unassigned characters, a symbol glued
-   to a letter (``©»astný``, ``¯ó³kiewski``), a capital inside a lowercase word (``ЧЮЕТБ`` read
-   as ``ЧюЕтб``), one word in two scripts (``Vиera``), a lone letter no language writes alone
-   (``ŕ``), half-width katakana, and Latin letters no one language (or two of one code-page group,
-   for mixed text) uses together.
-3. A Latin reading whose letters fit one language beats one that needs two; among the rest, the
-   detector's best and the readings it cannot tell from it (chaos within 0.02, language coherence
-   within 0.1).
+   to a letter (``©»astný``, ``¯ó³kiewski``) or a lone accent, a capital inside a lowercase word
+   (``ЧЮЕТБ`` read as ``ЧюЕтб``) or two before one, one word in two scripts (``Vиera``), a lone
+   letter no language writes alone (``ŕ``), half-width katakana, a Greek final sigma inside a
+   word, Latin letters no one language (or two of one code-page group, for mixed text) uses
+   together, a Korean reading mostly in Hanja, a Chinese one with kana, a Chinese or Japanese one
+   with spaces between most words.
+3. A Latin reading whose letters fit one language beats one that needs two; when the detector
+   proposes none in one language, the common single-byte code pages are tried too. Among the
+   rest: the detector's best and the readings it cannot tell from it (chaos within 0.02,
+   language coherence within 0.1).
 4. If they all give the same text, that is the text. If they differ, the reading made by the
-   usual code page of its own script wins when it is the only such reading (Windows-1251 over
-   MacCyrillic and KOI8 for Cyrillic, Windows-1252 for Western Latin, 1250 Central European, 1254
-   Turkish, 1257 Baltic, 1253 Greek, 1255 Hebrew, 1256 Arabic, 874 Thai).
+   usual code page of its own script wins when it is the only such reading, every other reading
+   comes from a rare code page (Mac, DOS, HP) and they do not disagree on letter case (KOI8 and
+   Windows-1251 swap it): Windows-1251 over MacCyrillic for Cyrillic, Windows-1252 for Western
+   Latin, 1250 Central European, 1254 Turkish, 1257 Baltic, 1253 Greek, 1255 Hebrew, 1256
+   Arabic, 874 Thai.
 5. Otherwise the file is not decoded, and the reason names the code pages that disagree.
 
 Proven by ``tests/unit/test_decoding_matrix.py`` (17 languages, their legacy encodings, as a
-paragraph, a sentence and in capitals). Known limit: a few words in a secondary code page
-(ISO-8859-13, Mac, DOS) can still be read as a plausible text in another one.
+paragraph, a sentence and in capitals). Known limit (docs/object-storage.md): a few words in a
+secondary code page can still read as plausible text of another script.
 """
 
 from __future__ import annotations
@@ -71,6 +76,27 @@ USUAL_CODE_PAGE = {
     "ARABIC": "cp1256",
     "THAI": "cp874",
 }
+# Code pages a national or vendor standard made common: a reading from one of them is never
+# overruled by the usual code page's reading (only rare ones, such as Mac and DOS pages, are).
+COMMON_CODE_PAGES = {
+    *USUAL_CODE_PAGE.values(),
+    *(f"iso8859_{n}" for n in range(1, 17)),
+    "latin_1",
+    "koi8_r",
+    "koi8_u",
+    "cp866",
+    "tis_620",
+    "cp932",
+    "shift_jis",
+    "euc_jp",
+    "iso2022_jp",
+    "gb2312",
+    "gbk",
+    "gb18030",
+    "big5",
+    "euc_kr",
+    "cp949",
+}
 ALPHABETS = {
     (group, language): set(letters) | set(letters.upper()) | ({"İ"} if language == "turkish" else set())
     for group, languages in LATIN_LANGUAGES.items()
@@ -113,13 +139,28 @@ def _legacy(data: bytes) -> Decoded:
     for match in from_bytes(data):
         text = str(match)
         head = text[:CHECKED_CHARS]
-        if implausible(head) is None and (fit := written_in(head))[1]:
+        if (
+            implausible(head) is None
+            and _fits_its_code_page(head, match.could_be_from_charset)
+            and (fit := written_in(head))[1]
+        ):
             plausible.append((fit[0], match, text, fit[1]))
-    if not plausible:
-        return Decoded(None, reason="not UTF-8, and no text encoding gives a plausible reading")
-    best_tier = min(tier for tier, *_ in plausible)
-    reference = None
     readings: dict[str, tuple[set[str], set[str]]] = {}  # text -> (encodings, scripts or Latin groups)
+    best_tier = min((tier for tier, *_ in plausible), default=9)
+    if best_tier > 1:  # the detector proposed no reading in one language: try the common code pages too
+        for encoding in SINGLE_BYTE_CANDIDATES:
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            head = text[:CHECKED_CHARS]
+            if implausible(head) is None and (fit := written_in(head))[0] == 1 and fit[1]:
+                readings.setdefault(text, (set(), fit[1]))[0].add(encoding)
+        if readings:
+            plausible, best_tier = [], 1
+    if not plausible and not readings:
+        return Decoded(None, reason="not UTF-8, and no text encoding gives a plausible reading")
+    reference = None
     for tier, match, text, scripts in plausible:
         if tier != best_tier:
             continue
@@ -137,7 +178,8 @@ def _legacy(data: bytes) -> Decoded:
     if len(readings) == 1:
         text, (encodings, _) = next(iter(readings.items()))
         return Decoded(text, usual[0][1] if usual else sorted(encodings)[0])
-    if len({text for text, _ in usual}) == 1:
+    winners = {text for text, _ in usual}
+    if len(winners) == 1 and _only_rare_others(readings, winners) and not _case_profiles_differ(readings):
         return Decoded(*usual[0])
     names = sorted({_name(encodings) for encodings, _ in readings.values()})
     return Decoded(
@@ -145,6 +187,58 @@ def _legacy(data: bytes) -> Decoded:
         reason=f"ambiguous legacy encoding: {', '.join(names[:6])} read it as different texts "
         "and nothing tells which is right (save it as UTF-8)",
     )
+
+
+# Tried when the detector proposes no reading in one language (it proposes few on short text).
+SINGLE_BYTE_CANDIDATES = (
+    *USUAL_CODE_PAGE.values(),
+    *(f"iso8859_{n}" for n in (1, 2, 4, 5, 7, 9, 13, 15)),
+    "koi8_r",
+    "koi8_u",
+    "cp866",
+)
+KOREAN_CODE_PAGES = {"cp949", "euc_kr", "johab", "iso2022_kr"}
+CHINESE_CODE_PAGES = {"gb2312", "gbk", "gb18030", "hz", "big5", "big5hkscs", "cp950"}
+JAPANESE_CODE_PAGES = {
+    "shift_jis",
+    "cp932",
+    "shift_jis_2004",
+    "shift_jisx0213",
+    "euc_jp",
+    "euc_jis_2004",
+    "euc_jisx0213",
+}
+
+
+def _fits_its_code_page(text: str, encodings: list[str]) -> bool:
+    """Korean is written in Hangul (a reading of mostly Hanja is another text's bytes); Chinese
+    has no kana; Chinese and Japanese put no space between most words."""
+    letters = Counter(script_of(c) for c in text if c.isalpha() and ord(c) >= 0x80)
+    east_asian = letters["CJK"] + letters["HANGUL"]
+    if set(encodings) <= KOREAN_CODE_PAGES and east_asian:
+        return letters["HANGUL"] >= 0.8 * east_asian
+    if set(encodings) <= CHINESE_CODE_PAGES | JAPANESE_CODE_PAGES and letters["CJK"]:
+        kana = sum(1 for c in text if "\u3040" <= c <= "\u30ff")
+        chinese = set(encodings) <= CHINESE_CODE_PAGES
+        return not (chinese and kana) and text.count(" ") < max(3, letters["CJK"] / 5)
+    return True
+
+
+def _only_rare_others(readings: dict[str, tuple[set[str], set[str]]], winners: set[str]) -> bool:
+    """The usual code page wins only over readings that no national standard makes (MacCyrillic,
+    DOS Latin, HP Roman-8...): ISO-8859-2 against Windows-1250, for one, stays ambiguous."""
+    return all(not encodings & COMMON_CODE_PAGES for text, (encodings, _) in readings.items() if text not in winners)
+
+
+def _case_profiles_differ(readings: dict[str, tuple[set[str], set[str]]]) -> bool:
+    """KOI8 and Windows-1251 swap the cases of Cyrillic: one reading mostly capitals and another
+    mostly lowercase means the case is what they disagree on, and nothing tells which is right."""
+    shares = []
+    for text in readings:
+        cased = [c for c in text[:CHECKED_CHARS] if c.isalpha() and ord(c) >= 0x80 and c.lower() != c.upper()]
+        if cased:
+            shares.append(sum(c.isupper() for c in cased) / len(cased))
+    return bool(shares) and min(shares) < 0.5 < max(shares)
 
 
 def _name(encodings: set[str]) -> str:
@@ -175,8 +269,16 @@ def implausible(text: str) -> str | None:
         category = unicodedata.category(ch)
         if category in ("Co", "Cn") or 0xFF61 <= ord(ch) <= 0xFF9F:
             return f"unassigned, private or half-width character {ch!r}"
-        if category in ("So", "Sk", "Sm") and ch != "°" and (_glued(before) or _glued(after)):
+        if category == "Sk":
+            return f"lone accent {ch!r}"
+        if category in ("So", "Sm", "Sc") and ch != "°" and (_glued(before) or _glued(after)):
             return f"symbol {ch!r} glued to a letter"
+        if ch.isalpha() and script_of(ch) in ("CJK", "HANGUL") and "a" <= after <= "z":
+            return f"{ch!r} glued to a lowercase Latin word"
+        if ch == "ς" and after.isalpha():
+            return "Greek final sigma inside a word"
+        if ch.islower() and before.isupper() and ord(before) >= 0x80 and i >= 2 and text[i - 2].isupper():
+            return f"two capitals before {ch!r} in a word"
         if (
             not category.startswith(("L", "M", "N", "Z"))
             and ch not in INSIDE_WORDS
