@@ -295,7 +295,7 @@ def test_dag_produces_table_record_and_chart_and_flags_a_planted_slow_result(air
         "search_rows": 100,
         "sweep_concurrency": [1, 4],
         "sweep_seconds": 0.5,
-        "search_corpus": ["sample"],  # real text: the sample corpus, local model (cached)
+        **RANDOM,  # real text (the local model) is tested in-process below: no model import in the DAG run
         "ef_values": [3, 32],
         "ef_seconds": 0.05,
     }
@@ -361,10 +361,10 @@ def test_dag_produces_table_record_and_chart_and_flags_a_planted_slow_result(air
             lists = sm["layers"][layer][mode]
             assert lists["conc_num_list"] == [1, 4] and len(lists["conc_qps_list"]) == 2
             assert all(q > 0 for q in lists["conc_qps_list"]), (layer, mode, lists)
-        assert 0 <= sm["layers"][layer]["recall"] <= 1.0
+        assert 0.9 <= sm["layers"][layer]["recall"] <= 1.0
         assert [p["ef"] for p in sm["ef_sweep"]["layers"][layer]] == [3, 32]
     assert sm["load"]["load_duration"] > 0
-    assert sm["data"]["kind"] == "text" and sm["data"]["rows_per_source"] == {"sample": sm["rows"]}
+    assert sm["data"]["kind"] == "random" and sm["rows"] == 100
 
     markdown = stem.with_suffix(".md").read_text()
     assert "| add | 10 |" in markdown and "| add | 100 |" in markdown and "| search | 100 |" in markdown
