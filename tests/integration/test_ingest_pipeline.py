@@ -93,7 +93,8 @@ def test_bad_files_are_skipped_and_listed_or_fail_before_writing(hook, collectio
     (corpus / "good.txt").write_text("Robots need regular calibration of their cameras.")
     (corpus / "empty.md").write_text("")
     (corpus / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(500))
-    (corpus / "legacy.txt").write_bytes("Température: 5 °C près du café.".encode("cp1252"))
+    # "à" tells Windows-1252 from 1250 (where it reads as a lone "ŕ"); without it the file is ambiguous and skipped.
+    (corpus / "legacy.txt").write_bytes("Température: 5 °C près du café, à côté.".encode("cp1252"))
     params = parse_params({"source": str(corpus), "collection": collection_name, "embedding": "deterministic"})
     manifest, _, _ = ingest(hook, params, "run")
     bad = {b["source"]: b["reason"] for b in read_json(manifest["bad_files_path"])}
@@ -102,7 +103,7 @@ def test_bad_files_are_skipped_and_listed_or_fail_before_writing(hook, collectio
     legacy = hook.get_conn().query(
         collection_name, filter='source == "legacy.txt"', output_fields=["text"], consistency_level="Strong"
     )
-    assert legacy[0]["text"] == "Température: 5 °C près du café."
+    assert legacy[0]["text"] == "Température: 5 °C près du café, à côté."
 
     hook.drop_collection(collection_name)
     strict = parse_params({**params.model_dump(), "on_bad_file": "fail"})
