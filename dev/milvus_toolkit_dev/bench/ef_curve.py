@@ -4,7 +4,8 @@ For each server (Airflow connection id: ``milvus_default`` = the local 2.3.5 ser
 milvus-up``, ``milvus_lite`` = Milvus Lite of ``make milvus-lite-up``) and each data set, the
 benchmark's own code (:class:`milvus_toolkit.benchmark.search_metrics.SearchMetrics`) builds one
 collection per layer as the benchmark does (rows in, flush, HNSW M 16 / efConstruction 200,
-load) and measures one curve per layer (:func:`milvus_toolkit.benchmark.ef_sweep.measure_point`):
+load) and measures one curve per layer (:func:`milvus_toolkit.benchmark.ef_sweep.measure_point`;
+``--rounds N``: the ef list N times, interleaved, median QPS and mean recall per ef):
 
 - ``text``: real text (``--corpus``, default every source: the sample corpus, the Python
   reference and the standard library's docstrings) embedded by all-MiniLM-L6-v2, cached;
@@ -78,7 +79,10 @@ def measure(conn_id: str, data_kind: str, args: argparse.Namespace) -> dict:
         curves = {}
         for layer in params.layers:
             name = base if layer != "llamaindex" else metrics._llama_collection()
-            curves[layer] = metrics.measure_ef(layer, name)
+            # --rounds: the whole ef list again and again (interleaved, so drift of a shared
+            # machine hits every ef alike); per ef the median QPS, recall from every round
+            rounds = [metrics.measure_ef(layer, name) for _ in range(args.rounds)]
+            curves[layer] = [_median_point([r[n] for r in rounds]) for n in range(len(params.ef_values))]
         return {
             "server": conn_id,
             "server_version": version,
@@ -97,6 +101,19 @@ def measure(conn_id: str, data_kind: str, args: argparse.Namespace) -> dict:
         hook.close()
 
 
+def _median_point(points: list[dict]) -> dict:
+    import statistics
+
+    first = dict(points[0])
+    if len(points) > 1:
+        first["qps"] = round(statistics.median(p["qps"] for p in points), 2)
+        first["qps_rounds"] = [p["qps"] for p in points]
+        first["recall_rounds"] = [p["recall"] for p in points]
+        first["recall"] = round(statistics.fmean(p["recall"] for p in points), 6)
+        first["latency_p50_ms"] = round(statistics.median(p["latency_p50_ms"] for p in points), 3)
+    return first
+
+
 def main(argv: list[str] | None = None) -> int:
     from milvus_toolkit.benchmark.chart import write_curves_chart
     from milvus_toolkit.benchmark.ef_sweep import smallest_ef_reaching
@@ -111,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ef", type=lambda v: [int(x) for x in _csv(v)], default=[10, 16, 32, 64, 128, 256, 512])
     parser.add_argument("--ef-seconds", type=float, default=2.0)
     parser.add_argument("--random-rows", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=1, help="repeat the ef list; median QPS per ef")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     for noisy in ("httpx", "pymilvus", "sentence_transformers"):
