@@ -1,6 +1,8 @@
 """The toolkit's promises about a user's data (README, "What the toolkit promises about your
 data"), each reproduced against the real Milvus of the test session, through real Airflow
-where the scenario is about how a run is started.
+where the scenario is about how a run is started or ends (no conf, a declared index, the
+teardown of a failed run, the rollback's short circuit); the other runs take the DAGs' steps
+in this process (``Run``, ``Reindex`` in conftest.py).
 
 Every test here failed on the toolkit as it was before these promises were kept (issue 10).
 """
@@ -21,7 +23,7 @@ from milvus_toolkit.embeddings import get_embeddings
 from milvus_toolkit.ingest.params import parse_params
 from milvus_toolkit.ingest.pipeline import check_inputs
 from tests.integration.conftest import Run, ids_in, split_ids
-from tests.integration.test_reindex import changes, reindex
+from tests.integration.test_reindex import changes, reindex, reindexed
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("private_staging")]
 
@@ -91,38 +93,37 @@ def test_a_declared_index_dag_runs_its_declaration_and_nothing_else(airflow_env,
 # ---- never delete what could not be read; a budget on deletes --------------------------------
 
 
-@pytest.mark.airflow
-def test_files_that_cannot_be_read_this_time_keep_their_rows(airflow_env, hook, corpus, alias):
+def test_files_that_cannot_be_read_this_time_keep_their_rows(hook, corpus, alias):
     """Before: a file being rewritten (0 bytes) or undecodable was skipped and its chunks
     were deleted from the serving collection."""
-    reindex(airflow_env, {"source": str(corpus), "collection": alias})
+    reindexed(hook, {"source": str(corpus), "collection": alias}, "first")
     before = count_by_source(hook, alias)
     (corpus / "grower-faq.txt").write_bytes(b"")
     (corpus / "release-notes.md").write_bytes(bytes(range(128, 256)) * 40)
 
-    result = reindex(airflow_env, {"source": str(corpus), "collection": alias})
+    result = reindexed(hook, {"source": str(corpus), "collection": alias}, "second")
     assert changes(result)["deleted"] == 0
-    assert "skipped grower-faq.txt (its rows are kept): empty file" in result.output
-    assert "skipped release-notes.md (its rows are kept)" in result.output
+    assert "skipped grower-faq.txt (its rows are kept): empty file" in result.summary.text
+    assert "skipped release-notes.md (its rows are kept)" in result.summary.text
     assert count_by_source(hook, alias) == before
 
 
 @pytest.mark.airflow
 def test_the_deletion_budget_stops_a_run_before_it_writes_or_deletes(airflow_env, hook, corpus, alias):
-    reindex(airflow_env, {"source": str(corpus), "collection": alias})
+    reindexed(hook, {"source": str(corpus), "collection": alias}, "first")
     before = ids_in(hook, alias)
     for name in ("grower-faq.txt", "operations-handbook.md", "release-notes.md"):
         (corpus / name).unlink()
     (corpus / "new.md").write_text("# New\n\nA new page about frost protection.\n")
 
-    stopped = reindex(airflow_env, {"source": str(corpus), "collection": alias}, check=False)
+    stopped = reindex(airflow_env, {"source": str(corpus), "collection": alias}, check=False)  # and its teardown
     assert stopped.returncode != 0 and "DeletionBudgetExceeded" in stopped.output
     assert "more than max_delete_percent=10 allows. Nothing was written or deleted" in stopped.output
     assert ids_in(hook, alias) == before, "not even the new file was written"
     staged = list(Path(airflow_env["MILVUS_TOOLKIT_STAGING"]).glob("milvus_reindex-*/*/*"))
     assert staged == [], f"the failed run's staged chunk text was removed by the teardown: {staged}"
 
-    allowed = reindex(airflow_env, {"source": str(corpus), "collection": alias, "max_delete_percent": 100})
+    allowed = reindexed(hook, {"source": str(corpus), "collection": alias, "max_delete_percent": 100}, "allowed")
     assert changes(allowed)["deleted"] > 0
     assert set(count_by_source(hook, alias)) == set(split_ids(corpus))
 
@@ -150,15 +151,16 @@ def test_full_rebuilds_drop_only_their_own_marked_builds_and_rollback_returns(ai
     store.add_documents([Document("archived", metadata={"source": "old.md"})], ids=["archived-1"])
     source = str(corpus / "release-notes.md")
     for build in ("b1", "b2", "b3"):
-        reindex(
-            airflow_env,
+        reindexed(
+            hook,
             {"source": source, "collection": alias, "strategy": "full", "build_collection": f"{alias}__{build}"},
+            build,
         )
     assert hook.describe_alias(alias) == f"{alias}__b3"
     assert not hook.has_collection(f"{alias}__b1"), "its own old build is dropped"
     assert ids_in(hook, archive) == ["archived-1"], "a collection it did not build is never dropped"
 
-    rolled = reindex(airflow_env, {"collection": alias, "strategy": "rollback"})
+    rolled = reindex(airflow_env, {"collection": alias, "strategy": "rollback"})  # the DAG's short circuit
     assert "rolled_back_from" in rolled.output
     assert hook.describe_alias(alias) == f"{alias}__b2"
 
@@ -325,21 +327,20 @@ def test_a_repeated_first_chunk_does_not_fail_the_smoke_search(hook, collection_
     assert hook.count(collection_name) == 5
 
 
-@pytest.mark.airflow
-def test_a_force_reembed_with_another_model_records_that_model_once_validated(airflow_env, hook, alias, corpus):
+def test_a_force_reembed_with_another_model_records_that_model_once_validated(hook, alias, corpus):
     """Before: the collection kept recording the old model after force_reembed rewrote every
     vector, so the next nightly run with the new model was refused."""
     source = str(corpus / "release-notes.md")
-    reindex(airflow_env, {"source": source, "collection": alias})  # deterministic-384
+    reindexed(hook, {"source": source, "collection": alias}, "first")  # deterministic-384
     target = hook.describe_alias(alias)
     assert hook.collection_properties(target)[marks.EMBEDDING] == "deterministic-384/384"
 
-    refused = reindex(airflow_env, {"source": source, "collection": alias, "embedding": "local"}, check=False)
-    assert refused.returncode != 0 and "EmbeddingMismatchError" in refused.output
-    rewritten = reindex(
-        airflow_env, {"source": source, "collection": alias, "embedding": "local", "force_reembed": True}
+    with pytest.raises(marks.EmbeddingMismatchError):
+        reindexed(hook, {"source": source, "collection": alias, "embedding": "local"}, "refused")
+    rewritten = reindexed(
+        hook, {"source": source, "collection": alias, "embedding": "local", "force_reembed": True}, "rewritten"
     )
     assert changes(rewritten)["embedded"] == hook.count(alias)
     assert hook.collection_properties(target)[marks.EMBEDDING] == "all-MiniLM-L6-v2/384"
-    nightly = reindex(airflow_env, {"source": source, "collection": alias, "embedding": "local"})
+    nightly = reindexed(hook, {"source": source, "collection": alias, "embedding": "local"}, "nightly")
     assert changes(nightly)["embedded"] == 0
