@@ -425,6 +425,10 @@ class MilvusHook(BaseHook):
         )
         return True
 
+    def load_collection(self, name: str) -> None:
+        """Load a collection (or an alias's collection) for search and query; a no-op when loaded."""
+        self._guard(lambda: self.get_conn().load_collection(name), f"load collection '{name}'")
+
     def collection_layout(self, name: str) -> dict[str, Any]:
         """The BM25 functions (``{input field: output field}``) and the partition key field
         (or ``None``) of an existing collection."""
