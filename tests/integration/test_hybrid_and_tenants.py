@@ -1,7 +1,8 @@
 """Milvus 2.5+ options (issue 13), against the real servers of the test session: hybrid
 (BM25 + dense) collections on Milvus Lite 3.2.2, refused before anything is created on the
 2.3.5 server; and tenants of one collection (partition key) that never touch each other's
-rows, through real ``airflow dags test`` runs."""
+rows. One hybrid ingest runs through real Airflow (``airflow dags test``); the other runs take
+the DAGs' steps in this process (``Run`` and ``Reindex`` in conftest.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from milvus_provider.hooks.capabilities import UnsupportedFeatureError
 from milvus_provider.operators.milvus import MilvusCreateCollectionOperator, MilvusSearchOperator
 from milvus_toolkit.chunk_store import CollectionSpec, LayoutMismatchError, ensure_collection
 from milvus_toolkit.ingest.documents import discover, load
+from milvus_toolkit.ingest.params import parse_params
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
-from tests.integration.conftest import ids_in
+from tests.integration.conftest import Run, ids_in
 from tests.integration.test_data_safety import dags_test
+from tests.integration.test_reindex import reindexed
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("private_staging")]
 
@@ -75,12 +78,11 @@ def test_hybrid_ingest_on_milvus_lite_builds_bm25_and_a_hybrid_search_finds_the_
     assert hits[0][0]["pk"] == target.id
 
 
-@pytest.mark.airflow
-def test_hybrid_ingest_on_the_2_3_server_fails_before_creating_anything(airflow_env, hook, collection_name, corpus):
+def test_hybrid_ingest_on_the_2_3_server_fails_before_creating_anything(hook, collection_name, corpus):
     conf = {"source": str(corpus), "collection": collection_name, "embedding": "deterministic", "hybrid": True}
-    result = dags_test(airflow_env, "milvus_ingest", conf)
-    assert result.returncode != 0
-    assert "does not support bm25" in result.output and "v2.3.5" in result.output, result.output[-3000:]
+    with pytest.raises(UnsupportedFeatureError) as refused:
+        Run(hook, parse_params(conf), "hybrid-on-2.3").all()
+    assert "does not support bm25" in str(refused.value) and "v2.3.5" in str(refused.value), str(refused.value)
     assert not hook.has_collection(collection_name)
 
 
@@ -153,16 +155,14 @@ def test_a_hybrid_collection_refuses_a_dense_only_run_and_the_reverse(lite_hook,
 # ---- tenants ------------------------------------------------------------------------------------
 
 
-@pytest.mark.airflow
-def test_reindexing_one_tenant_never_touches_another(airflow_env, lite_hook, collection_name, corpus, tmp_path):
+def test_reindexing_one_tenant_never_touches_another(lite_hook, collection_name, corpus, tmp_path):
     """Two tenants ingest the same files into one collection; tenant A's reindex after a file
     was deleted removes only A's rows of that file. B's rows and counts are untouched."""
     corpus_b = tmp_path / "corpus_b"
     shutil.copytree(corpus, corpus_b)
     base = {"collection": collection_name, "embedding": "deterministic", "milvus_conn_id": "milvus_lite"}
     for tenant, folder in (("acme", corpus), ("globex", corpus_b)):
-        result = dags_test(airflow_env, "milvus_ingest", {**base, "source": str(folder), "tenant": tenant})
-        assert result.returncode == 0, result.output[-4000:]
+        Run(lite_hook, parse_params({**base, "source": str(folder), "tenant": tenant}), tenant).all()
     a_before, b_before = (
         per_source(lite_hook, collection_name, "acme"),
         per_source(lite_hook, collection_name, "globex"),
@@ -174,8 +174,7 @@ def test_reindexing_one_tenant_never_touches_another(airflow_env, lite_hook, col
 
     gone = sorted(a_before)[0]
     (corpus / gone).unlink()
-    result = dags_test(airflow_env, "milvus_reindex", {**base, "source": str(corpus), "tenant": "acme"})
-    assert result.returncode == 0, result.output[-4000:]
+    reindexed(lite_hook, {**base, "source": str(corpus), "tenant": "acme"}, "acme")
 
     a_after = per_source(lite_hook, collection_name, "acme")
     assert gone not in a_after and a_after == {s: n for s, n in a_before.items() if s != gone}
@@ -183,13 +182,11 @@ def test_reindexing_one_tenant_never_touches_another(airflow_env, lite_hook, col
 
     # A run that names no tenant would read and delete across tenants: refused, nothing changed.
     before = ids_in(lite_hook, collection_name)
-    result = dags_test(airflow_env, "milvus_reindex", {**base, "source": str(corpus)})
-    assert result.returncode != 0 and "pass tenant=<name>" in result.output
-    result = dags_test(
-        airflow_env, "milvus_reindex", {**base, "source": str(corpus), "tenant": "acme", "strategy": "full"}
-    )
-    assert result.returncode != 0 and "rebuilds the whole collection" in result.output
-    result = dags_test(airflow_env, "milvus_reindex", {**base, "source": str(corpus), "strategy": "full"})
-    assert result.returncode != 0 and "holds tenants" in result.output
+    with pytest.raises(Exception, match="pass tenant=<name>"):
+        reindexed(lite_hook, {**base, "source": str(corpus)}, "no-tenant")
+    with pytest.raises(Exception, match="rebuilds the whole collection"):
+        reindexed(lite_hook, {**base, "source": str(corpus), "tenant": "acme", "strategy": "full"}, "acme-full")
+    with pytest.raises(Exception, match="holds tenants"):
+        reindexed(lite_hook, {**base, "source": str(corpus), "strategy": "full"}, "full")
     assert not any(name.startswith(collection_name + "__") for name in lite_hook.list_collections())
     assert ids_in(lite_hook, collection_name) == before

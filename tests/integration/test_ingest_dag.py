@@ -1,5 +1,8 @@
-"""milvus_ingest through real Airflow (`airflow dags test`) against the session's Milvus (the first test on
-both servers: the 2.3.5 one and Milvus Lite)."""
+"""milvus_ingest against the session's Milvus. The first test runs the DAG through real Airflow
+(`airflow dags test`) on both servers (the 2.3.5 one and Milvus Lite): what only a real run
+shows (the report in the log, XCom size, the staging teardown). The others are about the
+pipeline's answers to bad input: they take the DAG's steps in this process (``Run`` in
+conftest.py; a run that fails before writing is tested through Airflow in test_data_safety.py)."""
 
 from __future__ import annotations
 
@@ -14,11 +17,14 @@ from langchain_core.documents import Document
 from milvus_toolkit import chunk_store
 from milvus_toolkit.chunk_store import CollectionSpec, count_by_source
 from milvus_toolkit.embeddings import get_embeddings
-from milvus_toolkit.ingest.documents import discover, load
-from milvus_toolkit.ingest.params import SAMPLE_CORPUS
+from milvus_toolkit.ingest.documents import SourceError, discover, load
+from milvus_toolkit.ingest.params import SAMPLE_CORPUS, ParamsError, parse_params
+from milvus_toolkit.ingest.pipeline import CorpusError
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
+from milvus_toolkit.ingest.validation import ValidationFailed
+from tests.integration.conftest import Run
 
-pytestmark = [pytest.mark.integration, pytest.mark.airflow]
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("private_staging")]
 
 
 def dags_test(env: dict, conf: dict) -> subprocess.CompletedProcess:
@@ -51,6 +57,14 @@ def latest_run_xcoms(env: dict) -> list[tuple]:
         ).fetchall()
 
 
+def ingested(hook, conf: dict, name: str) -> Run:
+    """One milvus_ingest run in this process (its report: ``.report()``)."""
+    run = Run(hook, parse_params(conf), name)
+    run.all()
+    return run
+
+
+@pytest.mark.airflow
 def test_ingest_sample_corpus_twice_exact_counts_same_rows_small_xcom(
     airflow_env, server_conn_id, server_hook, collection_name
 ):
@@ -94,35 +108,32 @@ def test_ingest_sample_corpus_twice_exact_counts_same_rows_small_xcom(
     staging = Path(airflow_env["MILVUS_TOOLKIT_STAGING"])
     assert not any(staging.glob("milvus_ingest-*/*/batch-*.jsonl")), "staged batches removed after success"
 
-    second = dags_test(airflow_env, conf)
-    assert second.returncode == 0, second.output[-5000:]
+    ingested(hook, conf, "second")  # the same corpus again (in this process): the same rows
     assert sorted(r["pk"] for b in hook.iter_rows(collection_name, ["pk"]) for r in b) == ids
     assert hook.count(collection_name) == total
 
 
-def test_bad_params_fail_before_anything_is_written(airflow_env, hook, collection_name):
-    result = dags_test(
-        airflow_env,
-        {
-            "source": str(SAMPLE_CORPUS),
-            "collection": collection_name,
-            "embedding": "deterministic",
-            "chunk_size": 400,
-            "chunk_overlap": 400,
-        },
-    )
-    assert result.returncode != 0
-    assert "chunk_overlap (400) must be smaller than chunk_size (400)" in result.output
+def test_bad_params_fail_before_anything_is_written(hook, collection_name):
+    with pytest.raises(ParamsError, match=r"chunk_overlap \(400\) must be smaller than chunk_size \(400\)"):
+        ingested(
+            hook,
+            {
+                "source": str(SAMPLE_CORPUS),
+                "collection": collection_name,
+                "embedding": "deterministic",
+                "chunk_size": 400,
+                "chunk_overlap": 400,
+            },
+            "overlap",
+        )
     assert not hook.has_collection(collection_name)
 
-    result = dags_test(
-        airflow_env, {"collection": collection_name, "embedding": "deterministic", "source": "/no/such/folder"}
-    )
-    assert result.returncode != 0 and "param 'source': '/no/such/folder' does not exist" in result.output
+    with pytest.raises(SourceError, match="param 'source': '/no/such/folder' does not exist"):
+        ingested(hook, {"collection": collection_name, "embedding": "deterministic", "source": "/no/such/folder"}, "x")
     assert not hook.has_collection(collection_name)
 
 
-def test_bad_files_skipped_and_listed_or_failing_the_run(airflow_env, hook, collection_name, tmp_path):
+def test_bad_files_skipped_and_listed_or_failing_the_run(hook, collection_name, tmp_path):
     corpus = tmp_path / "mixed"
     corpus.mkdir()
     (corpus / "notes.md").write_text("# Notes\n\nThe sprayer needs a new nozzle before spring.\n")
@@ -131,20 +142,19 @@ def test_bad_files_skipped_and_listed_or_failing_the_run(airflow_env, hook, coll
     (corpus / "blob.bin").write_bytes(bytes(range(256)) * 4)
     conf = {"collection": collection_name, "embedding": "deterministic", "source": str(corpus)}
 
-    failed = dags_test(airflow_env, {**conf, "on_bad_file": "fail"})
-    assert failed.returncode != 0 and "on_bad_file=fail" in failed.output
+    with pytest.raises(CorpusError, match="on_bad_file=fail"):
+        ingested(hook, {**conf, "on_bad_file": "fail"}, "failed")
     assert not hook.has_collection(collection_name), "nothing written"
 
-    skipped = dags_test(airflow_env, conf)
-    assert skipped.returncode == 0, skipped.output[-5000:]
-    assert "files    : 4 seen, 1 indexed, 3 skipped" in skipped.output
-    assert "skipped empty.txt (its rows are kept): empty file" in skipped.output
-    assert "skipped blob.bin (its rows are kept): binary file (NUL bytes), not text" in skipped.output
-    assert "skipped scan.pdf (its rows are kept): unreadable PDF" in skipped.output
+    skipped = ingested(hook, conf, "skipped").report()
+    assert "files    : 4 seen, 1 indexed, 3 skipped" in skipped
+    assert "skipped empty.txt (its rows are kept): empty file" in skipped
+    assert "skipped blob.bin (its rows are kept): binary file (NUL bytes), not text" in skipped
+    assert "skipped scan.pdf (its rows are kept): unreadable PDF" in skipped
     assert count_by_source(hook, collection_name) == {"notes.md": 1}
 
 
-def test_a_failed_validation_fails_the_run_with_a_table(airflow_env, hook, collection_name):
+def test_a_failed_validation_fails_the_run_with_a_table(hook, collection_name):
     source = SAMPLE_CORPUS / "grower-faq.txt"
     spec = CollectionSpec(name=collection_name, dim=384)
     store = chunk_store.vector_store(hook, spec, get_embeddings("deterministic").embeddings)
@@ -154,10 +164,7 @@ def test_a_failed_validation_fails_the_run_with_a_table(airflow_env, hook, colle
         [Document("a newer answer", metadata={"source": "grower-faq.txt", "run_stamp": 1e12})], ids=["newer-1"]
     )
     expected = expected_counts(source)["grower-faq.txt"]
-    result = dags_test(
-        airflow_env, {"collection": collection_name, "embedding": "deterministic", "source": str(source)}
-    )
-    assert result.returncode != 0
-    assert "ValidationFailed" in result.output
-    assert "| grower-faq.txt |" in result.output and f"{expected + 1}" in result.output
+    with pytest.raises(ValidationFailed) as failed:
+        ingested(hook, {"collection": collection_name, "embedding": "deterministic", "source": str(source)}, "run")
+    assert "| grower-faq.txt |" in str(failed.value) and f"{expected + 1}" in str(failed.value)
     assert hook.count(collection_name) == expected + 1, "validation reports; a newer run's row is never deleted"
