@@ -1,16 +1,20 @@
-"""The toolkit's own collection layout (one row per chunk) and the langchain-milvus stores on it.
+"""The toolkit's own collection layout (one row per chunk), and the one owner of chunk rows.
 
 Generic Milvus access is the provider's ``MilvusHook``; what is specific to this toolkit's
-chunks lives here: the fixed schema, the check that an existing collection has it, and the
-settings of the LangChain ``Milvus`` store the pipelines write through.
+chunks lives here: the fixed schema, the check that an existing collection has it (once per
+run, in ``prepare``: later tasks trust the checked spec), the settings of the LangChain
+``Milvus`` store the pipelines write new chunks through (``aupsert``, on a store made from the
+hook's connection), and every read or write of chunk rows besides: existence, stored hashes,
+metadata refreshes, the diff scan, deletes and per-source counts, all through ``MilvusHook``
+methods. No other toolkit module touches a pymilvus client (tests/unit/test_architecture.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,7 +24,6 @@ from milvus_toolkit.rules import (
     MAX_TEXT_BYTES,
     MAX_VECTOR_DIM,
     TENANT_FIELD,
-    PermanentError,
     check_collection_name,
     tenant_filter,
 )
@@ -28,8 +31,15 @@ from milvus_toolkit.rules import (
 ConsistencyLevel = Literal["Strong", "Bounded", "Session", "Eventually"]
 
 
-class LayoutMismatchError(PermanentError):
-    """An existing collection does not have the layout this toolkit writes."""
+def __getattr__(name: str):
+    # One error type for "this collection has another layout": the hook's SchemaMismatchError
+    # (imported lazily: this module stays importable without Airflow). ``LayoutMismatchError``
+    # is kept as its name here.
+    if name == "LayoutMismatchError":
+        from milvus_provider.hooks.milvus import SchemaMismatchError
+
+        return SchemaMismatchError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -90,12 +100,14 @@ class CollectionSpec:
 
 def ensure_collection(hook, spec: CollectionSpec) -> bool:
     """Create the collection with the toolkit's schema and index unless it exists, and load
-    it. An existing one is checked (dimension, primary key, fields), never altered or
-    dropped. Returns ``True`` when it was created now."""
+    it. An existing one is checked (dimension, primary key, fields, options) once, here, and
+    never altered or dropped. Returns ``True`` when it was created now."""
     if spec.features:  # before anything exists or is written: a clear "this server lacks X"
         hook.require(*spec.features, action=f"writing collection '{spec.name}'")
     if hook.has_collection(spec.name):
         check_collection(hook, spec)
+        hook.load_collection(spec.name)
+        return False
     varchar_fields = {spec.text_field: spec.max_text_length, spec.source_field: spec.max_source_length}
     if spec.tenant:
         varchar_fields[spec.tenant_field] = MAX_TENANT_LENGTH
@@ -119,14 +131,14 @@ def ensure_collection(hook, spec: CollectionSpec) -> bool:
 
 def check_collection(hook, spec: CollectionSpec) -> None:
     """Raise a clear error when an existing collection cannot hold ``spec``'s rows."""
-    from milvus_provider.hooks.milvus import DimensionMismatchError, layout_of
+    from milvus_provider.hooks.milvus import DimensionMismatchError, SchemaMismatchError, layout_of
 
     info = hook.describe_collection(spec.name)
     fields = {f["name"]: f for f in info.get("fields", [])}
     where = f"collection '{spec.name}' on {hook.config.uri}"
     vector = fields.get(spec.vector_field)
     if vector is None:
-        raise LayoutMismatchError(f"{where} has no vector field '{spec.vector_field}'")
+        raise SchemaMismatchError(f"{where} has no vector field '{spec.vector_field}'")
     dim = int((vector.get("params") or {}).get("dim", -1))
     if dim != spec.dim:
         raise DimensionMismatchError(
@@ -136,14 +148,14 @@ def check_collection(hook, spec: CollectionSpec) -> None:
         )
     missing = [name for name in (spec.primary_field, spec.text_field, spec.source_field) if name not in fields]
     if missing:
-        raise LayoutMismatchError(f"{where} lacks the field(s) {missing}; it was not created by this toolkit")
+        raise SchemaMismatchError(f"{where} lacks the field(s) {missing}; it was not created by this toolkit")
     primary = fields[spec.primary_field]
     if (
         not primary.get("is_primary")
         or getattr(primary.get("type"), "name", str(primary.get("type"))).upper() != "VARCHAR"
         or info.get("auto_id")
     ):
-        raise LayoutMismatchError(f"{where}: '{spec.primary_field}' must be a VARCHAR primary key with auto_id off")
+        raise SchemaMismatchError(f"{where}: '{spec.primary_field}' must be a VARCHAR primary key with auto_id off")
     check_options(where, spec, layout_of(info))  # from the description read above: no second call
 
 
@@ -151,36 +163,28 @@ def check_options(where: str, spec: CollectionSpec, layout: dict) -> None:
     """The run's ``hybrid`` and ``tenant`` options must match how the collection was made,
     both ways: a run never writes rows that the collection's other readers would miss, and
     never reads (so never deletes) across tenants."""
+    from milvus_provider.hooks.milvus import SchemaMismatchError
+
     is_hybrid = layout["bm25"].get(spec.text_field) == spec.sparse_field
     if spec.hybrid and not is_hybrid:
-        raise LayoutMismatchError(
+        raise SchemaMismatchError(
             f"{where} was created without BM25 keyword search, so hybrid=true cannot write into it. Nothing "
             f"was changed. Rebuild it as hybrid (milvus_reindex with strategy=full and hybrid=true) or write "
             f"into a new collection."
         )
     if is_hybrid and not spec.hybrid:
-        raise LayoutMismatchError(f"{where} is a hybrid (BM25) collection: pass hybrid=true to write into it")
+        raise SchemaMismatchError(f"{where} is a hybrid (BM25) collection: pass hybrid=true to write into it")
     key = layout["partition_key_field"]
     if spec.tenant and key != spec.tenant_field:
-        raise LayoutMismatchError(
+        raise SchemaMismatchError(
             f"{where} has no '{spec.tenant_field}' partition key, so it cannot hold tenants (tenant="
             f"{spec.tenant!r}). Nothing was changed; use a collection created with a tenant."
         )
     if key and not spec.tenant:
-        raise LayoutMismatchError(
+        raise SchemaMismatchError(
             f"{where} holds tenants (partition key '{key}'): pass tenant=<name>; a run without one would "
             f"read and delete across every tenant"
         )
-
-
-def count_by_source(hook, collection: str, source_field: str = "source", *, batch_size: int = 5000) -> dict[str, int]:
-    """Exact row count per source over the whole collection (or alias): the chunk rows read
-    with the hook's ``iter_rows`` (Strong consistency, paged by primary key, so rows written
-    just before are counted)."""
-    counts: Counter[str] = Counter()
-    for batch in hook.iter_rows(collection, [source_field], batch_size=batch_size):
-        counts.update(row[source_field] for row in batch)
-    return dict(counts)
 
 
 def _store_kwargs(hook, spec: CollectionSpec, embedding) -> dict[str, Any]:
@@ -219,29 +223,110 @@ def _store_kwargs(hook, spec: CollectionSpec, embedding) -> dict[str, Any]:
     }
 
 
-def vector_store(hook, spec: CollectionSpec, embedding):
+def vector_store(hook, spec: CollectionSpec, embedding, *, checked: bool = False):
     """A langchain-milvus ``Milvus`` store for sync use, on a collection with the toolkit's
-    layout (created here if missing; checked if present). Close it with ``store.client.close()``."""
+    layout: created here if missing and checked if present, unless ``checked`` (this run's
+    ``prepare`` checked the spec already). Close it with :func:`close_store`, or use
+    :func:`search_store`."""
     preload("langchain")
     from langchain_milvus import Milvus
 
-    ensure_collection(hook, spec)
+    if not checked:
+        ensure_collection(hook, spec)
     return Milvus(**_store_kwargs(hook, spec, embedding))
 
 
+def close_store(store) -> None:
+    """Close the sync client of a store made by :func:`vector_store`."""
+    store.client.close()
+
+
+@contextmanager
+def search_store(hook, spec: CollectionSpec, embedding) -> Iterator[Any]:
+    """A sync store on a collection this run already checked, closed on exit (validation)."""
+    store = vector_store(hook, spec, embedding, checked=True)
+    try:
+        yield store
+    finally:
+        close_store(store)
+
+
 @asynccontextmanager
-async def open_store(hook, spec: CollectionSpec, embedding) -> AsyncIterator[Any]:
+async def open_store(hook, spec: CollectionSpec, embedding, *, checked: bool = False) -> AsyncIterator[Any]:
     """A ``Milvus`` store made inside the running event loop, its clients closed on exit.
+    The collection is created or checked first unless ``checked`` (the write tasks: this
+    run's ``prepare`` checked the spec, and they trust it).
 
     langchain-milvus caches its ``AsyncMilvusClient`` on the store and binds it to the loop it
     was made in, so a store must live and die within one loop."""
     preload("langchain")  # here, before asyncio.to_thread: no worker thread imports it first
     from langchain_milvus import Milvus
 
-    await asyncio.to_thread(ensure_collection, hook, spec)
+    if not checked:
+        await asyncio.to_thread(ensure_collection, hook, spec)
     store = Milvus(**_store_kwargs(hook, spec, embedding))
     try:
         yield store
     finally:
         await store.aclient.close()
         store.client.close()
+
+
+# ---- chunk rows: every read, refresh and delete of them, through MilvusHook methods --------------------
+
+
+def scan_rows(hook, collection: str, fields: list[str], *, filter: str = "") -> list[dict]:
+    """Every row of ``collection`` (or alias) matching ``filter``, with ``fields``: the diff
+    scan. Strong consistency, paged by primary key (``MilvusHook.iter_rows``)."""
+    return [row for batch in hook.iter_rows(collection, fields, filter=filter) for row in batch]
+
+
+def read_rows(hook, collection: str, ids: list[str], fields: list[str]) -> list[dict]:
+    """The rows with these ids (missing ids are absent), Strong consistency."""
+    return hook.get(collection, ids, output_fields=fields)
+
+
+def delete_rows(hook, collection: str, ids: list[str]) -> int:
+    """Delete rows by id (never by filter); returns how many."""
+    return hook.delete(collection, ids)
+
+
+def count_by_source(hook, collection: str, source_field: str = "source", *, batch_size: int = 5000) -> dict[str, int]:
+    """Exact row count per source over the whole collection (or alias): the chunk rows read
+    with the hook's ``iter_rows`` (Strong consistency, paged by primary key, so rows written
+    just before are counted)."""
+    counts: Counter[str] = Counter()
+    for batch in hook.iter_rows(collection, [source_field], batch_size=batch_size):
+        counts.update(row[source_field] for row in batch)
+    return dict(counts)
+
+
+def stored_meta_hashes(hook, spec: CollectionSpec, ids: list[str]) -> dict[str, str | None]:
+    """id -> ``meta_hash`` of the rows among ``ids`` already in the collection."""
+    from milvus_toolkit.sync import META_HASH
+
+    pk = spec.primary_field
+    return {row[pk]: row.get(META_HASH) for row in read_rows(hook, spec.name, ids, [pk, META_HASH])}
+
+
+def refresh_metadata(hook, spec: CollectionSpec, chunks: list) -> int:
+    """Rewrite the rows of ``chunks`` (langchain ``Document``s already in the collection) with
+    their fresh metadata and their stored vectors: no embedding. Returns the rows written."""
+    if not chunks:
+        return 0
+    pk, vector = spec.primary_field, spec.vector_field
+    vectors = {row[pk]: row[vector] for row in read_rows(hook, spec.name, [c.id for c in chunks], [pk, vector])}
+    rows = [
+        {**chunk.metadata, pk: chunk.id, spec.text_field: chunk.page_content, vector: vectors[chunk.id]}
+        for chunk in chunks
+        if chunk.id in vectors
+    ]
+    return hook.upsert(spec.name, rows) if rows else 0
+
+
+async def existing_ids(hook, store, ids: Sequence[str], pk: str = "pk") -> set[str]:
+    """The subset of ``ids`` already in the collection of ``store`` (one opened by
+    :func:`open_store`), Strong consistency: ``MilvusHook.aget`` on the store's own async client
+    (bound to this event loop; no second connection per call)."""
+    rows = await hook.aget(store.collection_name, list(ids), output_fields=[pk], client=store.aclient)
+    return {row[pk] for row in rows}

@@ -18,6 +18,9 @@ Deletes are of ids, never of filters, and only of:
 - with a complete listing of a folder, rows of sources under that folder that are no longer
   listed. A source that is listed but could not be read keeps its rows.
 A deletion budget stops a run that would delete more than a share of the collection.
+
+The decisions are made here; the rows are read, refreshed and deleted by ``chunk_store`` (the
+one owner of chunk rows, through ``MilvusHook``).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from datetime import UTC, datetime
 
 from langchain_core.documents import Document
 
+from milvus_toolkit import chunk_store
 from milvus_toolkit.rules import TENANT_FIELD, PermanentError, tenant_filter
 
 log = logging.getLogger(__name__)
@@ -209,9 +213,7 @@ def plan_deletes(
     under an ingest's source: reported, never deleted by an ingest)."""
     if not hook.has_collection(collection):
         return DeletePlan()
-    rows = [
-        row for batch in hook.iter_rows(collection, _fields(scope), filter=tenant_filter(scope.tenant)) for row in batch
-    ]
+    rows = chunk_store.scan_rows(hook, collection, _fields(scope), filter=tenant_filter(scope.tenant))
     ids = obsolete_ids(rows, new_ids, scope, run_stamp)
     report_future_stamps(collection, (float(row.get(STAMP) or 0) for row in rows), run_stamp)
     check_budget(collection, len(ids), len(rows), max_percent)
@@ -244,9 +246,9 @@ def delete_planned(
     They are read again first: a run that started later may have rewritten them since."""
     if not planned:
         return 0
-    rows = hook.get(collection, planned, output_fields=_fields(scope))
+    rows = chunk_store.read_rows(hook, collection, planned, _fields(scope))
     ids = obsolete_ids(rows, new_ids, scope, run_stamp)
-    deleted = hook.delete(collection, ids)
+    deleted = chunk_store.delete_rows(hook, collection, ids)
     log.info("Deleted %d obsolete rows from '%s' (%d planned)", deleted, collection, len(planned))
     return deleted
 
@@ -275,28 +277,3 @@ def classify(chunks: list[Document], stored_meta_hash: dict[str, str | None]) ->
         else:
             unchanged += 1
     return BatchChanges(new, stale, unchanged)
-
-
-def stored_meta_hashes(hook, collection: str, ids: list[str]) -> dict[str, str | None]:
-    return {row["pk"]: row.get(META_HASH) for row in hook.get(collection, ids, output_fields=["pk", META_HASH])}
-
-
-def refresh_metadata(hook, spec, chunks: list[Document]) -> int:
-    """Rewrite rows with fresh metadata and their stored vectors (no embedding)."""
-    if not chunks:
-        return 0
-    vectors = {
-        row[spec.primary_field]: row[spec.vector_field]
-        for row in hook.get(spec.name, [c.id for c in chunks], output_fields=[spec.primary_field, spec.vector_field])
-    }
-    rows = [
-        {
-            **chunk.metadata,
-            spec.primary_field: chunk.id,
-            spec.text_field: chunk.page_content,
-            spec.vector_field: vectors[chunk.id],
-        }
-        for chunk in chunks
-        if chunk.id in vectors
-    ]
-    return hook.upsert(spec.name, rows) if rows else 0

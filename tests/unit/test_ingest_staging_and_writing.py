@@ -84,11 +84,10 @@ class FlakyStore:
         self.copies: Counter[str] = Counter()  # rows per id, as Milvus would hold them
         self.fail_after_write = fail_after_write
         self.fail_before_write = fail_before_write
-        self.aclient = self
 
-    async def query(self, collection, filter, output_fields, consistency_level):
-        wanted = [s.strip().strip('"') for s in filter.split(" in ")[1].strip("[]").split(",")]
-        found = [{"pk": pk} for pk in wanted if pk in self.rows]
+    async def present(self, ids):
+        """Stands in for ``chunk_store.existing_ids`` (a Strong read of these ids)."""
+        found = {pk for pk in ids if pk in self.rows}
         await asyncio.sleep(0)  # the answer travels back: other calls go on meanwhile
         return found
 
@@ -96,7 +95,7 @@ class FlakyStore:
         if self.fail_before_write:
             self.fail_before_write -= 1
             raise MilvusException(code=2, message="Fail connecting to server")
-        for i, d in zip(ids, documents):
+        for i, d in zip(ids, documents, strict=True):
             self.copies[i] = 1 if replace else self.copies[i] + 1  # an insert never checks ids
             self.rows[i] = d.page_content
         if self.fail_after_write:
@@ -114,7 +113,7 @@ class FlakyStore:
 def test_retries_after_ambiguous_failures_never_duplicate(mode):
     store = FlakyStore(fail_after_write=2, fail_before_write=1)
     chunks = [doc(i) for i in range(40)]
-    result = asyncio.run(write_batch(store, chunks, mode=mode, concurrency=4, max_wait=0.01))
+    result = asyncio.run(write_batch(store, chunks, mode=mode, concurrency=4, max_wait=0.01, present=store.present))
     assert set(store.rows) == {c.id for c in chunks}
     assert result.retries == 3
     assert set(store.copies.values()) == {1}, "one row per id"
@@ -126,7 +125,9 @@ def test_concurrent_add_runs_never_duplicate():
     chunks = [doc(i) for i in range(40)]
 
     async def two_runs():
-        await asyncio.gather(*(write_batch(store, chunks, mode="add", concurrency=4) for _ in range(2)))
+        await asyncio.gather(
+            *(write_batch(store, chunks, mode="add", concurrency=4, present=store.present) for _ in range(2))
+        )
 
     asyncio.run(two_runs())
     assert set(store.copies.values()) == {1}, "one row per id"
@@ -135,7 +136,9 @@ def test_concurrent_add_runs_never_duplicate():
 def test_add_mode_skips_ids_already_present():
     store = FlakyStore()
     store.rows = {"id-0": "old text 0", "id-1": "old text 1"}
-    result = asyncio.run(write_batch(store, [doc(i) for i in range(5)], mode="add", concurrency=2))
+    result = asyncio.run(
+        write_batch(store, [doc(i) for i in range(5)], mode="add", concurrency=2, present=store.present)
+    )
     assert (result.written, result.skipped_existing) == (3, 2)
     assert store.rows["id-0"] == "old text 0", "add never overwrites"
 

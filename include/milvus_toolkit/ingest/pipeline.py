@@ -10,6 +10,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 
 from fsspec.utils import glob_translate
 from upath import UPath
@@ -342,19 +343,19 @@ async def write_staged_batch(
     result = WriteResult(batch.index, 0, 0, 0, 0, 0, 0.0, peak_rss_mb())
     async for attempt in retrying(reopened):
         with attempt:
-            stored = await asyncio.to_thread(sync.stored_meta_hashes, hook, spec.name, [c.id for c in chunks])
+            stored = await asyncio.to_thread(chunk_store.stored_meta_hashes, hook, spec, [c.id for c in chunks])
             changes = sync.classify(chunks, stored)
             to_write, stale = (chunks, []) if mode == "upsert" else (changes.new, changes.stale_metadata)
-            refreshed = await asyncio.to_thread(sync.refresh_metadata, hook, spec, stale)
-            if to_write:
-                async with chunk_store.open_store(hook, spec, embedding.embeddings) as store:
+            refreshed = await asyncio.to_thread(chunk_store.refresh_metadata, hook, spec, stale)
+            if to_write:  # prepare checked the collection's layout for this run: trusted here
+                async with chunk_store.open_store(hook, spec, embedding.embeddings, checked=True) as store:
                     result = await write_batch(
                         store,
                         to_write,
                         mode=mode,
                         concurrency=params.concurrency,
                         batch_index=batch.index,
-                        primary_field=spec.primary_field,
+                        present=partial(chunk_store.existing_ids, hook, store, pk=spec.primary_field),
                     )
     if to_write:  # this task embedded, so its model is loaded: the smoke query costs one more text
         await remember_smoke_query(batch, to_write, embedding)
@@ -445,9 +446,8 @@ def validate_collection(
         report.facts["kept_unreadable_sources"] = len(failed)
     smoke = read_json(manifest.smoke_chunk_path) if manifest.smoke_chunk_path else None
     if smoke:
-        store = chunk_store.vector_store(hook, spec, embedding.answering(smoke_queries(manifest, embedding)))
-        found, ids = smoke_search(store, smoke["id"], smoke["text"], expr=spec.scope_filter)
-        store.client.close()
+        with chunk_store.search_store(hook, spec, embedding.answering(smoke_queries(manifest, embedding))) as store:
+            found, ids = smoke_search(store, smoke["id"], smoke["text"], expr=spec.scope_filter)
         report.facts["smoke_search"] = "chunk found in top 3" if found else f"chunk NOT in top 3 ({ids})"
         if not found:
             report.success = False

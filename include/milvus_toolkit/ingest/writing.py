@@ -4,7 +4,8 @@ Every write is an upsert keyed by the chunk's deterministic id, so whatever is r
 call by tenacity, a whole task by Airflow) or runs twice at once can never duplicate rows:
 - ``upsert``: ``aupsert`` replaces a row with the same id (Milvus's native upsert);
 - ``add``: only the chunks whose ids are not in the collection yet (checked with Strong
-  consistency before each attempt) are written, so present ones are never re-embedded.
+  consistency before each attempt, through ``chunk_store.existing_ids``) are written, so
+  present ones are never re-embedded.
   They are written with ``aupsert`` too: an insert after the check would duplicate a row
   that a concurrent run wrote in between.
 
@@ -21,7 +22,7 @@ import math
 import resource
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
@@ -217,21 +218,6 @@ def call_size_for(chunks: int, concurrency: int) -> int:
     return max(MIN_CALL_SIZE, min(MAX_CALL_SIZE, math.ceil(chunks / max(concurrency, 1))))
 
 
-async def existing_ids(store, ids: Sequence[str], pk: str = "pk") -> set[str]:
-    """The subset of ``ids`` already in the store's collection (Strong consistency)."""
-    found: set[str] = set()
-    for start in range(0, len(ids), 1000):
-        part = list(ids[start : start + 1000])
-        rows = await store.aclient.query(
-            store.collection_name,
-            filter=f"{pk} in {part!r}".replace("'", '"'),
-            output_fields=[pk],
-            consistency_level="Strong",
-        )
-        found.update(row[pk] for row in rows)
-    return found
-
-
 async def write_batch(
     store,
     chunks: list[Document],
@@ -241,9 +227,14 @@ async def write_batch(
     batch_index: int = 0,
     max_attempts: int = 6,
     max_wait: float = 30.0,
-    primary_field: str = "pk",
+    present: Callable[[list[str]], Awaitable[set[str]]] | None = None,
 ) -> WriteResult:
-    """Write ``chunks`` through a langchain-milvus store opened in this event loop."""
+    """Write ``chunks`` through a langchain-milvus store opened in this event loop.
+
+    ``present`` (needed by ``mode="add"``): the ids among those given that the collection
+    holds already, read with Strong consistency (``chunk_store.existing_ids``)."""
+    if mode == "add" and present is None:
+        raise ValueError("write_batch(mode='add') needs present=<the ids already in the collection>")
     started = time.perf_counter()
     size = call_size_for(len(chunks), concurrency)
     # Chunks of similar length share a call: a local model pads each forward pass to its
@@ -261,8 +252,8 @@ async def write_batch(
                 with attempt:
                     todo = group
                     if mode == "add":
-                        present = await existing_ids(store, [c.id for c in group], primary_field)
-                        todo = [c for c in group if c.id not in present]
+                        there = await present([c.id for c in group])
+                        todo = [c for c in group if c.id not in there]
                     if todo:
                         await _upsert(store, todo, f"batch {batch_index + 1}")
                         written += len(todo)
