@@ -18,13 +18,16 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
 from milvus_toolkit import chunk_store, marks, sync
 from milvus_toolkit.ingest.params import DEFAULT_MAX_DELETE_PERCENT, IngestParams, ParamsError, parse_model
 from milvus_toolkit.ingest.staging import SplitManifest, read_json
+
+if TYPE_CHECKING:
+    from milvus_toolkit.ingest.pipeline import Summary
 
 log = logging.getLogger(__name__)
 BUILD_SEPARATOR = "__"
@@ -282,12 +285,6 @@ def run_stamp(when: datetime) -> str:
     return re.sub(r"[^0-9T]", "", when.strftime("%Y%m%dT%H%M%S"))
 
 
-@dataclass
-class ReindexSummary:
-    text: str
-    figures: dict
-
-
 def summarize(
     params: ReindexParams,
     plan: dict,
@@ -296,8 +293,11 @@ def summarize(
     deleted: int,
     validation: dict,
     swap: dict,
-) -> ReindexSummary:
-    """What the run did, for people (text) and for the Asset event (figures)."""
+) -> Summary:
+    """What the run did, for people (text) and for the Asset event (figures): the ingest's
+    ``Summary`` type."""
+    from milvus_toolkit.ingest.pipeline import Summary
+
     total = {
         key: sum(r.get(key, 0) for r in indexed) for key in ("new", "rewritten", "refreshed", "unchanged", "written")
     }
@@ -323,9 +323,11 @@ def summarize(
         f"Reindex of '{params.collection}' ({figures['strategy']}) into '{plan['target']}'",
         f"  corpus   : {figures['files']} files ({figures['files_skipped']} skipped), {figures['chunks']} chunks",
         *(f"             skipped {b['source']} (its rows are kept): {b['reason']}" for b in bad[:20]),
-        f"  changes  : {figures['added']} added, {figures['updated']} updated, {figures['skipped']} skipped, {deleted} deleted",
+        f"  changes  : {figures['added']} added, {figures['updated']} updated, {figures['skipped']} skipped, "
+        f"{deleted} deleted",
         f"  embedded : {figures['embedded']} texts",
-        f"  validate : {figures['validation']} ({validation.get('rows_for_these_sources', '?')} rows, {validation.get('sources', '?')} sources)",
+        f"  validate : {figures['validation']} ({validation.get('rows_for_these_sources', '?')} rows, "
+        f"{validation.get('sources', '?')} sources)",
     ]
     if validation.get("quality"):  # scores, the gate and a force_swap override (milvus_toolkit.evaluation)
         from milvus_toolkit.ingest.pipeline import quality_figures, quality_line
@@ -334,8 +336,9 @@ def summarize(
         figures.update(quality_figures(validation["quality"]))
     if swap.get("swapped"):
         lines.append(
-            f"  alias    : '{params.collection}' -> '{swap['serving']}' (rollback copy: '{swap.get('previous')}'; dropped {swap['dropped'] or 'none'})"
+            f"  alias    : '{params.collection}' -> '{swap['serving']}' (rollback copy: '{swap.get('previous')}'; "
+            f"dropped {swap['dropped'] or 'none'})"
         )
     else:
         lines.append(f"  serving  : '{figures['serving']}'")
-    return ReindexSummary("\n".join(lines), figures)
+    return Summary("\n".join(lines), figures)

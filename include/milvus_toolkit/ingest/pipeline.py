@@ -503,6 +503,9 @@ def record_rewritten_model(params: IngestParams, hook, manifest: SplitManifest |
 
 @dataclass
 class Summary:
+    """What a run did (ingest's ``summarize`` and reindex's): ``text`` for people, ``figures``
+    (small, JSON-safe) for the Asset event."""
+
     text: str
     figures: dict
 
