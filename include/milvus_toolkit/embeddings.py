@@ -44,15 +44,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 
 from milvus_toolkit.preload import preload
-from milvus_toolkit.rules import PermanentError
+from milvus_toolkit.rules import EMBEDDING_NAMES, EmbeddingName, PermanentError  # noqa: F401 (re-exported)
 
-EmbeddingName = Literal["local", "openai", "deterministic"]
-EMBEDDING_NAMES: tuple[str, ...] = ("local", "openai", "deterministic")
 LOCAL_MODEL = "all-MiniLM-L6-v2"
 LOCAL_DIM = 384
 DETERMINISTIC_DEFAULT_DIM = 384

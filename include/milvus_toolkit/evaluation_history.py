@@ -18,9 +18,20 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from milvus_toolkit import evaluation as ev
 from milvus_toolkit import marks
-from milvus_toolkit.ingest.params import DEFAULT_EVALUATION_K, ParamsError, parse_model
+from milvus_toolkit.dag_defaults import MILVUS_CONN_ID
+from milvus_toolkit.ingest.params import (
+    COLLECTION_SCHEMA,
+    DEFAULT_EVALUATION_K,
+    EVALUATION_DESCRIPTION,
+    TENANT_SCHEMA,
+    EmbeddingDim,
+    EvaluationK,
+    MilvusConnId,
+    ParamsError,
+    parse_model,
+)
 from milvus_toolkit.retrieval_metrics import METRICS
-from milvus_toolkit.rules import MAX_VECTOR_DIM, check_collection_name, check_tenant
+from milvus_toolkit.rules import EmbeddingName, check_collection_name, check_tenant
 
 log = logging.getLogger(__name__)
 CHARTED = ("ndcg", "mrr", "hit_rate")
@@ -31,13 +42,26 @@ class EvaluateParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    collection: str
-    evaluation: str = Field(min_length=1)
-    evaluation_k: int = Field(DEFAULT_EVALUATION_K, ge=1, le=100)
-    embedding: str = "local"
-    embedding_dim: int | None = Field(None, ge=1, le=MAX_VECTOR_DIM)
-    tenant: str | None = None
-    milvus_conn_id: str = Field("milvus_default", min_length=1)
+    collection: str = Field(
+        title="Collection",
+        description="The serving name (alias or collection) to evaluate.",
+        json_schema_extra=COLLECTION_SCHEMA,
+    )
+    evaluation: str = Field(min_length=1, title="Evaluation set", description=EVALUATION_DESCRIPTION)
+    evaluation_k: EvaluationK = DEFAULT_EVALUATION_K
+    embedding: EmbeddingName = Field(
+        "local",
+        title="Embedding",
+        description="The model the collection's vectors were made with (checked against the collection).",
+    )
+    embedding_dim: EmbeddingDim = None
+    tenant: str | None = Field(
+        None,
+        title="Tenant",
+        description="Evaluate only this tenant's rows of a collection partitioned by tenant.",
+        json_schema_extra=TENANT_SCHEMA,
+    )
+    milvus_conn_id: MilvusConnId = MILVUS_CONN_ID
 
     @field_validator("collection")
     @classmethod

@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, model_validator
 
 from milvus_toolkit import chunk_store, marks, sync
-from milvus_toolkit.ingest.params import DEFAULT_MAX_DELETE_PERCENT, IngestParams, ParamsError, parse_model
+from milvus_toolkit.ingest.params import (
+    COLLECTION_SCHEMA,
+    DEFAULT_MAX_DELETE_PERCENT,
+    IngestParams,
+    ParamsError,
+    parse_model,
+)
 from milvus_toolkit.ingest.staging import SplitManifest, read_json
 
 if TYPE_CHECKING:
@@ -37,10 +43,36 @@ class ReindexParams(IngestParams):
     """The ingest params (without ``mode``: reindexing decides what to write) plus the
     reindex strategy."""
 
-    strategy: Literal["incremental", "full", "rollback"] = "incremental"
-    force_reembed: bool = False
-    build_collection: str | None = Field(None, description="full only: name of the new collection")
-    keep_builds: int = Field(1, ge=1, le=20, description="earlier builds kept for rollback")
+    collection: str = Field(
+        title="Collection",
+        description="The serving name: an alias (created on the first full run) or a plain collection.",
+        json_schema_extra=COLLECTION_SCHEMA,
+    )
+    strategy: Literal["incremental", "full", "rollback"] = Field(
+        "incremental",
+        title="Strategy",
+        description="incremental: write only what changed, delete what is gone. full: rebuild into a new "
+        "collection, swap the alias after validation. rollback: point the alias back at the collection it left.",
+    )
+    force_reembed: bool = Field(
+        False,
+        title="Force re-embedding",
+        description="Re-embed and rewrite every chunk (after changing the embedding model).",
+    )
+    build_collection: str | None = Field(
+        None,
+        title="Build collection (full)",
+        description="Name of the new collection of a full rebuild (must not exist); default <collection>__<timestamp>.",
+        json_schema_extra=COLLECTION_SCHEMA,
+    )
+    keep_builds: int = Field(
+        1,
+        ge=1,
+        le=20,
+        title="Builds kept for rollback",
+        description="Earlier builds of this alias kept after a full rebuild (only builds this toolkit marked are "
+        "ever dropped).",
+    )
 
     @model_validator(mode="after")
     def _tenant_runs_are_incremental(self) -> ReindexParams:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 COLLECTION_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 MAX_COLLECTION_NAME_LENGTH = 255
@@ -14,6 +15,9 @@ MAX_TEXT_BYTES = 65535
 TENANT_FIELD = "tenant"
 TENANT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 MAX_TENANT_LENGTH = 256  # the field's VARCHAR length
+# The embeddings a run may name (built by milvus_toolkit.embeddings): the one list, used by every params model.
+EmbeddingName = Literal["local", "openai", "deterministic"]
+EMBEDDING_NAMES: tuple[str, ...] = EmbeddingName.__args__
 
 
 class PermanentError(Exception):

@@ -41,14 +41,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from milvus_toolkit.rules import MAX_VECTOR_DIM, PermanentError
+from milvus_toolkit.dag_defaults import MILVUS_CONN_ID
+from milvus_toolkit.rules import MAX_VECTOR_DIM, EmbeddingName, PermanentError
 
 Operation = Literal["add", "upsert", "search", "delete"]
 Mode = Literal["sync", "async"]
 Layer = Literal["langchain", "llamaindex", "raw"]
 Consistency = Literal["Strong", "Bounded", "Session", "Eventually"]
 DeleteFilter = Literal["metadata", "pk"]
-EmbeddingName = Literal["deterministic", "local", "openai"]
 SearchDataKind = Literal["text", "random"]
 SearchSource = Literal["sample", "python-reference", "python-docstrings"]
 
@@ -76,6 +76,19 @@ DEFAULT_EF_VALUES = [4, 8, 16, 32, 64, 128, 256]
 DEFAULT_EF_SECONDS = 1.0
 
 
+_SET = {"minItems": 1, "uniqueItems": True}  # a list field's form: at least one value, each once
+
+
+def _between(low: float, high: float) -> dict:
+    return {"minimum": low, "maximum": high}
+
+
+def _ef_items(schema: dict) -> None:
+    from milvus_toolkit.benchmark.ef_sweep import MAX_EF  # imported when the form is built, not with the model
+
+    schema.update(minItems=0, items={"type": "integer", "minimum": 1, "maximum": MAX_EF})
+
+
 class BenchmarkParamsError(PermanentError, ValueError):
     """The benchmark parameters are not valid; the message lists every problem."""
 
@@ -85,28 +98,151 @@ class BenchmarkParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    operations: list[Operation] = Field(default_factory=lambda: list(OPERATIONS))
-    counts: list[int] = Field(default_factory=lambda: list(DEFAULT_COUNTS))
-    modes: list[Mode] = Field(default_factory=lambda: list(MODES))
-    concurrency: list[int | Literal["all"]] = Field(default_factory=lambda: list(DEFAULT_CONCURRENCY))
-    consistency_levels: list[Consistency] = Field(default_factory=lambda: list(DEFAULT_CONSISTENCY))
-    layers: list[Layer] = Field(default_factory=lambda: list(LAYERS))
-    delete_filters: list[DeleteFilter] = Field(default_factory=lambda: ["metadata", "pk"])
-    wait_cells_max_count: int | None = 100
-    dim: int = DEFAULT_DIM
-    repeats: int = 1
-    embedding: EmbeddingName = "deterministic"
-    top_k: int = 3
-    search_rows: int = 1000
-    sweep_concurrency: list[int] = Field(default_factory=lambda: list(DEFAULT_SWEEP_CONCURRENCY))
-    sweep_seconds: float = DEFAULT_SWEEP_SECONDS
-    hybrid_search: bool = True
-    search_data: SearchDataKind = "text"
-    search_corpus: list[SearchSource] = Field(default_factory=lambda: list(DEFAULT_SEARCH_CORPUS))
-    ef_values: list[int] = Field(default_factory=lambda: list(DEFAULT_EF_VALUES))
-    ef_seconds: float = DEFAULT_EF_SECONDS
-    regression_threshold: float = 0.2
-    milvus_conn_id: str = "milvus_default"
+    # Titles, descriptions and bounds are the DAG's params form's too (milvus_toolkit.forms). Bounds that a
+    # validator below checks (with its own message) are given to the form as json_schema_extra, and the
+    # validators read them from there: one number each.
+    operations: list[Operation] = Field(
+        default_factory=lambda: list(OPERATIONS),
+        title="Operations",
+        description="Which calls to time: add_documents, upsert, similarity_search, delete.",
+        json_schema_extra=_SET,
+    )
+    counts: list[int] = Field(
+        default_factory=lambda: list(DEFAULT_COUNTS),
+        title="Counts",
+        description="Calls per batch, e.g. [10, 100, 1000] as in the seeds.",
+        json_schema_extra={"minItems": 1, "items": {"type": "integer", "minimum": 1, "maximum": MAX_COUNT}},
+    )
+    modes: list[Mode] = Field(
+        default_factory=lambda: list(MODES),
+        title="Modes",
+        description="sync: a loop of single calls. async: the same calls as coroutines gathered.",
+        json_schema_extra=_SET,
+    )
+    concurrency: list[int | Literal["all"]] = Field(
+        default_factory=lambda: list(DEFAULT_CONCURRENCY),
+        title="Async concurrency levels",
+        description='Calls in flight at once (asyncio.Semaphore); "all" = unbounded gather, as in the seeds.',
+        json_schema_extra={
+            "minItems": 1,
+            "items": {"anyOf": [{"type": "integer", "minimum": 1}, {"const": UNBOUNDED}]},
+        },
+    )
+    consistency_levels: list[Consistency] = Field(
+        default_factory=lambda: list(DEFAULT_CONSISTENCY),
+        title="Consistency levels",
+        description="The first is used for writes; searches are measured at each. Strong waits ~200 ms per call.",
+        json_schema_extra=_SET,
+    )
+    layers: list[Layer] = Field(
+        default_factory=lambda: list(LAYERS),
+        title="Layers",
+        description="langchain: langchain-milvus Milvus store. llamaindex: LlamaIndex MilvusVectorStore, as in "
+        "its tutorial (TextNodes with precomputed vectors). raw: pymilvus MilvusClient / AsyncMilvusClient "
+        "(the floor).",
+        json_schema_extra=_SET,
+    )
+    delete_filters: list[DeleteFilter] = Field(
+        default_factory=lambda: ["metadata", "pk"],
+        title="Delete filters",
+        description="metadata: delete(expr='doc_id == ...') as in the seeds (Milvus queries first: ~200 ms per "
+        "call). pk: delete(expr='pk == ...').",
+        json_schema_extra=_SET,
+    )
+    wait_cells_max_count: int | None = Field(
+        100,
+        title="Largest count for wait-bound cells",
+        description="Strong searches and metadata deletes wait ~200 ms per sequential call; they are measured "
+        "only up to this count (null: every count).",
+        json_schema_extra={"minimum": 1},
+    )
+    dim: int = Field(
+        DEFAULT_DIM,
+        title="Vector dimension",
+        description="768 as in the seeds. Must fit the embedding (local: 384).",
+        json_schema_extra=_between(1, MAX_VECTOR_DIM),
+    )
+    repeats: int = Field(
+        1,
+        title="Repeats",
+        description="Each cell is measured this many times (fresh collection each); seconds are the median.",
+        json_schema_extra=_between(1, 20),
+    )
+    embedding: EmbeddingName = Field(
+        "deterministic",
+        title="Embedding",
+        description="deterministic: no model, so Milvus alone is timed. local (all-MiniLM-L6-v2, 384 dims) or "
+        "openai: a real model inside the langchain calls; reported separately.",
+    )
+    top_k: int = Field(
+        3, title="Search top k", description="k of every search (3 in the seeds).", json_schema_extra=_between(1, 100)
+    )
+    search_rows: int = Field(
+        1000,
+        title="Rows searched",
+        description="Documents in each search collection (1000 in the seeds).",
+        json_schema_extra=_between(1, MAX_COUNT),
+    )
+    sweep_concurrency: list[int] = Field(
+        default_factory=lambda: list(DEFAULT_SWEEP_CONCURRENCY),
+        title="Search sweep: concurrent clients",
+        description="VectorDBBench-style time-boxed sweep: at each level, that many clients (threads, and "
+        "coroutines) search for 'sweep seconds'; qps, p50/p95/p99, failed rate; also recall and load time. "
+        "[] turns these search metrics off.",
+        json_schema_extra={
+            "minItems": 0,
+            "items": {"type": "integer", "minimum": 1, "maximum": MAX_SWEEP_CONCURRENCY},
+        },
+    )
+    sweep_seconds: float = Field(
+        DEFAULT_SWEEP_SECONDS,
+        title="Search sweep: seconds per level",
+        description="How long each concurrency level of the sweep searches (VectorDBBench: 30 s).",
+        json_schema_extra=_between(0.1, 600),
+    )
+    hybrid_search: bool = Field(
+        True,
+        title="Compare dense, BM25 and hybrid search",
+        description="Where the server supports BM25 (Milvus 2.5+, Milvus Lite 3.x): latency and qps of a dense, "
+        "a BM25 keyword and a hybrid (RRF) search on one collection.",
+    )
+    search_data: SearchDataKind = Field(
+        "text",
+        title="Search metrics: data",
+        description="text: real text (the corpus sources below) embedded by the local all-MiniLM-L6-v2, queries "
+        "that are not rows, cached vectors. random: the cells' random vectors (a stress case).",
+    )
+    search_corpus: list[SearchSource] = Field(
+        default_factory=lambda: list(DEFAULT_SEARCH_CORPUS),
+        title="Search metrics: text sources",
+        description="sample: the sample corpus (32 written questions); python-reference: the Python language "
+        "reference; python-docstrings: the standard library's docstrings (held-out sentences as queries).",
+        json_schema_extra=_SET,
+    )
+    ef_values: list[int] = Field(
+        default_factory=lambda: list(DEFAULT_EF_VALUES),
+        title="Search metrics: HNSW ef values",
+        description="Recall against QPS at each ef (each >= top k: Milvus refuses ef < k). [] turns the curve off.",
+        json_schema_extra=_ef_items,
+    )
+    ef_seconds: float = Field(
+        DEFAULT_EF_SECONDS,
+        title="Search metrics: seconds per ef",
+        description="How long one client searches at each ef for its QPS.",
+        json_schema_extra=_between(0.01, 600),
+    )
+    regression_threshold: float = Field(
+        0.2,
+        title="Regression threshold",
+        description="Flag a cell slower than the previous run on the same server by more than this fraction.",
+        json_schema_extra={"exclusiveMinimum": 0, "exclusiveMaximum": 10},
+    )
+    milvus_conn_id: str = Field(
+        MILVUS_CONN_ID,
+        title="Milvus connection",
+        description="Airflow connection of type Milvus.",
+        json_schema_extra={"minLength": 1},
+    )
 
     # ---- field checks (messages name the field and the bad value) -------------------------
 
@@ -146,8 +282,7 @@ class BenchmarkParams(BaseModel):
     @field_validator("ef_seconds")
     @classmethod
     def _ef_seconds(cls, value: float) -> float:
-        if not 0.01 <= value <= 600:
-            raise ValueError(f"ef_seconds must be between 0.01 and 600, got {value}")
+        _check_between(cls, "ef_seconds", value)
         return value
 
     @field_validator("search_corpus", mode="before")
@@ -165,8 +300,7 @@ class BenchmarkParams(BaseModel):
     @field_validator("sweep_seconds")
     @classmethod
     def _sweep_seconds(cls, value: float) -> float:
-        if not 0.1 <= value <= 600:
-            raise ValueError(f"sweep_seconds must be between 0.1 and 600, got {value}")
+        _check_between(cls, "sweep_seconds", value)
         return value
 
     @field_validator("concurrency", mode="before")
@@ -205,29 +339,27 @@ class BenchmarkParams(BaseModel):
     @field_validator("dim")
     @classmethod
     def _dim(cls, value: int) -> int:
-        if not 1 <= value <= MAX_VECTOR_DIM:
-            raise ValueError(f"the vector dimension must be between 1 and {MAX_VECTOR_DIM}, got {value}")
+        low, high = _bounds(cls, "dim")
+        if not low <= value <= high:
+            raise ValueError(f"the vector dimension must be between {low} and {high}, got {value}")
         return value
 
     @field_validator("repeats")
     @classmethod
     def _repeats(cls, value: int) -> int:
-        if not 1 <= value <= 20:
-            raise ValueError(f"repeats must be between 1 and 20, got {value}")
+        _check_between(cls, "repeats", value)
         return value
 
     @field_validator("top_k")
     @classmethod
     def _top_k(cls, value: int) -> int:
-        if not 1 <= value <= 100:
-            raise ValueError(f"top_k must be between 1 and 100, got {value}")
+        _check_between(cls, "top_k", value)
         return value
 
     @field_validator("search_rows")
     @classmethod
     def _search_rows(cls, value: int) -> int:
-        if not 1 <= value <= MAX_COUNT:
-            raise ValueError(f"search_rows must be between 1 and {MAX_COUNT}, got {value}")
+        _check_between(cls, "search_rows", value)
         return value
 
     @field_validator("regression_threshold")
@@ -295,6 +427,17 @@ class BenchmarkParams(BaseModel):
 
     def summary(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+
+def _bounds(model: type[BaseModel], name: str) -> tuple[float, float]:
+    extra = model.model_fields[name].json_schema_extra
+    return extra["minimum"], extra["maximum"]
+
+
+def _check_between(model: type[BaseModel], name: str, value: float) -> None:
+    low, high = _bounds(model, name)
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
 
 
 def embedding_dim_problem(embedding: str, dim: int) -> str | None:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from milvus_toolkit.dag_defaults import MILVUS_CONN_ID
 from milvus_toolkit.rules import (
+    COLLECTION_NAME_PATTERN,
     MAX_VECTOR_DIM,
+    TENANT_PATTERN,
+    EmbeddingName,
     PermanentError,
     check_collection_name,
     check_tenant,
@@ -18,8 +22,11 @@ from milvus_toolkit.rules import (
 
 # Data shipped beside the package (include/sample_corpus), for the tests and the demo.
 SAMPLE_CORPUS = Path(__file__).resolve().parents[2] / "sample_corpus"
-SPLITTERS = ("auto", "recursive", "markdown", "html", "token", "code")
-MODES = ("upsert", "add")
+Splitter = Literal["auto", "recursive", "markdown", "html", "token", "code"]
+WriteMode = Literal["upsert", "add"]
+OnBadFile = Literal["skip", "fail"]
+SPLITTERS: tuple[str, ...] = Splitter.__args__
+MODES: tuple[str, ...] = WriteMode.__args__
 
 DEFAULT_CHUNK_SIZE = 1000
 DEFAULT_CHUNK_OVERLAP = 150
@@ -39,43 +46,172 @@ class ParamsError(PermanentError, ValueError):
     """Bad parameters; the message names each offending param."""
 
 
+# Fields that more than one params model declares (ingest/reindex, evaluate), each written once.
+EmbeddingDim = Annotated[
+    int | None,
+    Field(
+        ge=1,
+        le=MAX_VECTOR_DIM,
+        title="Embedding dimension",
+        description="Only for deterministic (default 384) or OpenAI text-embedding-3 (shortened vectors).",
+    ),
+]
+EvaluationK = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=100,
+        title="Evaluation k",
+        description="Results per query that are scored (builds compare only on the same set and k).",
+    ),
+]
+MilvusConnId = Annotated[
+    str, Field(min_length=1, title="Milvus connection", description="Airflow connection of type Milvus.")
+]
+EVALUATION_DESCRIPTION = (
+    "JSONL of queries and what a good answer contains (expected_sources / expected_text), a path or "
+    "object-storage URL. Validation scores hit rate, MRR and nDCG at k and records them on the collection; "
+    "a full rebuild swaps only within the quality gate."
+)
+# The params forms (milvus_toolkit.forms) are built from these fields: a pattern checked by a validator
+# below is also given to the form (json_schema_extra), so the form refuses what the model refuses.
+COLLECTION_SCHEMA = {"pattern": COLLECTION_NAME_PATTERN}
+TENANT_SCHEMA = {"pattern": TENANT_PATTERN}
+
+
 class IngestParams(BaseModel):
     """What ``milvus_ingest`` (and ``milvus_reindex``) accept. Field names are the DAG's
-    param names, so error messages point at the form field to fix."""
+    param names, so error messages point at the form field to fix. Titles, descriptions,
+    bounds and enums here are also the params form's (``milvus_toolkit.forms``)."""
 
     model_config = ConfigDict(extra="forbid")
 
     # No defaults for what a run acts on: a scheduled or triggered run that was not told
     # which corpus and which collection fails before touching anything.
-    source: str = Field(min_length=1)
-    collection: str
-    source_root: str | None = Field(None, description="stable root that source names are relative to")
+    source: str = Field(
+        min_length=1,
+        title="Source",
+        description="Folder, single file or glob (e.g. /data/docs/**/*.md); also any object-storage URL "
+        "(s3://bucket/docs).",
+    )
+    collection: str = Field(
+        title="Collection",
+        description="Milvus collection to write to (created if missing).",
+        json_schema_extra=COLLECTION_SCHEMA,
+    )
+    source_root: str | None = Field(
+        None,
+        title="Source root",
+        description="Stable root that source names are relative to (default: the root recorded on the "
+        "collection, else the source folder). Ingesting a sub-folder keeps names like guide/intro.md.",
+    )
     # Object storage (docs/object-storage.md): the Airflow connection that reads `source` (aws_default for
     # s3:// when not given). A connection id in the URL (s3://<conn_id>@bucket/key) is moved here.
-    source_conn_id: str | None = Field(None, min_length=1)
-    mode: Literal["upsert", "add"] = "upsert"
-    splitter: Literal["auto", "recursive", "markdown", "html", "token", "code"] = "auto"
-    chunk_size: int = Field(DEFAULT_CHUNK_SIZE, ge=50, le=8000)
-    chunk_overlap: int = Field(DEFAULT_CHUNK_OVERLAP, ge=0, le=4000)
-    embedding: Literal["local", "openai", "deterministic"] = "local"
-    embedding_dim: int | None = Field(None, ge=1, le=MAX_VECTOR_DIM)
-    batch_size: int = Field(DEFAULT_BATCH_SIZE, ge=1, le=100_000)
-    concurrency: int = Field(DEFAULT_CONCURRENCY, ge=1, le=256)
-    on_bad_file: Literal["skip", "fail"] = "skip"
-    max_file_mb: int = Field(DEFAULT_MAX_FILE_MB, ge=1, le=100_000)
-    max_delete_percent: float = Field(DEFAULT_MAX_DELETE_PERCENT, ge=0, le=100)
-    milvus_conn_id: str = Field("milvus_default", min_length=1)
+    source_conn_id: str | None = Field(
+        None,
+        min_length=1,
+        title="Source connection",
+        description="Airflow connection whose credentials read an object-storage source (default: aws_default "
+        "for s3://; for gs:// and az:// the provider's default). See docs/object-storage.md.",
+    )
+    mode: WriteMode = Field(
+        "upsert",
+        title="Write mode",
+        description="upsert: embed and rewrite every chunk. add: embed only chunks not yet in the collection "
+        "(others get fresh metadata).",
+    )
+    splitter: Splitter = Field(
+        "auto",
+        title="Splitter",
+        description="auto picks by file type (Markdown/HTML headers, code by language, recursive otherwise).",
+    )
+    chunk_size: int = Field(
+        DEFAULT_CHUNK_SIZE,
+        ge=50,
+        le=8000,
+        title="Chunk size",
+        description="Characters per chunk (tokens for the token splitter).",
+    )
+    chunk_overlap: int = Field(
+        DEFAULT_CHUNK_OVERLAP,
+        ge=0,
+        le=4000,
+        title="Chunk overlap",
+        description="Characters shared by neighbouring chunks; must be below the chunk size.",
+    )
+    embedding: EmbeddingName = Field(
+        "local",
+        title="Embedding",
+        description="local: all-MiniLM-L6-v2 (384 dims, offline). openai: OpenAI API (connection "
+        "openai_default). deterministic: no model.",
+    )
+    embedding_dim: EmbeddingDim = None
+    batch_size: int = Field(
+        DEFAULT_BATCH_SIZE, ge=1, le=100_000, title="Batch size", description="Chunks per mapped write task."
+    )
+    concurrency: int = Field(
+        DEFAULT_CONCURRENCY, ge=1, le=256, title="Concurrency", description="Async write calls in flight per task."
+    )
+    on_bad_file: OnBadFile = Field(
+        "skip",
+        title="On a bad file",
+        description="skip: list unreadable, empty, binary or undecodable files, keep their rows, go on. "
+        "fail: stop before writing anything.",
+    )
+    max_file_mb: int = Field(
+        DEFAULT_MAX_FILE_MB,
+        ge=1,
+        le=100_000,
+        title="Largest file (MB)",
+        description="Bigger files are skipped (and keep their rows).",
+    )
+    max_delete_percent: float = Field(
+        DEFAULT_MAX_DELETE_PERCENT,
+        ge=0,
+        le=100,
+        title="Deletion budget (%)",
+        description="A run that would delete more than this share of the collection stops before writing anything.",
+    )
+    milvus_conn_id: MilvusConnId = MILVUS_CONN_ID
     # Milvus 2.5+: BM25 keyword search beside the dense vectors (hybrid retrieval).
-    hybrid: bool = False
+    hybrid: bool = Field(
+        False,
+        title="Hybrid (BM25 + dense)",
+        description="Milvus 2.5+: the collection also gets a BM25 keyword index of the text, for keyword and "
+        "hybrid search. Must match how an existing collection was made.",
+    )
     # A collection partitioned by tenant: this run writes, counts and deletes only this tenant's rows.
-    tenant: str | None = None
+    tenant: str | None = Field(
+        None,
+        title="Tenant",
+        description="Milvus 2.2+: write into this tenant of a collection partitioned by tenant; counts, "
+        "validation and deletes touch only this tenant's rows.",
+        json_schema_extra=TENANT_SCHEMA,
+    )
     # Retrieval quality (milvus_toolkit.evaluation, docs/quality.md): an evaluation set (JSONL path or URL) that
     # validation scores at k; a full rebuild swaps only within the gate; force_swap accepts scores the gate refuses.
-    evaluation: str | None = Field(None, min_length=1, description="evaluation set: JSONL path or object-storage URL")
-    evaluation_k: int = Field(DEFAULT_EVALUATION_K, ge=1, le=100)
-    min_quality: float | None = Field(None, ge=0, le=1)
-    max_quality_drop: float = Field(DEFAULT_MAX_QUALITY_DROP, ge=0, le=1)
-    force_swap: bool = False
+    evaluation: str | None = Field(None, min_length=1, title="Evaluation set", description=EVALUATION_DESCRIPTION)
+    evaluation_k: EvaluationK = DEFAULT_EVALUATION_K
+    min_quality: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        title="Minimum quality (nDCG@k)",
+        description="A full rebuild scoring below this is not served; an incremental run below it fails.",
+    )
+    max_quality_drop: float = Field(
+        DEFAULT_MAX_QUALITY_DROP,
+        ge=0,
+        le=1,
+        title="Largest quality drop (nDCG@k)",
+        description="A full rebuild may score at most this much below the serving collection; an incremental "
+        "run at most this much below the last validated scores.",
+    )
+    force_swap: bool = Field(
+        False,
+        title="Force swap (override the quality gate)",
+        description="Serve the build (or accept the scores) even when the quality gate refuses; the report says so.",
+    )
 
     @field_validator("source", "source_root", "evaluation")
     @classmethod
