@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from milvus_toolkit.ingest.params import ParamsError
-from milvus_toolkit.rules import PermanentError, describe_validation_errors
+from milvus_toolkit.ingest.params import OnBadFile, ParamsError, Splitter
+from milvus_toolkit.rules import EmbeddingName, PermanentError, describe_validation_errors
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "indexes.yaml"
 ENV_VAR = "MILVUS_TOOLKIT_INDEXES"
@@ -47,13 +46,13 @@ class IndexDeclaration(BaseModel):
     source_root: str | None = None
     source_conn_id: str | None = None  # the Airflow connection that reads an object-storage source
     collection: str
-    embedding: Literal["local", "openai", "deterministic"] = "local"
+    embedding: EmbeddingName = "local"
     embedding_dim: int | None = None
-    splitter: Literal["auto", "recursive", "markdown", "html", "token", "code"] = "auto"
+    splitter: Splitter = "auto"
     chunk_size: int = 1000
     chunk_overlap: int = 150
     schedule: str | None = None
-    on_bad_file: Literal["skip", "fail"] = "skip"
+    on_bad_file: OnBadFile = "skip"
     max_delete_percent: float = 10.0
     max_file_mb: int = 100
     keep_builds: int = 1
@@ -81,7 +80,10 @@ class IndexDeclaration(BaseModel):
         return self.model_dump(exclude={"name", "schedule", "evaluate_schedule"}, exclude_none=True)
 
     def doc(self) -> str:
-        return f"### {self.dag_id}\n\nKeeps `{self.collection}` equal to `{self.source}` (declared index `{self.name}`).\n\n"
+        return (
+            f"### {self.dag_id}\n\nKeeps `{self.collection}` equal to `{self.source}` "
+            f"(declared index `{self.name}`).\n\n"
+        )
 
     def identity(self) -> dict:
         return {key: value for key, value in self.run_params().items() if key in IDENTITY_FIELDS}

@@ -45,7 +45,8 @@ class ValidationReport:
 
     def table(self) -> str:
         lines = [
-            f"{'PASSED' if self.success else 'FAILED'}: {self.expectations - len(self.failed)}/{self.expectations} expectations met"
+            f"{'PASSED' if self.success else 'FAILED'}: "
+            f"{self.expectations - len(self.failed)}/{self.expectations} expectations met"
         ]
         for key, value in self.facts.items():
             lines.append(f"  {key}: {value}")
