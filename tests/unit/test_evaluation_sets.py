@@ -179,3 +179,21 @@ def test_the_sample_corpus_set_is_valid_and_answerable():
         assert set(query.expected_sources) <= set(texts), query.id
         for wanted in query.expected_text:
             assert any(wanted.casefold() in " ".join(t.split()).casefold() for t in texts.values()), (query.id, wanted)
+
+
+def test_a_declared_index_names_its_set_relative_to_the_declaration_file(tmp_path):
+    from milvus_toolkit.declared import DeclarationError, load_declarations
+
+    (tmp_path / "sets").mkdir()
+    declarations = tmp_path / "indexes.yaml"
+    entry = "  - name: docs\n    source: corpus\n    collection: docs\n    evaluation: sets/docs.jsonl\n"
+    declarations.write_text("indexes:\n" + entry + "    evaluate_schedule: '@daily'\n", encoding="utf-8")
+    [index] = load_declarations(declarations)
+    assert index.evaluation == str(tmp_path / "sets" / "docs.jsonl")
+    assert index.evaluate_dag_id == "milvus_evaluate__docs" and index.evaluate_schedule == "@daily"
+    run = index.run_params()
+    assert run["evaluation"] == index.evaluation and run["max_quality_drop"] == 0.02
+    assert "evaluate_schedule" not in run, "a schedule is not a run param"
+    declarations.write_text("indexes:\n" + entry + "    max_quality_drop: 2\n", encoding="utf-8")
+    with pytest.raises(DeclarationError, match="index 'docs': field 'max_quality_drop'"):
+        load_declarations(declarations)
