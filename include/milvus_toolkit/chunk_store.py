@@ -30,6 +30,18 @@ from milvus_toolkit.rules import (
 
 ConsistencyLevel = Literal["Strong", "Bounded", "Session", "Eventually"]
 
+# The chunk rows' field names: constants, used by every module that reads or writes chunk rows (sync,
+# validation, evaluation, the pipeline), not settings of a CollectionSpec. Chosen over "taken from the spec
+# everywhere" (issue 18 item 4) because nothing ever set them to anything else, the stored rows of every
+# existing collection already have these names (a run could not rename them without a migration), and the
+# splitter's chunk metadata ("source") and the diff scan read rows where no spec is at hand. The spec keeps
+# them as read-only properties for code that reads them from a spec.
+PRIMARY_FIELD = "pk"
+TEXT_FIELD = "text"
+VECTOR_FIELD = "vector"
+SOURCE_FIELD = "source"  # also the chunk metadata key the splitter sets (milvus_toolkit.ingest.splitting)
+SPARSE_FIELD = "sparse"
+
 
 def __getattr__(name: str):
     # One error type for "this collection has another layout": the hook's SchemaMismatchError
@@ -67,17 +79,19 @@ class CollectionSpec:
     consistency_level: ConsistencyLevel = "Session"
     description: str = ""
 
-    primary_field: str = "pk"
-    text_field: str = "text"
-    vector_field: str = "vector"
-    source_field: str = "source"
     max_id_length: int = 512
     max_text_length: int = MAX_TEXT_BYTES
     max_source_length: int = 2048
     hybrid: bool = False
-    sparse_field: str = "sparse"
     tenant: str | None = None
-    tenant_field: str = TENANT_FIELD
+
+    # The field names are the module's constants (see PRIMARY_FIELD), read-only here.
+    primary_field = property(lambda self: PRIMARY_FIELD)
+    text_field = property(lambda self: TEXT_FIELD)
+    vector_field = property(lambda self: VECTOR_FIELD)
+    source_field = property(lambda self: SOURCE_FIELD)
+    sparse_field = property(lambda self: SPARSE_FIELD)
+    tenant_field = property(lambda self: TENANT_FIELD)
 
     @property
     def scope_filter(self) -> str:
@@ -108,14 +122,14 @@ def ensure_collection(hook, spec: CollectionSpec) -> bool:
         check_collection(hook, spec)
         hook.load_collection(spec.name)
         return False
-    varchar_fields = {spec.text_field: spec.max_text_length, spec.source_field: spec.max_source_length}
+    varchar_fields = {TEXT_FIELD: spec.max_text_length, SOURCE_FIELD: spec.max_source_length}
     if spec.tenant:
-        varchar_fields[spec.tenant_field] = MAX_TENANT_LENGTH
+        varchar_fields[TENANT_FIELD] = MAX_TENANT_LENGTH
     return hook.create_collection(
         spec.name,
         spec.dim,
-        primary_field=spec.primary_field,
-        vector_field=spec.vector_field,
+        primary_field=PRIMARY_FIELD,
+        vector_field=VECTOR_FIELD,
         id_max_length=spec.max_id_length,
         metric_type=spec.metric_type,
         index_type=spec.index_type,
@@ -123,9 +137,9 @@ def ensure_collection(hook, spec: CollectionSpec) -> bool:
         description=spec.description,
         consistency_level=spec.consistency_level,
         varchar_fields=varchar_fields,
-        bm25_input_field=spec.text_field if spec.hybrid else None,
-        bm25_output_field=spec.sparse_field,
-        partition_key_field=spec.tenant_field if spec.tenant else None,
+        bm25_input_field=TEXT_FIELD if spec.hybrid else None,
+        bm25_output_field=SPARSE_FIELD,
+        partition_key_field=TENANT_FIELD if spec.tenant else None,
     )
 
 
@@ -136,9 +150,9 @@ def check_collection(hook, spec: CollectionSpec) -> None:
     info = hook.describe_collection(spec.name)
     fields = {f["name"]: f for f in info.get("fields", [])}
     where = f"collection '{spec.name}' on {hook.config.uri}"
-    vector = fields.get(spec.vector_field)
+    vector = fields.get(VECTOR_FIELD)
     if vector is None:
-        raise SchemaMismatchError(f"{where} has no vector field '{spec.vector_field}'")
+        raise SchemaMismatchError(f"{where} has no vector field '{VECTOR_FIELD}'")
     dim = int((vector.get("params") or {}).get("dim", -1))
     if dim != spec.dim:
         raise DimensionMismatchError(
@@ -146,16 +160,16 @@ def check_collection(hook, spec: CollectionSpec) -> None:
             f"vectors. Nothing was changed. Use another collection name, or drop and "
             f"rebuild this one on purpose (e.g. a full reindex into a new collection)."
         )
-    missing = [name for name in (spec.primary_field, spec.text_field, spec.source_field) if name not in fields]
+    missing = [name for name in (PRIMARY_FIELD, TEXT_FIELD, SOURCE_FIELD) if name not in fields]
     if missing:
         raise SchemaMismatchError(f"{where} lacks the field(s) {missing}; it was not created by this toolkit")
-    primary = fields[spec.primary_field]
+    primary = fields[PRIMARY_FIELD]
     if (
         not primary.get("is_primary")
         or getattr(primary.get("type"), "name", str(primary.get("type"))).upper() != "VARCHAR"
         or info.get("auto_id")
     ):
-        raise SchemaMismatchError(f"{where}: '{spec.primary_field}' must be a VARCHAR primary key with auto_id off")
+        raise SchemaMismatchError(f"{where}: '{PRIMARY_FIELD}' must be a VARCHAR primary key with auto_id off")
     check_options(where, spec, layout_of(info))  # from the description read above: no second call
 
 
@@ -165,7 +179,7 @@ def check_options(where: str, spec: CollectionSpec, layout: dict) -> None:
     never reads (so never deletes) across tenants."""
     from milvus_provider.hooks.milvus import SchemaMismatchError
 
-    is_hybrid = layout["bm25"].get(spec.text_field) == spec.sparse_field
+    is_hybrid = layout["bm25"].get(TEXT_FIELD) == SPARSE_FIELD
     if spec.hybrid and not is_hybrid:
         raise SchemaMismatchError(
             f"{where} was created without BM25 keyword search, so hybrid=true cannot write into it. Nothing "
@@ -175,9 +189,9 @@ def check_options(where: str, spec: CollectionSpec, layout: dict) -> None:
     if is_hybrid and not spec.hybrid:
         raise SchemaMismatchError(f"{where} is a hybrid (BM25) collection: pass hybrid=true to write into it")
     key = layout["partition_key_field"]
-    if spec.tenant and key != spec.tenant_field:
+    if spec.tenant and key != TENANT_FIELD:
         raise SchemaMismatchError(
-            f"{where} has no '{spec.tenant_field}' partition key, so it cannot hold tenants (tenant="
+            f"{where} has no '{TENANT_FIELD}' partition key, so it cannot hold tenants (tenant="
             f"{spec.tenant!r}). Nothing was changed; use a collection created with a tenant."
         )
     if key and not spec.tenant:
@@ -191,7 +205,7 @@ def _store_kwargs(hook, spec: CollectionSpec, embedding) -> dict[str, Any]:
     dense_index = {"index_type": spec.index_type, "metric_type": spec.metric_type, "params": spec.index_params}
     dense_search = {"metric_type": spec.metric_type, "params": spec.search_params}
     layout: dict[str, Any] = {
-        "vector_field": spec.vector_field,
+        "vector_field": VECTOR_FIELD,
         "index_params": dense_index,
         "search_params": dense_search,
     }
@@ -199,15 +213,13 @@ def _store_kwargs(hook, spec: CollectionSpec, embedding) -> dict[str, Any]:
         from langchain_milvus import BM25BuiltInFunction
 
         layout = {
-            "builtin_function": BM25BuiltInFunction(
-                input_field_names=spec.text_field, output_field_names=spec.sparse_field
-            ),
-            "vector_field": [spec.vector_field, spec.sparse_field],
+            "builtin_function": BM25BuiltInFunction(input_field_names=TEXT_FIELD, output_field_names=SPARSE_FIELD),
+            "vector_field": [VECTOR_FIELD, SPARSE_FIELD],
             "index_params": [dense_index, {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "BM25"}],
             "search_params": [dense_search, {"metric_type": "BM25"}],
         }
     if spec.tenant:
-        layout["partition_key_field"] = spec.tenant_field
+        layout["partition_key_field"] = TENANT_FIELD
     return {
         **layout,
         "embedding_function": embedding,
@@ -216,8 +228,8 @@ def _store_kwargs(hook, spec: CollectionSpec, embedding) -> dict[str, Any]:
         "consistency_level": spec.consistency_level,
         "auto_id": False,  # ids are ours (deterministic); never let Milvus pick them
         "drop_old": False,
-        "primary_field": spec.primary_field,
-        "text_field": spec.text_field,
+        "primary_field": PRIMARY_FIELD,
+        "text_field": TEXT_FIELD,
         "enable_dynamic_field": True,
         "timeout": hook.config.timeout,
     }
@@ -291,7 +303,9 @@ def delete_rows(hook, collection: str, ids: list[str]) -> int:
     return hook.delete(collection, ids)
 
 
-def count_by_source(hook, collection: str, source_field: str = "source", *, batch_size: int = 5000) -> dict[str, int]:
+def count_by_source(
+    hook, collection: str, source_field: str = SOURCE_FIELD, *, batch_size: int = 5000
+) -> dict[str, int]:
     """Exact row count per source over the whole collection (or alias): the chunk rows read
     with the hook's ``iter_rows`` (Strong consistency, paged by primary key, so rows written
     just before are counted)."""
@@ -305,7 +319,7 @@ def stored_meta_hashes(hook, spec: CollectionSpec, ids: list[str]) -> dict[str, 
     """id -> ``meta_hash`` of the rows among ``ids`` already in the collection."""
     from milvus_toolkit.sync import META_HASH
 
-    pk = spec.primary_field
+    pk = PRIMARY_FIELD
     return {row[pk]: row.get(META_HASH) for row in read_rows(hook, spec.name, ids, [pk, META_HASH])}
 
 
@@ -314,17 +328,17 @@ def refresh_metadata(hook, spec: CollectionSpec, chunks: list) -> int:
     their fresh metadata and their stored vectors: no embedding. Returns the rows written."""
     if not chunks:
         return 0
-    pk, vector = spec.primary_field, spec.vector_field
+    pk, vector = PRIMARY_FIELD, VECTOR_FIELD
     vectors = {row[pk]: row[vector] for row in read_rows(hook, spec.name, [c.id for c in chunks], [pk, vector])}
     rows = [
-        {**chunk.metadata, pk: chunk.id, spec.text_field: chunk.page_content, vector: vectors[chunk.id]}
+        {**chunk.metadata, pk: chunk.id, TEXT_FIELD: chunk.page_content, vector: vectors[chunk.id]}
         for chunk in chunks
         if chunk.id in vectors
     ]
     return hook.upsert(spec.name, rows) if rows else 0
 
 
-async def existing_ids(hook, store, ids: Sequence[str], pk: str = "pk") -> set[str]:
+async def existing_ids(hook, store, ids: Sequence[str], pk: str = PRIMARY_FIELD) -> set[str]:
     """The subset of ``ids`` already in the collection of ``store`` (one opened by
     :func:`open_store`), Strong consistency: ``MilvusHook.aget`` on the store's own async client
     (bound to this event loop; no second connection per call)."""

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from milvus_toolkit import marks
+from milvus_toolkit.chunk_store import PRIMARY_FIELD, SOURCE_FIELD, SPARSE_FIELD, TEXT_FIELD, VECTOR_FIELD
 from milvus_toolkit.ingest.params import DEFAULT_EVALUATION_K, DEFAULT_MAX_QUALITY_DROP
 from milvus_toolkit.retrieval_metrics import METRICS, RetrievalScores, score_rankings
 from milvus_toolkit.rules import PermanentError
@@ -197,14 +198,10 @@ def load_evaluation_set(location: str, conn_id: str | None = None) -> Evaluation
 
 @dataclass(frozen=True)
 class Target:
-    """What is searched: the physical collection, its layout, and the embedding of its vectors."""
+    """What is searched: the physical collection, its layout, and the embedding of its vectors.
+    The field names are the chunk store's constants (``chunk_store.PRIMARY_FIELD`` ...)."""
 
     collection: str
-    vector_field: str = "vector"
-    sparse_field: str = "sparse"
-    primary_field: str = "pk"
-    text_field: str = "text"
-    source_field: str = "source"
     metric_type: str = "COSINE"
     hybrid: bool = False
     scope_filter: str = ""
@@ -214,11 +211,6 @@ class Target:
         """From a ``chunk_store.CollectionSpec`` (its fields and options)."""
         return cls(
             collection or spec.name,
-            spec.vector_field,
-            spec.sparse_field,
-            spec.primary_field,
-            spec.text_field,
-            spec.source_field,
             spec.metric_type,
             spec.hybrid,
             spec.scope_filter,
@@ -324,8 +316,8 @@ def score_hits(
     evalset: EvaluationSet,
     hits: Sequence[Sequence[Mapping[str, Any]]],
     k: int,
-    source_field="source",
-    text_field="text",
+    source_field=SOURCE_FIELD,
+    text_field=TEXT_FIELD,
 ) -> tuple[RetrievalScores, dict[str, int | None]]:
     """Scores of one search mode's hits (one list per query, the set's order) and each query's first hit rank."""
     rankings, judgements, first = {}, {}, {}
@@ -338,19 +330,19 @@ def score_hits(
 
 
 def search(hook, target: Target, mode: SearchMode, texts: list[str], vectors: list[list[float]] | None, k: int):
-    fields = [target.primary_field, target.source_field, target.text_field]
+    fields = [PRIMARY_FIELD, SOURCE_FIELD, TEXT_FIELD]
     common = {"limit": k, "filter": target.scope_filter, "output_fields": fields, "consistency_level": "Strong"}
     if mode == "dense":
         params = {"metric_type": target.metric_type, "params": {"ef": max(64, k)}}
-        return hook.search(target.collection, vectors, anns_field=target.vector_field, search_params=params, **common)
+        return hook.search(target.collection, vectors, anns_field=VECTOR_FIELD, search_params=params, **common)
     if mode == "bm25":
-        return hook.search(target.collection, texts, anns_field=target.sparse_field, **common)
+        return hook.search(target.collection, texts, anns_field=SPARSE_FIELD, **common)
     return hook.hybrid_search(
         target.collection,
         vectors,
         texts,
-        vector_field=target.vector_field,
-        sparse_field=target.sparse_field,
+        vector_field=VECTOR_FIELD,
+        sparse_field=SPARSE_FIELD,
         **common,
     )
 
@@ -367,7 +359,7 @@ def evaluate(
     ranks: dict[str, dict[str, int | None]] = {}
     for mode in target.modes:
         hits = search(hook, target, mode, texts, vectors, k)
-        scores[mode], ranks[mode] = score_hits(evalset, hits, k, target.source_field, target.text_field)
+        scores[mode], ranks[mode] = score_hits(evalset, hits, k)
     return QualityResult(
         collection=target.collection,
         set_digest=evalset.digest,

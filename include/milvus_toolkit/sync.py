@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from langchain_core.documents import Document
 
 from milvus_toolkit import chunk_store
+from milvus_toolkit.chunk_store import PRIMARY_FIELD, SOURCE_FIELD
 from milvus_toolkit.rules import TENANT_FIELD, PermanentError, tenant_filter
 
 log = logging.getLogger(__name__)
@@ -115,12 +116,12 @@ def obsolete_ids(rows: Iterable[dict], new_ids: dict[str, set[str]], scope: Scop
             continue  # written by a run that started after this one
         if row.get(TENANT_FIELD) != scope.tenant:
             continue  # another tenant's row (or a tenant's row in a run without one)
-        source = row["source"]
+        source = row[SOURCE_FIELD]
         if source in loaded:
-            if row["pk"] not in new_ids.get(source, ()):
-                gone.append(row["pk"])
+            if row[PRIMARY_FIELD] not in new_ids.get(source, ()):
+                gone.append(row[PRIMARY_FIELD])
         elif source not in listed and scope.is_gone(source):
-            gone.append(row["pk"])
+            gone.append(row[PRIMARY_FIELD])
     return gone
 
 
@@ -224,7 +225,9 @@ def plan_deletes(
             ", ".join(scope.failed[:20]),
         )
     unlisted = (
-        [] if scope.deletes_unlisted else sorted({row["source"] for row in rows if scope.is_unlisted(row["source"])})
+        []
+        if scope.deletes_unlisted
+        else sorted({row[SOURCE_FIELD] for row in rows if scope.is_unlisted(row[SOURCE_FIELD])})
     )
     if unlisted:
         log.warning(
@@ -254,7 +257,7 @@ def delete_planned(
 
 
 def _fields(scope: Scope) -> list[str]:
-    return ["pk", "source", STAMP, *([TENANT_FIELD] if scope.tenant else [])]
+    return [PRIMARY_FIELD, SOURCE_FIELD, STAMP, *([TENANT_FIELD] if scope.tenant else [])]
 
 
 @dataclass

@@ -355,7 +355,7 @@ async def write_staged_batch(
                         mode=mode,
                         concurrency=params.concurrency,
                         batch_index=batch.index,
-                        present=partial(chunk_store.existing_ids, hook, store, pk=spec.primary_field),
+                        present=partial(chunk_store.existing_ids, hook, store),
                     )
     if to_write:  # this task embedded, so its model is loaded: the smoke query costs one more text
         await remember_smoke_query(batch, to_write, embedding)

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from milvus_toolkit.chunk_store import PRIMARY_FIELD, SOURCE_FIELD, SPARSE_FIELD, TEXT_FIELD, VECTOR_FIELD
 from milvus_toolkit.rules import PermanentError
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ class MilvusReader(Protocol):
 
     def iter_rows(self, name: str, output_fields: list[str], *, filter: str = "", batch_size: int = 5000): ...
     def count(self, name: str, filter: str = "") -> int: ...
-    def collection_dim(self, name: str, vector_field: str = "vector") -> int | None: ...
+    def collection_dim(self, name: str, vector_field: str = VECTOR_FIELD) -> int | None: ...
     def query(
         self, name: str, filter: str = "", *, output_fields: list[str] | None = None, limit: int | None = None
     ): ...
@@ -81,11 +82,11 @@ def gather(
     expected_sources = set(expected)
     counts: dict[str, int] = {}
     ids: list[str] = []
-    for batch in reader.iter_rows(collection, ["pk", "source"], filter=filter):
+    for batch in reader.iter_rows(collection, [PRIMARY_FIELD, SOURCE_FIELD], filter=filter):
         for row in batch:
-            counts[row["source"]] = counts.get(row["source"], 0) + 1
-            if row["source"] in expected_sources:
-                ids.append(row["pk"])
+            counts[row[SOURCE_FIELD]] = counts.get(row[SOURCE_FIELD], 0) + 1
+            if row[SOURCE_FIELD] in expected_sources:
+                ids.append(row[PRIMARY_FIELD])
 
     sources = sorted(expected_sources | set(counts))
     per_source = pd.DataFrame(
@@ -96,12 +97,14 @@ def gather(
             "in_this_run": [s in expected_sources or bool(answers_for and answers_for(s)) for s in sources],
         }
     )
-    sample_rows = reader.query(collection, filter, output_fields=["pk", "text", "vector"], limit=SAMPLE_ROWS)  # Strong
+    fields = [PRIMARY_FIELD, TEXT_FIELD, VECTOR_FIELD]
+    sample_rows = reader.query(collection, filter, output_fields=fields, limit=SAMPLE_ROWS)  # Strong
+    # The frames' column names ("pk", "text_length", ...) are the report's, not Milvus fields.
     sample = pd.DataFrame(
         {
-            "pk": [r["pk"] for r in sample_rows],
-            "text_length": [len((r.get("text") or "").strip()) for r in sample_rows],
-            "vector_dim": [len(r.get("vector") or []) for r in sample_rows],
+            "pk": [r[PRIMARY_FIELD] for r in sample_rows],
+            "text_length": [len((r.get(TEXT_FIELD) or "").strip()) for r in sample_rows],
+            "vector_dim": [len(r.get(VECTOR_FIELD) or []) for r in sample_rows],
         }
     )
     facts = pd.DataFrame(
@@ -109,7 +112,7 @@ def gather(
             {
                 "expected_total": sum(expected.values()),
                 "actual_total_for_run_sources": sum(counts.get(s, 0) for s in expected_sources),
-                "rows_with_empty_text": reader.count(collection, filter=_and('text == ""', filter)),
+                "rows_with_empty_text": reader.count(collection, filter=_and(f'{TEXT_FIELD} == ""', filter)),
                 "schema_dim": reader.collection_dim(collection),
                 "embedding_dim": dim,
             }
@@ -216,7 +219,7 @@ def smoke_search(store, chunk_id: str, text: str, k: int = 3, expr: str = "") ->
     identical vectors, and which of the tied rows comes first is up to Milvus."""
     scope = {"expr": expr} if expr else {}
     hits = store.similarity_search(text, k=k, consistency_level="Strong", **scope)  # see other clients' writes
-    ids = [doc.metadata.get("pk") for doc in hits]
+    ids = [doc.metadata.get(PRIMARY_FIELD) for doc in hits]
     return chunk_id in ids or any(doc.page_content == text for doc in hits), ids
 
 
@@ -225,11 +228,11 @@ def keyword_search(hook, spec, chunk_id: str, text: str, k: int = 3) -> tuple[bo
     hits = hook.search(
         spec.name,
         [text],
-        anns_field=spec.sparse_field,
+        anns_field=SPARSE_FIELD,
         limit=k,
         filter=spec.scope_filter,
-        output_fields=[spec.primary_field, spec.text_field],
+        output_fields=[PRIMARY_FIELD, TEXT_FIELD],
         consistency_level="Strong",
     )[0]
-    ids = [hit.get(spec.primary_field) for hit in hits]
-    return chunk_id in ids or any(hit.get(spec.text_field) == text for hit in hits), ids
+    ids = [hit.get(PRIMARY_FIELD) for hit in hits]
+    return chunk_id in ids or any(hit.get(TEXT_FIELD) == text for hit in hits), ids
