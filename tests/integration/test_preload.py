@@ -65,6 +65,9 @@ def test_a_benchmark_in_a_fresh_process_imports_its_heavy_libraries_in_the_main_
             "counts": [3], "dim": 8, "layers": ["langchain", "llamaindex"], "operations": ["add", "search"],
             "concurrency": ["all"], "consistency_levels": ["Session"], "search_rows": 20,
             "sweep_concurrency": [2], "sweep_seconds": 0.2,
+            # real text, as by default, but the sample corpus only (its vectors are not cached in
+            # this fresh HOME) and one ef value: the imports are the point, not the figures
+            "search_data": "text", "search_corpus": ["sample"], "ef_values": [4], "ef_seconds": 0.1,
         }))
         hook.close()
         print(json.dumps({"cheap": cheap, "imports": first_imports, "cells": len(record["cells"]),
