@@ -31,7 +31,7 @@ from milvus_toolkit.dag_support import (
 from milvus_toolkit.forms import ingest_form
 from milvus_toolkit.ingest import params as p
 from milvus_toolkit.ingest import pipeline
-from milvus_toolkit.ingest.staging import BatchRef, run_folder
+from milvus_toolkit.ingest.staging import BatchRef, SplitManifest, run_folder
 from milvus_toolkit.view_figures import strong_count, view_figures
 
 INGESTED = AssetAlias("milvus-ingest")  # resolves at run time to Asset("milvus://<collection>")
@@ -71,28 +71,34 @@ def milvus_ingest():
     def prepare_collection(manifest: dict) -> list:
         """Plan the deletes (within the budget), create or check the collection; hand out the batches."""
         with fail_fast():
-            return pipeline.prepare(*setup(), manifest)
+            return pipeline.prepare(*setup(), SplitManifest.of(manifest))
 
     @task(map_index_template="{{ batch_label }}", max_active_tis_per_dagrun=4, multiple_outputs=False)
     async def write_batch(batch: dict) -> dict:
-        get_current_context()["batch_label"] = BatchRef.of(batch).label
+        staged = BatchRef.of(batch)
+        get_current_context()["batch_label"] = staged.label
         with fail_fast():
-            return await pipeline.write_staged_batch(*setup(), batch)
+            return await pipeline.write_staged_batch(*setup(), staged)
 
     @task
     def delete_obsolete(manifest: dict, _written: list) -> int:
-        return pipeline.delete_obsolete(*setup(), manifest)
+        return pipeline.delete_obsolete(*setup(), SplitManifest.of(manifest))
 
     @task(multiple_outputs=False)
     def validate(manifest: dict, _deleted: int) -> dict:
         with fail_fast():
-            return pipeline.validate_collection(*setup(), manifest).summary()
+            return pipeline.validate_collection(*setup(), SplitManifest.of(manifest)).summary()
 
     @task(outlets=[INGESTED], multiple_outputs=False)
     def report(manifest: dict, written: list, deleted: int, validation: dict, checked: dict) -> dict:
         params, hook = setup()
         summary = pipeline.summarize(
-            params, manifest, materialize(written), deleted, validation, time.time() - checked["started"]
+            params,
+            SplitManifest.of(manifest),
+            materialize(written),
+            deleted,
+            validation,
+            time.time() - checked["started"],
         )
         log_report(summary.text)
         extra = view_figures(summary.figures, validation, rows=strong_count(hook, params.collection))

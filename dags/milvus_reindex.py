@@ -31,7 +31,7 @@ from milvus_toolkit.dag_support import (
 from milvus_toolkit.declared import load_declarations
 from milvus_toolkit.forms import declared_reindex_form, reindex_form
 from milvus_toolkit.ingest import pipeline
-from milvus_toolkit.ingest.staging import BatchRef, run_folder
+from milvus_toolkit.ingest.staging import BatchRef, SplitManifest, run_folder
 from milvus_toolkit.view_figures import strong_count, view_figures
 
 REINDEXED = AssetAlias("milvus-reindex")  # resolves at run time to Asset("milvus://<collection>")
@@ -79,37 +79,41 @@ def reindex_dag(dag_id: str, *, schedule: str | None, form: dict, fixed: dict | 
         def prepare_target(run_plan: dict, manifest: dict) -> list:
             """Plan the deletes (within the budget), create the target (a marked build) or check it."""
             with fail_fast():
-                return reindex.prepare_target(*setup(), run_plan, manifest)
+                return reindex.prepare_target(*setup(), reindex.Plan.of(run_plan), SplitManifest.of(manifest))
 
         @task(map_index_template="{{ batch_label }}", max_active_tis_per_dagrun=4, multiple_outputs=False)
         async def index_batch(batch: dict, run_plan: dict) -> dict:
-            get_current_context()["batch_label"] = BatchRef.of(batch).label
+            staged, target = BatchRef.of(batch), reindex.Plan.of(run_plan).target
+            get_current_context()["batch_label"] = staged.label
             params, hook = setup()
             with fail_fast():
                 return await pipeline.write_staged_batch(
-                    params, hook, batch, run_plan["target"], mode="upsert" if params.force_reembed else "add"
+                    params, hook, staged, target, mode="upsert" if params.force_reembed else "add"
                 )
 
         @task
         def delete_obsolete(run_plan: dict, manifest: dict, _indexed: list) -> int:
-            return pipeline.delete_obsolete(*setup(), manifest, run_plan["target"])
+            return pipeline.delete_obsolete(*setup(), SplitManifest.of(manifest), reindex.Plan.of(run_plan).target)
 
         @task(multiple_outputs=False)
         def validate(run_plan: dict, manifest: dict, _deleted: int) -> dict:
             """Counts, then (with `evaluation`) retrieval quality; a build the quality gate refuses fails here."""
             with fail_fast():
-                return reindex.validate_target(*setup(), run_plan, manifest).summary()
+                return reindex.validate_target(
+                    *setup(), reindex.Plan.of(run_plan), SplitManifest.of(manifest)
+                ).summary()
 
         @task(multiple_outputs=False)
         def swap_alias(run_plan: dict, _validation: dict) -> dict:  # only after validation
             params, hook = setup()
             with fail_fast():  # a build over the deletion budget is refused, not retried
-                return reindex.swap_alias(hook, run_plan, keep_builds=params.keep_builds)
+                return reindex.swap_alias(hook, reindex.Plan.of(run_plan), keep_builds=params.keep_builds)
 
         @task(outlets=[REINDEXED], multiple_outputs=False)
         def report(run_plan: dict, manifest: dict, indexed: list, deleted: int, validation: dict, swap: dict) -> dict:
             params, hook = setup()
-            summary = reindex.summarize(params, run_plan, manifest, materialize(indexed), deleted, validation, swap)
+            typed = reindex.Plan.of(run_plan), SplitManifest.of(manifest)
+            summary = reindex.summarize(params, *typed, materialize(indexed), deleted, validation, swap)
             log_report(summary.text)
             extra = view_figures(
                 summary.figures, validation, rows=strong_count(hook, params.collection), started=run_started()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
@@ -111,8 +111,15 @@ class Plan:
     # A build may leave out at most this share of the rows served now (as a delete would).
     max_delete_percent: float = DEFAULT_MAX_DELETE_PERCENT
 
+    @classmethod
+    def of(cls, value: Plan | dict) -> Plan:
+        """Back from XCom (a dict) to the typed plan."""
+        return (
+            value if isinstance(value, cls) else cls(**{f.name: value[f.name] for f in fields(cls) if f.name in value})
+        )
+
     def to_xcom(self) -> dict:
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 def make_plan(params: ReindexParams, hook, run_key: str, stamp: str) -> Plan:
@@ -152,16 +159,16 @@ def is_build_of(props: dict, alias: str, run_key: str | None = None) -> bool:
     return props.get(marks.BUILD_OF) == alias and (run_key is None or props.get(marks.BUILD_RUN) == run_key)
 
 
-def build_marks(plan: dict) -> dict | None:
-    return {marks.BUILD_OF: plan["alias"], marks.BUILD_RUN: plan["run_key"]} if plan["build"] else None
+def build_marks(plan: Plan) -> dict | None:
+    return {marks.BUILD_OF: plan.alias, marks.BUILD_RUN: plan.run_key} if plan.build else None
 
 
-def check_build_budget(hook, plan: dict, serving: str | None, kept_sources) -> None:
+def check_build_budget(hook, plan: Plan, serving: str | None, kept_sources) -> None:
     """A full rebuild replaces what the alias serves: the sources it leaves out count against
     ``max_delete_percent`` like the deletes of an incremental run. Checked before the build
     is created (against the sources read) and again just before the alias moves (against the
     build's own rows and what the alias serves at that moment)."""
-    if not (plan["build"] and serving and hook.has_collection(serving)):
+    if not (plan.build and serving and hook.has_collection(serving)):
         return
     served = chunk_store.count_by_source(hook, serving)
     kept = set(kept_sources)
@@ -170,27 +177,27 @@ def check_build_budget(hook, plan: dict, serving: str | None, kept_sources) -> N
         serving,
         sum(left_out.values()),
         sum(served.values()),
-        plan.get("max_delete_percent", DEFAULT_MAX_DELETE_PERCENT),
-        build=plan["target"],
+        plan.max_delete_percent,
+        build=plan.target,
         sources=left_out,
     )
 
 
-def prepare_target(params: ReindexParams, hook, plan: dict, manifest: SplitManifest | dict) -> list[dict]:
+def prepare_target(params: ReindexParams, hook, plan: Plan, manifest: SplitManifest) -> list[dict]:
     """Before anything is written: a build within the budget, then the planned deletes and the
     target (a marked build, or the serving collection checked). Returns the batches."""
     from milvus_toolkit.ingest import pipeline
 
-    scope = SplitManifest.of(manifest).scope
-    check_build_budget(hook, plan, plan["serving"], scope.loaded)
-    return pipeline.prepare(params, hook, manifest, plan["target"], marks_to_set=build_marks(plan))
+    scope = manifest.scope
+    check_build_budget(hook, plan, plan.serving, scope.loaded)
+    return pipeline.prepare(params, hook, manifest, plan.target, marks_to_set=build_marks(plan))
 
 
-def check_unreadable_kept(hook, plan: dict, manifest: SplitManifest | dict) -> None:
+def check_unreadable_kept(hook, plan: Plan, manifest: SplitManifest) -> None:
     """A new build holds only what was read: refuse to serve it while the collection it
     replaces still holds rows of sources that could not be read this time."""
-    serving, failed_sources = plan["serving"], SplitManifest.of(manifest).scope.failed
-    if not (plan["build"] and serving and failed_sources):
+    serving, failed_sources = plan.serving, manifest.scope.failed
+    if not (plan.build and serving and failed_sources):
         return
     from milvus_toolkit.ingest.validation import ValidationFailed
 
@@ -199,13 +206,13 @@ def check_unreadable_kept(hook, plan: dict, manifest: SplitManifest | dict) -> N
     if lost:
         listed = ", ".join(f"{source} ({rows} rows)" for source, rows in sorted(lost.items())[:20])
         raise ValidationFailed(
-            f"the new build '{plan['target']}' lacks {len(lost)} source(s) that could not be read this run but are "
+            f"the new build '{plan.target}' lacks {len(lost)} source(s) that could not be read this run but are "
             f"served now: {listed}. The alias was not moved (their rows would stop being served). Fix or remove "
             f"those files, then run again."
         )
 
 
-def validate_target(params: ReindexParams, hook, plan: dict, manifest: SplitManifest | dict):
+def validate_target(params: ReindexParams, hook, plan: Plan, manifest: SplitManifest):
     """The strict count suite on the collection this run wrote. A build must also not drop
     unreadable sources that are served now; a ``force_reembed`` run records its model once
     the collection is proven complete. With an evaluation set, a build must also pass the
@@ -213,25 +220,25 @@ def validate_target(params: ReindexParams, hook, plan: dict, manifest: SplitMani
     from milvus_toolkit.ingest.pipeline import record_rewritten_model, validate_collection
 
     check_unreadable_kept(hook, plan, manifest)
-    serving = (hook.describe_alias(plan["alias"]) or plan["serving"]) if plan["build"] else None
+    serving = (hook.describe_alias(plan.alias) or plan.serving) if plan.build else None
     report = validate_collection(
-        params, hook, manifest, collection=plan["target"], strict=True, build=plan["build"], serving=serving
+        params, hook, manifest, collection=plan.target, strict=True, build=plan.build, serving=serving
     )
     if params.force_reembed:
-        record_rewritten_model(params, hook, manifest, plan["target"])
+        record_rewritten_model(params, hook, manifest, plan.target)
     return report
 
 
-def swap_alias(hook, plan: dict, keep_builds: int = 1) -> dict:
+def swap_alias(hook, plan: Plan, keep_builds: int = 1) -> dict:
     """Point the serving name at the validated build. Safe to retry at any step: the state
     is read back from Milvus each time.
 
     The collection the alias really left is recorded on the new build (the rollback target).
     A plain collection carrying the serving name is first marked and renamed to
     ``<name>__legacy_<stamp>``; if the alias cannot be created then, the rename is undone."""
-    alias, target = plan["alias"], plan["target"]
-    if not plan["build"]:
-        return {"alias": alias, "serving": target, "swapped": False, "previous": plan["serving"], "dropped": []}
+    alias, target = plan.alias, plan.target
+    if not plan.build:
+        return {"alias": alias, "serving": target, "swapped": False, "previous": plan.serving, "dropped": []}
     current = hook.describe_alias(alias)
     if current != target:  # what the alias serves now, against what the build really holds
         check_build_budget(
@@ -319,8 +326,8 @@ def run_stamp(when: datetime) -> str:
 
 def summarize(
     params: ReindexParams,
-    plan: dict,
-    manifest: SplitManifest | dict,
+    plan: Plan,
+    manifest: SplitManifest,
     indexed: list[dict],
     deleted: int,
     validation: dict,
@@ -333,13 +340,12 @@ def summarize(
     total = {
         key: sum(r.get(key, 0) for r in indexed) for key in ("new", "rewritten", "refreshed", "unchanged", "written")
     }
-    manifest = SplitManifest.of(manifest)
     bad = read_json(manifest.bad_files_path) if manifest.bad_files_path else []
     figures = {
         "collection": params.collection,
-        "strategy": "full" if plan["build"] else "incremental",
-        "target": plan["target"],
-        "serving": swap.get("serving", plan["target"]),
+        "strategy": "full" if plan.build else "incremental",
+        "target": plan.target,
+        "serving": swap.get("serving", plan.target),
         "files": manifest.files_loaded,
         "files_skipped": manifest.bad_files,
         "chunks": manifest.chunks,
@@ -352,7 +358,7 @@ def summarize(
         "dropped": swap.get("dropped", []),
     }
     lines = [
-        f"Reindex of '{params.collection}' ({figures['strategy']}) into '{plan['target']}'",
+        f"Reindex of '{params.collection}' ({figures['strategy']}) into '{plan.target}'",
         f"  corpus   : {figures['files']} files ({figures['files_skipped']} skipped), {figures['chunks']} chunks",
         *(f"             skipped {b['source']} (its rows are kept): {b['reason']}" for b in bad[:20]),
         f"  changes  : {figures['added']} added, {figures['updated']} updated, {figures['skipped']} skipped, "

@@ -20,7 +20,7 @@ from milvus_toolkit.ingest.pipeline import (
     write_staged_batch,
 )
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
-from milvus_toolkit.ingest.staging import run_folder
+from milvus_toolkit.ingest.staging import BatchRef, SplitManifest, run_folder
 
 
 @pytest.fixture
@@ -70,19 +70,24 @@ class Run:
             params, hook, run_folder("test", name), deletes_unlisted=deletes_unlisted, run_started=run_started
         ).to_xcom()
 
+    @property
+    def staged(self) -> SplitManifest:
+        """The manifest as a task gets it: the XCom dict, typed at the task boundary."""
+        return SplitManifest.of(self.manifest)
+
     def plan(self) -> int:
-        return plan_deletes(self.params, self.hook, self.manifest)
+        return plan_deletes(self.params, self.hook, self.staged)
 
     def write(self) -> list[dict]:
-        ensure_collection(self.params, self.hook, self.manifest)
+        ensure_collection(self.params, self.hook, self.staged)
 
         async def write_all():
-            return [await write_staged_batch(self.params, self.hook, b) for b in self.manifest["batches"]]
+            return [await write_staged_batch(self.params, self.hook, b) for b in self.staged.batches]
 
         return asyncio.run(write_all())
 
     def delete(self) -> int:
-        return delete_obsolete(self.params, self.hook, self.manifest)
+        return delete_obsolete(self.params, self.hook, self.staged)
 
     def all(self, validate=True) -> tuple[list[dict], int]:
         self.plan()
@@ -90,12 +95,12 @@ class Run:
         deleted = self.delete()
         self.results, self.deleted, self.validation = results, deleted, {}
         if validate:
-            self.validation = validate_collection(self.params, self.hook, self.manifest).summary()
+            self.validation = validate_collection(self.params, self.hook, self.staged).summary()
         return results, deleted
 
     def report(self) -> str:
         """The run's report, as the DAG's ``report`` task logs it (after ``all``)."""
-        return summarize(self.params, self.manifest, self.results, self.deleted, self.validation, 0.0).text
+        return summarize(self.params, self.staged, self.results, self.deleted, self.validation, 0.0).text
 
 
 class Reindex:
@@ -119,9 +124,9 @@ class Reindex:
         check_inputs(params, hook, plan.target, rewrites_all=params.rewrites_all)
         manifest = split_corpus(
             params, hook, run_folder("test", self.name), deletes_unlisted=True, run_started=self.run_started
-        ).to_xcom()
-        self.plan, self.manifest = plan.to_xcom(), manifest
-        batches = r.prepare_target(params, hook, self.plan, manifest)
+        )
+        self.plan, self.manifest = plan.to_xcom(), manifest.to_xcom()
+        batches = [BatchRef.of(b) for b in r.prepare_target(params, hook, plan, manifest)]
 
         async def write_all():
             return [
@@ -131,8 +136,8 @@ class Reindex:
 
         self.indexed = asyncio.run(write_all())
         self.deleted = delete_obsolete(params, hook, manifest, plan.target)
-        self.validation = r.validate_target(params, hook, self.plan, manifest).summary()
-        swap = r.swap_alias(hook, self.plan, keep_builds=params.keep_builds)
+        self.validation = r.validate_target(params, hook, plan, manifest).summary()
+        swap = r.swap_alias(hook, plan, keep_builds=params.keep_builds)
         # What the DAG's report task logs: ``.text`` (e.g. "changes  : ...") and ``.figures``.
-        self.summary = r.summarize(params, self.plan, manifest, self.indexed, self.deleted, self.validation, swap)
+        self.summary = r.summarize(params, plan, manifest, self.indexed, self.deleted, self.validation, swap)
         return swap

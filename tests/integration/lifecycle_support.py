@@ -32,7 +32,7 @@ from milvus_toolkit.ingest import pipeline
 from milvus_toolkit.ingest.documents import BadFile, Corpus, load
 from milvus_toolkit.ingest.params import parse_params
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
-from milvus_toolkit.ingest.staging import remove_run_folder, run_folder
+from milvus_toolkit.ingest.staging import BatchRef, remove_run_folder, run_folder
 from milvus_toolkit.rules import PermanentError
 from tests.integration.conftest import Run
 
@@ -153,13 +153,8 @@ def run_reindex(hook, conf: dict, *, run_started: float) -> Outcome:
         plan = reindex.make_plan(params, hook, run_key=f"milvus_reindex/{name}", stamp=reindex.run_stamp(run_after))
         pipeline.check_inputs(params, hook, plan.target, rewrites_all=params.rewrites_all)
         plan_dict = plan.to_xcom()
-        manifest = pipeline.split_corpus(
-            params, hook, folder, deletes_unlisted=True, **_split_kwargs(run_started)
-        ).to_xcom()
-        if hasattr(reindex, "prepare_target"):  # the DAG's prepare_target: a build's budget, then pipeline.prepare
-            batches = reindex.prepare_target(params, hook, plan_dict, manifest)
-        else:
-            batches = pipeline.prepare(params, hook, manifest, plan.target, marks_to_set=reindex.build_marks(plan_dict))
+        manifest = pipeline.split_corpus(params, hook, folder, deletes_unlisted=True, **_split_kwargs(run_started))
+        batches = [BatchRef.of(b) for b in reindex.prepare_target(params, hook, plan, manifest)]
         mode = "upsert" if params.force_reembed else "add"
 
         async def write_all():
@@ -167,8 +162,8 @@ def run_reindex(hook, conf: dict, *, run_started: float) -> Outcome:
 
         asyncio.run(write_all())
         deleted = pipeline.delete_obsolete(params, hook, manifest, plan.target)
-        reindex.validate_target(params, hook, plan_dict, manifest)
-        swap = reindex.swap_alias(hook, plan_dict, keep_builds=params.keep_builds)
+        reindex.validate_target(params, hook, plan, manifest)
+        swap = reindex.swap_alias(hook, plan, keep_builds=params.keep_builds)
         return Outcome("full" if plan.build else "incremental", True, deleted=deleted, swap=swap, plan=plan_dict)
     except PermanentError as exc:
         return Outcome(kind, False, refusal=exc)

@@ -172,7 +172,9 @@ def test_a_failed_alias_creation_undoes_the_legacy_rename_and_a_retry_completes(
     rows = hook.count(collection_name)
     target = f"{collection_name}__v2"
     Run(hook, params_for(corpus / "release-notes.md", target), "build").all()
-    plan = {"alias": collection_name, "target": target, "serving": collection_name, "build": True, "run_key": "k"}
+    plan = reindexing.Plan(
+        alias=collection_name, strategy="full", target=target, serving=collection_name, build=True, run_key="k"
+    )
 
     real_create = hook.create_alias
     hook.create_alias = lambda alias, collection: (_ for _ in ()).throw(RuntimeError("create_alias refused"))
@@ -201,7 +203,9 @@ def test_the_rollback_copy_is_what_the_alias_really_left(hook, collection_name, 
         Run(hook, params_for(source, f"{alias}__{name}"), name).all()
         hook.set_collection_properties(f"{alias}__{name}", {marks.BUILD_OF: alias})
     hook.create_alias(alias, f"{alias}__blue")
-    plan = {"alias": alias, "target": f"{alias}__next", "serving": f"{alias}__blue", "build": True, "run_key": "k"}
+    plan = reindexing.Plan(
+        alias=alias, strategy="full", target=f"{alias}__next", serving=f"{alias}__blue", build=True, run_key="k"
+    )
     hook.alter_alias(alias, f"{alias}__green")  # someone moved it while the build ran
     try:
         swapped = reindexing.swap_alias(hook, plan, keep_builds=1)

@@ -181,7 +181,7 @@ def test_renames_are_removed_by_a_glob_reindex_and_reported_by_ingest(lite_hook,
         again = Run(hook, ingest, "again")
         results, deleted = again.all()
     assert "no longer listed under this run's source" in caplog.text and "n0.md" in caplog.text
-    summary = summarize(ingest, again.manifest, results, deleted, {"success": True}, 1.0)
+    summary = summarize(ingest, again.staged, results, deleted, {"success": True}, 1.0)
     assert (
         summary.figures["sources_no_longer_listed"] == 1
         and "n0.md" in summary.text
@@ -239,7 +239,9 @@ def test_an_ingest_into_a_name_caught_mid_move_behind_an_alias_is_refused(lite_h
     target = f"{collection_name}__v2"
     Run(hook, params_for(folder, target, milvus_conn_id="milvus_lite"), "build").all()
     hook.set_collection_properties(target, {marks.BUILD_OF: collection_name})
-    plan = {"alias": collection_name, "target": target, "serving": collection_name, "build": True, "run_key": "k"}
+    plan = reindex.Plan(
+        alias=collection_name, strategy="full", target=target, serving=collection_name, build=True, run_key="k"
+    )
 
     class WorkerDied(BaseException):
         pass

@@ -20,7 +20,7 @@ from milvus_toolkit.ingest.pipeline import (
     validate_collection,
     write_staged_batch,
 )
-from milvus_toolkit.ingest.staging import read_batch_file, read_json, run_folder
+from milvus_toolkit.ingest.staging import BatchRef, SplitManifest, read_batch_file, read_json, run_folder
 from milvus_toolkit.ingest.validation import ValidationFailed
 from tests.integration.conftest import Run
 
@@ -156,7 +156,7 @@ def test_validation_fails_with_a_table_when_milvus_holds_more_than_was_split(hoo
     )
     store.add_documents([Document("an old paragraph", metadata=stale.metadata)], ids=["stale-1"])
     with pytest.raises(ValidationFailed) as excinfo:
-        validate_collection(params, hook, manifest)
+        validate_collection(params, hook, SplitManifest.of(manifest))
     message = str(excinfo.value)
     expected = manifest["chunks"]
     assert "FAILED" in message and "expect_column_pair_values_to_be_equal" in message
@@ -207,9 +207,9 @@ def test_a_milvus_restart_mid_write_ends_with_exact_counts(own_milvus, tmp_path)
     )
     check_inputs(params, hook)
     manifest = split_corpus(params, hook, folder("run")).to_xcom()
-    batches = manifest["batches"]
+    batches = [BatchRef.of(b) for b in manifest["batches"]]
     assert len(batches) >= 6
-    ensure_collection(params, hook, manifest)
+    ensure_collection(params, hook, SplitManifest.of(manifest))
     hook.close()
     restart_errors: list[BaseException] = []
 

@@ -12,7 +12,7 @@ import pytest
 from milvus_toolkit import embeddings
 from milvus_toolkit.ingest import pipeline
 from milvus_toolkit.ingest.params import SAMPLE_CORPUS, parse_params
-from milvus_toolkit.ingest.staging import run_folder
+from milvus_toolkit.ingest.staging import BatchRef, SplitManifest, run_folder
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("private_staging")]
 
@@ -47,14 +47,15 @@ def test_only_the_write_tasks_load_the_local_model(hook, collection_name, monkey
     manifest = as_task(
         "split_corpus", lambda: pipeline.split_corpus(params, hook, run_folder("test", "loads")).to_xcom()
     )
-    batches = as_task("prepare_collection", lambda: pipeline.prepare(params, hook, manifest))
+    staged = SplitManifest.of(manifest)  # typed at the task boundary, as the DAG's tasks do
+    batches = [BatchRef.of(b) for b in as_task("prepare_collection", lambda: pipeline.prepare(params, hook, staged))]
     assert len(batches) >= 2, "the test needs more than one write task"
     written = [
         as_task(f"write_batch[{i}]", lambda b=b: asyncio.run(pipeline.write_staged_batch(params, hook, b)))
         for i, b in enumerate(batches)
     ]
-    as_task("delete_obsolete", lambda: pipeline.delete_obsolete(params, hook, manifest))
-    report = as_task("validate", lambda: pipeline.validate_collection(params, hook, manifest))
+    as_task("delete_obsolete", lambda: pipeline.delete_obsolete(params, hook, staged))
+    report = as_task("validate", lambda: pipeline.validate_collection(params, hook, staged))
 
     assert checked["dim"] == embeddings.LOCAL_DIM
     assert sum(w["written"] for w in written) == manifest["chunks"] == hook.count(collection_name)

@@ -120,7 +120,7 @@ def test_a_hybrid_collection_is_measured_dense_bm25_and_hybrid(lite_hook, collec
     run.delete()
     from milvus_toolkit.ingest.pipeline import validate_collection
 
-    quality = validate_collection(params, lite_hook, run.manifest).facts["quality"]
+    quality = validate_collection(params, lite_hook, run.staged).facts["quality"]
     modes = {key.split("_", 1)[0] for key in quality["scores"]}
     assert modes == {"dense", "bm25", "hybrid"}
     assert quality["gate"]["metric"] == "hybrid ndcg@5"

@@ -260,10 +260,9 @@ def _new_ids(manifest: SplitManifest) -> dict[str, set[str]]:
     return {source: set(ids) for source, ids in read_json(manifest.new_ids_path).items()}
 
 
-def plan_deletes(params: IngestParams, hook, manifest: SplitManifest | dict, collection: str | None = None) -> int:
+def plan_deletes(params: IngestParams, hook, manifest: SplitManifest, collection: str | None = None) -> int:
     """Before any write: what this run will delete (within ``max_delete_percent``), kept in
     the run's staging folder (it can be many ids: not for XCom). Returns how many."""
-    manifest = SplitManifest.of(manifest)
     planned = sync.plan_deletes(
         hook,
         collection or params.collection,
@@ -277,9 +276,8 @@ def plan_deletes(params: IngestParams, hook, manifest: SplitManifest | dict, col
     return len(planned.ids)
 
 
-def delete_obsolete(params: IngestParams, hook, manifest: SplitManifest | dict, collection: str | None = None) -> int:
+def delete_obsolete(params: IngestParams, hook, manifest: SplitManifest, collection: str | None = None) -> int:
     """After every batch was written: delete the planned rows that are still obsolete."""
-    manifest = SplitManifest.of(manifest)
     planned = read_json(staged_path(manifest.run_folder) / PLANNED_DELETES)
     return sync.delete_planned(
         hook, collection or params.collection, planned, _new_ids(manifest), manifest.scope, manifest.run_stamp
@@ -289,7 +287,7 @@ def delete_obsolete(params: IngestParams, hook, manifest: SplitManifest | dict, 
 def prepare(
     params: IngestParams,
     hook,
-    manifest: SplitManifest | dict,
+    manifest: SplitManifest,
     collection: str | None = None,
     *,
     marks_to_set: dict | None = None,
@@ -298,13 +296,13 @@ def prepare(
     run here, before any write), then create or check the collection. Returns the batches."""
     plan_deletes(params, hook, manifest, collection)
     ensure_collection(params, hook, manifest, collection, marks_to_set=marks_to_set)
-    return [batch.to_xcom() for batch in SplitManifest.of(manifest).batches]
+    return [batch.to_xcom() for batch in manifest.batches]
 
 
 def ensure_collection(
     params: IngestParams,
     hook,
-    manifest: SplitManifest | dict,
+    manifest: SplitManifest,
     collection: str | None = None,
     *,
     marks_to_set: dict | None = None,
@@ -317,7 +315,7 @@ def ensure_collection(
     recorded = hook.collection_properties(spec.name)
     wanted = {
         marks.EMBEDDING: marks.embedding_identity(embedding),
-        marks.source_root_key(params.tenant): SplitManifest.of(manifest).source_root,
+        marks.source_root_key(params.tenant): manifest.source_root,
         **(marks_to_set or {}),
     }
     missing = {key: value for key, value in wanted.items() if key not in recorded}
@@ -327,13 +325,13 @@ def ensure_collection(
 
 
 async def write_staged_batch(
-    params: IngestParams, hook, batch: BatchRef | dict, collection: str | None = None, *, mode: str | None = None
+    params: IngestParams, hook, batch: BatchRef, collection: str | None = None, *, mode: str | None = None
 ) -> dict:
     """Embed and write one staged batch, ``params.concurrency`` calls in flight.
 
     ``upsert`` embeds and rewrites every chunk; ``add`` embeds only the chunks the collection
     lacks, and rewrites chunks whose metadata changed with their stored vectors."""
-    mode, batch = mode or params.mode, BatchRef.of(batch)
+    mode = mode or params.mode
     chunks = read_batch_file(batch.path)
     embedding = embedding_for(params)
     spec = collection_spec(params, embedding.dim, collection)
@@ -412,7 +410,7 @@ def smoke_queries(manifest: SplitManifest, embedding: EmbeddingChoice) -> dict[s
 def validate_collection(
     params: IngestParams,
     hook,
-    manifest: SplitManifest | dict,
+    manifest: SplitManifest,
     *,
     collection: str | None = None,
     strict: bool = False,
@@ -424,7 +422,6 @@ def validate_collection(
     quality (``check_quality``): ``build`` is a full rebuild compared with ``serving``."""
     name = collection or params.collection
     embedding = embedding_for(params)
-    manifest = SplitManifest.of(manifest)
     expected = read_json(manifest.expected_counts_path)
     scope = manifest.scope
     failed = set(scope.failed)  # unreadable this run: their rows are kept, not checked
@@ -486,12 +483,12 @@ def check_quality(params: IngestParams, hook, spec, embedding: EmbeddingChoice, 
     )
 
 
-def record_rewritten_model(params: IngestParams, hook, manifest: SplitManifest | dict, collection: str) -> None:
+def record_rewritten_model(params: IngestParams, hook, manifest: SplitManifest, collection: str) -> None:
     """After a validated run that re-embedded every chunk it kept (``force_reembed``), the
     collection's vectors are the new model's: record it. Not while a source that could not be
     read still holds vectors of the old model (that would mix two models silently)."""
     identity = marks.embedding_identity(embedding_for(params))
-    failed = SplitManifest.of(manifest).scope.failed
+    failed = manifest.scope.failed
     if failed and hook.collection_properties(collection).get(marks.EMBEDDING) != identity:
         raise ValidationFailed(
             f"{len(failed)} source(s) could not be read this run and still hold vectors of the previous model "
@@ -512,14 +509,13 @@ class Summary:
 
 def summarize(
     params: IngestParams,
-    manifest: SplitManifest | dict,
+    manifest: SplitManifest,
     results: list[dict],
     deleted: int,
     validation: dict,
     total_seconds: float,
 ) -> Summary:
     """A summary a person reads at a glance, and its figures (small, JSON-safe)."""
-    manifest = SplitManifest.of(manifest)
     bad = read_json(manifest.bad_files_path) if manifest.bad_files_path else []
     written = sum(r["written"] for r in results)
     skipped = sum(r["unchanged"] for r in results)
