@@ -30,7 +30,7 @@ from milvus_toolkit.ingest.params import (
     ParamsError,
     parse_model,
 )
-from milvus_toolkit.ingest.staging import SplitManifest, read_json
+from milvus_toolkit.ingest.staging import SplitManifest
 
 if TYPE_CHECKING:
     from milvus_toolkit.ingest.pipeline import Summary
@@ -340,7 +340,7 @@ def summarize(
     total = {
         key: sum(r.get(key, 0) for r in indexed) for key in ("new", "rewritten", "refreshed", "unchanged", "written")
     }
-    bad = read_json(manifest.bad_files_path) if manifest.bad_files_path else []
+    bad = manifest.record().bad_files
     figures = {
         "collection": params.collection,
         "strategy": "full" if plan.build else "incremental",

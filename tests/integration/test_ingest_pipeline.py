@@ -20,7 +20,7 @@ from milvus_toolkit.ingest.pipeline import (
     validate_collection,
     write_staged_batch,
 )
-from milvus_toolkit.ingest.staging import BatchRef, SplitManifest, read_batch_file, read_json, run_folder
+from milvus_toolkit.ingest.staging import BatchRef, RunRecord, SplitManifest, read_batch_file, run_folder
 from milvus_toolkit.ingest.validation import ValidationFailed
 from tests.integration.conftest import Run
 
@@ -53,7 +53,7 @@ def test_sample_corpus_exact_counts_per_source_then_identical_rows_on_rerun(hook
         }
     )
     manifest, results, _ = ingest(hook, params, "run1")
-    expected = read_json(manifest["expected_counts_path"])
+    expected = RunRecord.read(manifest["record_path"]).expected_counts
     assert len(expected) == 10 and manifest["bad_files"] == 0
     assert count_by_source(hook, collection_name) == expected
     assert hook.count(collection_name) == manifest["chunks"] == sum(r["written"] for r in results)
@@ -97,7 +97,7 @@ def test_bad_files_are_skipped_and_listed_or_fail_before_writing(hook, collectio
     (corpus / "legacy.txt").write_bytes("Température: 5 °C près du café, à côté.".encode("cp1252"))
     params = parse_params({"source": str(corpus), "collection": collection_name, "embedding": "deterministic"})
     manifest, _, _ = ingest(hook, params, "run")
-    bad = {b["source"]: b["reason"] for b in read_json(manifest["bad_files_path"])}
+    bad = {b["source"]: b["reason"] for b in RunRecord.read(manifest["record_path"]).bad_files}
     assert bad == {"empty.md": "empty file", "photo.jpg": "binary file (NUL bytes), not text"}
     assert count_by_source(hook, collection_name) == {"good.txt": 1, "legacy.txt": 1}
     legacy = hook.get_conn().query(
@@ -238,4 +238,4 @@ def test_a_milvus_restart_mid_write_ends_with_exact_counts(own_milvus, tmp_path)
     assert sum(r["written"] for r in results) == manifest["chunks"]
     hook.close()
     assert hook.count("restart_test") == manifest["chunks"]
-    assert count_by_source(hook, "restart_test") == read_json(manifest["expected_counts_path"])
+    assert count_by_source(hook, "restart_test") == RunRecord.read(manifest["record_path"]).expected_counts

@@ -19,7 +19,7 @@ import pytest
 from milvus_toolkit.chunk_store import count_by_source
 from milvus_toolkit.ingest.documents import SourceError, discover, load
 from milvus_toolkit.ingest.params import SAMPLE_CORPUS
-from milvus_toolkit.ingest.staging import read_json, remove_run_folder, staged_path
+from milvus_toolkit.ingest.staging import RunRecord, remove_run_folder, staged_path
 from tests.integration.conftest import Reindex, Run, ids_in, split_ids
 from tests.integration.test_data_safety import dags_test, params_for
 
@@ -63,7 +63,7 @@ def expected_ids(folder) -> set[str]:
 
 
 def bad_files(run: Reindex) -> dict[str, str]:
-    return {b["source"]: b["reason"] for b in read_json(run.manifest["bad_files_path"])}
+    return {b["source"]: b["reason"] for b in RunRecord.read(run.manifest["record_path"]).bad_files}
 
 
 def test_a_prefix_of_more_than_1000_objects_is_listed_completely(local_s3, s3_bucket):

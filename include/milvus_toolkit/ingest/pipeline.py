@@ -21,8 +21,10 @@ from milvus_toolkit.ingest.documents import GLOB_CHARS, BadFile, LoadedDocument,
 from milvus_toolkit.ingest.params import IngestParams
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
 from milvus_toolkit.ingest.staging import (
+    RUN_RECORD,
     BatchRef,
     BatchWriter,
+    RunRecord,
     SplitManifest,
     read_batch_file,
     read_json,
@@ -46,8 +48,7 @@ log = logging.getLogger(__name__)
 
 
 PLANNED_DELETES = "planned_deletes.json"
-UNLISTED = "unlisted_sources.json"  # in the collection, no longer listed, not deleted (ingest)
-SMOKE_CHUNK, SMOKE_QUERY = "smoke_chunk.json", "smoke_query.json"
+SMOKE_QUERY = "smoke_query.json"  # written by the write task that embedded the smoke chunk
 
 
 class CorpusError(PermanentError, ValueError):
@@ -217,11 +218,11 @@ def _split_corpus(
         files_loaded=loaded,
         bad_files=len(bad),
         chunks=writer.total,
-        expected_counts_path=write_json(run_folder / "expected_counts.json", dict(writer.counts)),
-        bad_files_path=write_json(
-            run_folder / "bad_files.json", [{"source": b.source, "reason": b.reason} for b in bad]
-        ),
-        smoke_chunk_path=write_json(run_folder / SMOKE_CHUNK, smoke),
+        record_path=RunRecord(
+            expected_counts=dict(writer.counts),
+            bad_files=[{"source": b.source, "reason": b.reason} for b in bad],
+            smoke_chunk=smoke,
+        ).write(run_folder),
         seconds=round(time.perf_counter() - started, 3),
         run_stamp=run_stamp,
         source_root=normal_root(corpus.root),
@@ -272,7 +273,9 @@ def plan_deletes(params: IngestParams, hook, manifest: SplitManifest, collection
         params.max_delete_percent,
     )
     write_json(staged_path(manifest.run_folder) / PLANNED_DELETES, planned.ids)
-    write_json(staged_path(manifest.run_folder) / UNLISTED, planned.unlisted)
+    record = manifest.record()
+    record.unlisted = planned.unlisted
+    record.write(manifest.run_folder)
     return len(planned.ids)
 
 
@@ -389,8 +392,10 @@ async def remember_smoke_query(batch: BatchRef, written, embedding: EmbeddingCho
     """In the write task that embedded the smoke chunk (its model is loaded): embed the smoke
     query too and stage its vector, so that ``validate`` need not load the model for one
     query. The vector is still the model's own for that text, made apart from the write."""
-    run = staged_path(batch.path).parent  # batches are staged in the run folder, beside the smoke chunk
-    smoke = read_json(run / SMOKE_CHUNK) if (run / SMOKE_CHUNK).exists() else None
+    if batch.index != 0:  # the smoke chunk is the corpus's first chunk: always in batch 0
+        return
+    run = staged_path(batch.path).parent  # batches are staged in the run folder, beside its record
+    smoke = RunRecord.read(run / RUN_RECORD).smoke_chunk if (run / RUN_RECORD).exists() else None
     if smoke and any(c.id == smoke["id"] for c in written):
         vector = await embedding.embeddings.aembed_query(smoke["text"])
         write_json(
@@ -422,7 +427,8 @@ def validate_collection(
     quality (``check_quality``): ``build`` is a full rebuild compared with ``serving``."""
     name = collection or params.collection
     embedding = embedding_for(params)
-    expected = read_json(manifest.expected_counts_path)
+    record = manifest.record()
+    expected = record.expected_counts
     scope = manifest.scope
     failed = set(scope.failed)  # unreadable this run: their rows are kept, not checked
     spec = collection_spec(params, embedding.dim, name)
@@ -441,7 +447,7 @@ def validate_collection(
         report.facts["tenant"] = params.tenant
     if failed:
         report.facts["kept_unreadable_sources"] = len(failed)
-    smoke = read_json(manifest.smoke_chunk_path) if manifest.smoke_chunk_path else None
+    smoke = record.smoke_chunk
     if smoke:
         with chunk_store.search_store(hook, spec, embedding.answering(smoke_queries(manifest, embedding))) as store:
             found, ids = smoke_search(store, smoke["id"], smoke["text"], expr=spec.scope_filter)
@@ -516,7 +522,8 @@ def summarize(
     total_seconds: float,
 ) -> Summary:
     """A summary a person reads at a glance, and its figures (small, JSON-safe)."""
-    bad = read_json(manifest.bad_files_path) if manifest.bad_files_path else []
+    record = manifest.record()
+    bad = record.bad_files
     written = sum(r["written"] for r in results)
     skipped = sum(r["unchanged"] for r in results)
     refreshed = sum(r["refreshed"] for r in results)
@@ -553,9 +560,8 @@ def summarize(
     ]
     lines += [f"             skipped {b['source']} (its rows are kept): {b['reason']}" for b in bad[:20]]
     if len(bad) > 20:
-        lines.append(f"             ... and {len(bad) - 20} more (see {manifest.bad_files_path})")
-    unlisted_path = staged_path(manifest.run_folder) / UNLISTED
-    unlisted = read_json(unlisted_path) if unlisted_path.exists() else []
+        lines.append(f"             ... and {len(bad) - 20} more (see {manifest.record_path})")
+    unlisted = record.unlisted
     figures["sources_no_longer_listed"] = len(unlisted)
     if unlisted:
         lines.append(

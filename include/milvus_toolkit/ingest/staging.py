@@ -118,9 +118,7 @@ class SplitManifest:
     files_loaded: int = 0
     bad_files: int = 0
     chunks: int = 0
-    expected_counts_path: str = ""
-    bad_files_path: str = ""
-    smoke_chunk_path: str = ""  # one chunk's id and text (a file: no chunk text in XCom)
+    record_path: str = ""  # the run's RunRecord (counts per source, bad files, the smoke chunk)
     seconds: float = 0.0
     run_stamp: float = 0.0  # when this run's split started: rows it writes carry it
     source_root: str = ""  # what source names are relative to
@@ -143,6 +141,34 @@ class SplitManifest:
 
     def to_xcom(self) -> dict:
         return {**asdict(self), "batches": [batch.to_xcom() for batch in self.batches]}
+
+    def record(self) -> RunRecord:
+        """The run's staged record (read it once per task that needs it)."""
+        return RunRecord.read(self.record_path)
+
+
+RUN_RECORD = "run_record.json"
+
+
+@dataclass
+class RunRecord:
+    """What the split learnt that later tasks check against, staged once in the run folder
+    (``run_record.json``, a private file like the batches): it grows with the corpus (one
+    count per source), so it is not XCom. The ids each source splits into (``new_ids.json``)
+    and the planned deletes stay separate files: they can hold every id of the corpus, and
+    only the tasks that compute deletes read them."""
+
+    expected_counts: dict[str, int] = field(default_factory=dict)  # source -> chunks split from it
+    bad_files: list[dict] = field(default_factory=list)  # {"source", "reason"}: unreadable, rows kept
+    smoke_chunk: dict | None = None  # one chunk's id and text (no chunk text in XCom); in batch 0
+    unlisted: list[str] = field(default_factory=list)  # set by prepare: in the collection, no longer listed
+
+    def write(self, folder: str | UPath) -> str:
+        return write_json(staged_path(folder) / RUN_RECORD, asdict(self))
+
+    @classmethod
+    def read(cls, path: str | UPath) -> RunRecord:
+        return cls(**read_json(path))
 
 
 class BatchWriter:
