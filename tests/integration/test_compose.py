@@ -245,7 +245,7 @@ def test_no_secret_inline_and_a_missing_secret_refuses_to_start(tmp_path):
     for missing in ["MILVUS_ROOT_PASSWORD", "REDIS_PASSWORD"]:
         env_file, _ = env_with_fresh_secrets(tmp_path)
         env_file.write_text(
-            "".join(l + "\n" for l in env_file.read_text().splitlines() if not l.startswith(missing + "="))
+            "".join(line + "\n" for line in env_file.read_text().splitlines() if not line.startswith(missing + "="))
         )
         result = compose(env_file, "config", "-q")
         assert result.returncode != 0 and f"set {missing} in .env" in result.stderr, result.stderr

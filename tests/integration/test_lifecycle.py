@@ -359,7 +359,8 @@ def lifecycle_machine(hook):
             for source in sorted(set(expected) | set(after)):
                 assert after.get(source) == expected.get(source), (
                     f"{label}: {source!r} holds {len(after.get(source, ()))} rows, the model "
-                    f"{len(expected.get(source, ()))} (missing {len(expected.get(source, set()) - after.get(source, set()))}, "
+                    f"{len(expected.get(source, ()))} "
+                    f"(missing {len(expected.get(source, set()) - after.get(source, set()))}, "
                     f"extra {len(after.get(source, set()) - expected.get(source, set()))})"
                 )
 

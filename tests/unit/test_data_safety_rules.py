@@ -77,11 +77,13 @@ def write(tmp_path, text):
             "index 'docs': field 'chunk_size'",
         ),
         (
-            "indexes:\n  - name: docs\n    source: /data\n    collection: d\n    chunk_size: 100\n    chunk_overlap: 100\n",
+            "indexes:\n  - name: docs\n    source: /data\n    collection: d\n"
+            "    chunk_size: 100\n    chunk_overlap: 100\n",
             "index 'docs': chunk_overlap",
         ),
         (
-            "indexes:\n  - name: a\n    source: /x\n    collection: d\n  - name: b\n    source: /y\n    collection: d\n",
+            "indexes:\n  - name: a\n    source: /x\n    collection: d\n"
+            "  - name: b\n    source: /y\n    collection: d\n",
             "field 'collection': \\['d'\\] declared by more than one index",
         ),
         ("indexes: [", "cannot be read as YAML"),

@@ -58,7 +58,7 @@ def test_local_model_loads_offline_and_ranks_related_text_higher():
     assert choice.dim == 384 and len(query) == 384
 
     def cos(u, v):
-        return sum(x * y for x, y in zip(u, v))  # vectors are normalised
+        return sum(x * y for x, y in zip(u, v, strict=True))  # vectors are normalised
 
     assert cos(query, related) > cos(query, unrelated) + 0.2
 

@@ -118,8 +118,10 @@ def test_every_module_of_every_group_is_installed(group):
 
 def test_importing_the_benchmark_package_imports_no_heavy_library():
     script = (
-        "import sys, milvus_toolkit.benchmark, milvus_toolkit.chunk_store, milvus_toolkit.embeddings, milvus_toolkit.preload\n"
-        "heavy = ('llama_index', 'langchain_milvus', 'sentence_transformers', 'langchain_huggingface', 'great_expectations')\n"
+        "import sys, milvus_toolkit.benchmark, milvus_toolkit.chunk_store, milvus_toolkit.embeddings, "
+        "milvus_toolkit.preload\n"
+        "heavy = ('llama_index', 'langchain_milvus', 'sentence_transformers', 'langchain_huggingface', "
+        "'great_expectations')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
     )
     proc = subprocess.run(

@@ -12,7 +12,10 @@ from milvus_toolkit.ingest.params import SAMPLE_CORPUS
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
 
 SETTINGS = SplitSettings("auto", 300, 0)
-MD = "# Guide\n\nIntro paragraph about robots.\n\n## Charging\n\nPlug the robot into the dock.\n\n## Storage\n\nKeep it dry.\n"
+MD = (
+    "# Guide\n\nIntro paragraph about robots.\n\n## Charging\n\nPlug the robot into the dock.\n\n"
+    "## Storage\n\nKeep it dry.\n"
+)
 
 
 def chunks_of(name: str, text: str, settings=SETTINGS):

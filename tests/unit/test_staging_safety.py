@@ -49,7 +49,7 @@ def test_run_folders_are_distinct_safe_names_inside_the_dag_folder(root, dag_id)
     dag_folder = folders[0].parent
     assert dag_folder.parent.resolve() == root.resolve()
     assert NAME.match(dag_folder.name)
-    for run_id, folder in zip(run_ids, folders):
+    for run_id, folder in zip(run_ids, folders, strict=True):
         assert folder.parent == dag_folder and folder.resolve().parent == dag_folder.resolve()
         assert NAME.match(folder.name)
         assert folder.name.endswith(hashlib.sha256(run_id.encode()).hexdigest()[:16])
