@@ -492,7 +492,7 @@ class LocalAirflow:
                 raise LocalAirflowError(f"component(s) exited during start-up: {', '.join(dead)}\n{logs}")
             if self.is_healthy():
                 return
-            time.sleep(2)
+            time.sleep(1)
         raise LocalAirflowError(
             f"the local Airflow was not healthy within {timeout:.0f} s; logs in {self.run_dir / 'logs'}"
         )

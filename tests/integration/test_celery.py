@@ -79,7 +79,7 @@ class Api:
             except urllib.error.HTTPError as exc:
                 if exc.code != 404 or time.monotonic() > deadline:
                     raise
-            time.sleep(2)
+            time.sleep(0.5)
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         return self("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=200")["task_instances"]
@@ -152,7 +152,7 @@ def run_to_end(api, dag_id: str, conf: dict, timeout: float = 300) -> str:
     run_id, state = run["dag_run_id"], run["state"]
     deadline = time.monotonic() + timeout
     while state not in ("success", "failed") and time.monotonic() < deadline:
-        time.sleep(3)
+        time.sleep(1)
         state = api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
     assert state == "success", f"run {run_id} ended {state!r}:\n{api.failure_report(dag_id, run_id)}"
     return run_id

@@ -133,7 +133,7 @@ class Api:
             except urllib.error.HTTPError as exc:
                 if exc.code != 404 or time.monotonic() > deadline:
                     raise
-            time.sleep(2)
+            time.sleep(0.5)
 
     def run_state(self, dag_id: str, run_id: str) -> str | None:
         return self("GET", f"/api/v2/dags/{dag_id}/dagRuns/{self.q(run_id)}")["state"]
@@ -143,7 +143,7 @@ class Api:
         deadline = time.monotonic() + timeout
         state = self.run_state(dag_id, run_id)
         while state not in TERMINAL and time.monotonic() < deadline:
-            time.sleep(2)
+            time.sleep(0.5)
             state = self.run_state(dag_id, run_id)
         return state
 
