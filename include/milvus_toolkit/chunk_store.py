@@ -315,12 +315,34 @@ def count_by_source(
     return dict(counts)
 
 
-def stored_meta_hashes(hook, spec: CollectionSpec, ids: list[str]) -> dict[str, str | None]:
-    """id -> ``meta_hash`` of the rows among ``ids`` already in the collection."""
+def source_fingerprints(hook, collection: str, *, filter: str = "", batch_size: int = 5000) -> dict:
+    """Per source, the fingerprint its rows record (``milvus_toolkit.fingerprints.Recorded``),
+    streamed with the hook's ``iter_rows`` (Strong consistency): one entry per source."""
+    from milvus_toolkit.fingerprints import FINGERPRINT, recorded
+
+    rows = (
+        row
+        for batch in hook.iter_rows(collection, [SOURCE_FIELD, FINGERPRINT], filter=filter, batch_size=batch_size)
+        for row in batch
+    )
+    return recorded(rows)
+
+
+def stored_meta_hashes(
+    hook, spec: CollectionSpec, ids: list[str], fingerprints: dict[str, str] | None = None
+) -> dict[str, str | None]:
+    """id -> ``meta_hash`` of the rows among ``ids`` already in the collection. With
+    ``fingerprints`` (id -> the source fingerprint the run gives it), a row that records another
+    fingerprint reports no ``meta_hash``, so it is rewritten (its source's rows then agree again)."""
+    from milvus_toolkit.fingerprints import FINGERPRINT
     from milvus_toolkit.sync import META_HASH
 
     pk = PRIMARY_FIELD
-    return {row[pk]: row.get(META_HASH) for row in read_rows(hook, spec.name, ids, [pk, META_HASH])}
+    rows = read_rows(hook, spec.name, ids, [pk, META_HASH, *([FINGERPRINT] if fingerprints else [])])
+    return {
+        row[pk]: None if fingerprints and row.get(FINGERPRINT) != fingerprints.get(row[pk]) else row.get(META_HASH)
+        for row in rows
+    }
 
 
 def refresh_metadata(hook, spec: CollectionSpec, chunks: list) -> int:

@@ -30,7 +30,7 @@ SOURCE_AND_SPLIT = (
     "hybrid",
     "tenant",
 )
-SAFETY = ("on_bad_file", "max_file_mb", "max_delete_percent")
+SAFETY = ("on_bad_file", "max_file_mb", "max_delete_percent", "verify_content")
 WRITING = ("mode", "batch_size", "concurrency")
 OPERATIONAL = ("strategy", "force_reembed", "build_collection", "keep_builds", "batch_size")
 QUALITY = ("evaluation", "evaluation_k", "min_quality", "max_quality_drop", "force_swap")

@@ -335,7 +335,7 @@ def summarize(
 ) -> Summary:
     """What the run did, for people (text) and for the Asset event (figures): the ingest's
     ``Summary`` type."""
-    from milvus_toolkit.ingest.pipeline import Summary
+    from milvus_toolkit.ingest.pipeline import Summary, unchanged_lines
 
     total = {
         key: sum(r.get(key, 0) for r in indexed) for key in ("new", "rewritten", "refreshed", "unchanged", "written")
@@ -348,10 +348,12 @@ def summarize(
         "serving": swap.get("serving", plan.target),
         "files": manifest.files_loaded,
         "files_skipped": manifest.bad_files,
+        "files_unchanged": manifest.files_unchanged,
+        "files_verified": manifest.files_verified,
         "chunks": manifest.chunks,
         "added": total["new"],
         "updated": total["rewritten"] + total["refreshed"],
-        "skipped": total["unchanged"],
+        "skipped": total["unchanged"] + manifest.chunks_unchanged,  # unchanged sources' rows too
         "deleted": deleted,
         "embedded": total["written"],
         "validation": "passed" if validation.get("success") else "FAILED",
@@ -361,6 +363,7 @@ def summarize(
         f"Reindex of '{params.collection}' ({figures['strategy']}) into '{plan.target}'",
         f"  corpus   : {figures['files']} files ({figures['files_skipped']} skipped), {figures['chunks']} chunks",
         *(f"             skipped {b['source']} (its rows are kept): {b['reason']}" for b in bad[:20]),
+        *unchanged_lines(manifest),
         f"  changes  : {figures['added']} added, {figures['updated']} updated, {figures['skipped']} skipped, "
         f"{deleted} deleted",
         f"  embedded : {figures['embedded']} texts",

@@ -72,6 +72,8 @@ class Scope:
 
     loaded: list[str] = field(default_factory=list)  # read fine: their chunk sets are replaced
     failed: list[str] = field(default_factory=list)  # listed, not readable now: rows kept
+    # listed, not read because their fingerprint says they did not change: rows kept
+    unchanged: list[str] = field(default_factory=list)
     # A complete listing of this folder ("" is the root): a source under it that was not
     # listed is gone. ``None``: the listing says nothing about other sources (a single file).
     listed_prefix: str | None = None
@@ -99,7 +101,7 @@ class Scope:
 
     @property
     def _listed(self) -> set[str]:
-        return set(self.loaded) | set(self.failed)
+        return set(self.loaded) | set(self.failed) | set(self.unchanged)
 
     def to_xcom(self) -> dict:
         return asdict(self)
@@ -109,7 +111,7 @@ def obsolete_ids(rows: Iterable[dict], new_ids: dict[str, set[str]], scope: Scop
     """The ids among ``rows`` (each with ``pk``, ``source`` and maybe ``run_stamp``) that this
     run may delete. ``new_ids``: the ids each successfully read source splits into now."""
     loaded = set(scope.loaded)
-    listed = loaded | set(scope.failed)
+    listed = loaded | set(scope.failed) | set(scope.unchanged)
     gone = []
     for row in rows:
         if float(row.get(STAMP) or 0) > run_stamp:

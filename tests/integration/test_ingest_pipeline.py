@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import time
 
 import pytest
 from langchain_core.documents import Document
@@ -80,8 +82,14 @@ def test_add_inserts_only_new_chunks_while_upsert_rewrites(hook, collection_name
     rows = hook.count(collection_name)
     assert sum(r["written"] for r in results) == rows > 1
 
-    _, results, _ = ingest(hook, parse_params({**base, "mode": "add"}), "r2")
-    assert sum(r["written"] for r in results) == 0 and sum(r["unchanged"] for r in results) == rows
+    # "add" also skips a source whose fingerprint says it did not change (docs/unchanged-sources.md): its
+    # rows count as unchanged without being read (the file was just written: its mtime is trusted 2 s on)
+    os.utime(corpus / "a.md", ns=(time.time_ns() - 10**12,) * 2)
+    _, results, _ = ingest(hook, parse_params({**base, "mode": "add"}), "r2")  # reads it: the mtime changed
+    assert sum(r["written"] for r in results) == 0 and sum(r["refreshed"] for r in results) == rows
+    manifest, results, _ = ingest(hook, parse_params({**base, "mode": "add"}), "r2b")
+    assert sum(r["written"] for r in results) == 0 and manifest["chunks_unchanged"] == rows
+    assert manifest["files_loaded"] == 0 and manifest["files_unchanged"] == 1
 
     _, results, _ = ingest(hook, parse_params({**base, "mode": "upsert"}), "r3")
     assert sum(r["written"] for r in results) == rows and hook.count(collection_name) == rows

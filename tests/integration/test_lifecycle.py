@@ -39,6 +39,7 @@ import os
 import random
 import shutil
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +80,7 @@ class Entry:
 
     kind: str  # text | empty | eio | too_big | dangling
     text: str = ""
+    version: int = 0  # its mtime's: every write or touch gives a new one, a sneaky edit keeps it
 
     @property
     def readable(self) -> bool:
@@ -107,6 +109,11 @@ def lifecycle_machine(hook):
             self.model_of: dict[str, dict[str, frozenset[str]]] = {}  # physical collection -> contents
             self.previous_of: dict[str, str | None] = {}  # physical collection -> rollback target
             self.runs: list[str] = []
+            # physical collection -> source -> (chunk_size, file version) its rows were split from: what
+            # their fingerprints record (a run skips a source whose recorded pair is the current one)
+            self.recorded_of: dict[str, dict[str, tuple[int, int]]] = {}
+            self.mtime_base = time.time_ns() - 10 * 86_400 * 10**9  # files older than a moment: mtimes trusted
+            self.versions = 0
 
         # ---- the corpus on disk --------------------------------------------------------------
 
@@ -130,7 +137,16 @@ def lifecycle_machine(hook):
                 os.symlink("/proc/self/mem", path)  # read_bytes() raises OSError EIO, for root too
             elif entry.kind == "dangling":
                 os.symlink(self.elsewhere / "gone" / name.replace("/", "_"), path)
+            if entry.kind in ("text", "empty", "too_big"):
+                self.new_mtime(name, entry)
             self.files[name] = entry
+
+        def new_mtime(self, name: str, entry: Entry) -> None:
+            """A new mtime (in the past, one second per change), as an edit or a touch gives."""
+            self.versions += 1
+            entry.version = self.versions
+            mtime = self.mtime_base + self.versions * 10**9
+            os.utime(self.root / name, ns=(mtime, mtime))
 
         def pick(self, index: int, *, readable: bool | None = None) -> str | None:
             names = sorted(n for n, e in self.files.items() if readable is None or e.readable == readable)
@@ -176,6 +192,33 @@ def lifecycle_machine(hook):
                 parts.append(self.fresh()[0])
             note(f"edit {name} ({how})")
             self.write(name, Entry("text", "\n\n".join(parts)))
+
+        @precondition(lambda self: any(e.readable for e in self.files.values()))
+        @rule(index=st.integers(0, 20))
+        def touch(self, index):
+            """Only the mtime changes: the next skipping run reads the file, and finds the same chunks."""
+            name = self.pick(index, readable=True)
+            self.new_mtime(name, self.files[name])
+            note(f"touch {name}")
+
+        @precondition(lambda self: any(e.readable and any(c.islower() for c in e.text) for e in self.files.values()))
+        @rule(index=st.integers(0, 20))
+        def sneaky_edit(self, index):
+            """A same-size edit that keeps the mtime (a tool that restores it): only verify_content (or a
+            change of split settings, a full rebuild) reads it; a plain incremental run keeps its old rows."""
+            name = self.pick(index, readable=True)
+            path, entry = self.root / name, self.files[name]
+            if not any(c.islower() for c in entry.text):
+                return
+            before = path.stat()
+            lower = [i for i, ch in enumerate(entry.text) if ch.islower()]
+            at = lower[index % len(lower)]
+            text = entry.text[:at] + ("q" if entry.text[at] != "q" else "z") + entry.text[at + 1 :]
+            path.write_text(text)
+            os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+            assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
+            entry.text = text
+            note(f"sneaky edit {name} (same size, same mtime)")
 
         @precondition(lambda self: bool(self.files))
         @rule(
@@ -237,9 +280,9 @@ def lifecycle_machine(hook):
         def ingest(self, budget, relative):
             self.run("ingest", budget, relative)
 
-        @rule(budget=st.sampled_from([10, 50, 100]), relative=st.booleans())
-        def incremental(self, budget, relative):
-            self.run("incremental", budget, relative)
+        @rule(budget=st.sampled_from([10, 50, 100]), relative=st.booleans(), verify=st.booleans())
+        def incremental(self, budget, relative, verify):
+            self.run("incremental", budget, relative, verify)
 
         @rule(budget=st.sampled_from([10, 50, 100]), relative=st.booleans())
         def full(self, budget, relative):
@@ -250,7 +293,7 @@ def lifecycle_machine(hook):
         def rollback(self):
             self.run("rollback", 100, False)
 
-        def conf(self, kind: str, budget: int, relative: bool) -> dict:
+        def conf(self, kind: str, budget: int, relative: bool, verify: bool = False) -> dict:
             conf = {
                 "source": "corpus" if relative else str(self.root),
                 "collection": self.alias,
@@ -261,10 +304,11 @@ def lifecycle_machine(hook):
                 "max_file_mb": MAX_FILE_MB,
                 "max_delete_percent": budget,
                 "batch_size": 8,
+                "verify_content": verify,
             }
             return conf if kind == "ingest" else {**conf, "strategy": kind}
 
-        def run(self, kind: str, budget: int, relative: bool) -> None:
+        def run(self, kind: str, budget: int, relative: bool, verify: bool = False) -> None:
             hook, offset = self.hook, self.next_offset
             self.next_offset = 0.0
             listed = sorted(self.files)
@@ -277,7 +321,7 @@ def lifecycle_machine(hook):
             assert before == self.expected, "something changed the serving collection between runs"
             everything_before = self.everything()
 
-            conf = self.conf(kind, budget, relative)
+            conf = self.conf(kind, budget, relative, verify)
             cwd = os.getcwd()
             os.chdir(self.home)
             try:
@@ -288,6 +332,7 @@ def lifecycle_machine(hook):
                 os.chdir(cwd)
             label = (
                 f"{kind} (budget {budget} %{', relative source' if relative else ''}"
+                f"{', verify_content' if verify else ''}"
                 f"{f', worker clock {offset:+.0f} s' if offset else ''}, chunk_size {self.chunk_size})"
             )
             note(f"run {label}: {outcome}")
@@ -344,12 +389,27 @@ def lifecycle_machine(hook):
                 assert not removed or len(removed) <= len(old_ids) * budget / 100, (
                     f"{label} removed {len(removed)} of the {len(old_ids)} rows served (budget {budget} %)"
                 )
+                recorded = self.recorded_of.get(serving, {})
+                # -- skipped unread: the serving rows of a source whose fingerprint (split settings and
+                # mtime) is the current one stay as they are (an incremental run without verify_content)
+                kept = {
+                    s: before[s]
+                    for s in split
+                    if outcome.kind == "incremental"
+                    and not verify
+                    and s in before
+                    and recorded.get(s) == (self.chunk_size, self.files[s].version)
+                }
+                read = {s: (self.chunk_size, self.files[s].version) for s in split if s not in kept}
                 if kind == "ingest":
                     expected = {**self.expected, **split}
+                    now_recorded = {**recorded, **read}
                 elif outcome.kind == "incremental":
-                    expected = {**{s: ids for s, ids in self.expected.items() if s in bad}, **split}
+                    expected = {**{s: ids for s, ids in self.expected.items() if s in bad}, **split, **kept}
+                    now_recorded = {**{s: r for s, r in recorded.items() if s in bad or s in kept}, **read}
                 else:  # a new build: only what was read (unreadable served sources must refuse it)
                     expected = dict(split)
+                    now_recorded = dict(read)
                 # -- no chunk of an unlisted source after a reindex of the folder
                 if kind != "ingest":
                     unlisted = sorted(set(after) - set(self.files))
@@ -371,11 +431,15 @@ def lifecycle_machine(hook):
                 previous = outcome.swap.get("previous")
                 if serving == self.alias and previous:  # the plain collection was renamed
                     self.model_of[previous] = self.model_of.pop(self.alias, self.expected)
+                    self.recorded_of[previous] = self.recorded_of.pop(self.alias, {})
                 self.previous_of[after_serving] = previous
+            if kind != "rollback":
+                self.recorded_of[after_serving] = now_recorded
             self.expected = expected
             self.model_of[after_serving] = expected
             for name in set(self.model_of) - set(everything_after):
                 del self.model_of[name]
+                self.recorded_of.pop(name, None)
 
         def everything(self) -> dict[str, dict[str, frozenset[str]]]:
             """Every physical collection of the serving name and its contents (loaded to be read)."""

@@ -117,7 +117,8 @@ def test_an_object_that_cannot_be_read_this_run_keeps_its_rows_and_is_reported(l
     assert locked in files
 
     local_s3.deny_reads(s3_bucket, f"docs/{locked}")  # listed, but GetObject is refused (403)
-    run = Reindex(hook, conf, "locked")
+    # verify_content: every object is read (an unchanged one would not be read at all, so never refused)
+    run = Reindex(hook, {**conf, "verify_content": True}, "locked")
     run.all()
 
     reported = bad_files(run)
@@ -189,7 +190,9 @@ def test_an_object_changed_between_listing_and_reading_is_never_a_silent_mix(
         return real_load(corpus, **kwargs)
 
     monkeypatch.setattr(pipeline, "load", load_after_an_edit)
-    run = Reindex(hook, conf, "mid_edit")
+    # verify_content: the object is read although its listed ETag is the one its rows record (without
+    # it, the run skips the object unread on that ETag, its old rows stay, and the next run reads it)
+    run = Reindex(hook, {**conf, "verify_content": True}, "mid_edit")
     run.all()
     assert bad_files(run)[name].startswith("changed while this run read it (")
     assert "ETag listed" in bad_files(run)[name]
@@ -199,6 +202,37 @@ def test_an_object_changed_between_listing_and_reading_is_never_a_silent_mix(
     Reindex(hook, conf, "v2").all()
     files[name] = edited
     assert served_ids(hook, alias) == expected_ids(local_copy(files, tmp_path / "docs"))
+
+
+def test_an_unchanged_bucket_is_not_read_and_an_edited_object_is_read_alone(
+    local_s3, s3_bucket, hook, alias, tmp_path, monkeypatch
+):
+    """Size and ETag from the listing: a nightly run over an unchanged prefix reads no object
+    (counted where objects are read), and after one object is rewritten it reads that one."""
+    from milvus_toolkit.ingest import documents
+
+    client = local_s3.client()
+    files = upload_corpus(client, s3_bucket)
+    conf = {"source": f"s3://{s3_bucket}/docs", "collection": alias}
+    Reindex(hook, conf, "first").all()
+    read, real_read = [], documents._read_remote
+
+    def counting_read(path, relative, listed, max_file_bytes):
+        read.append(relative)
+        return real_read(path, relative, listed, max_file_bytes)
+
+    monkeypatch.setattr(documents, "_read_remote", counting_read)
+    nightly = Reindex(hook, conf, "nightly")
+    nightly.all()
+    assert read == [] and nightly.manifest["files_unchanged"] == len(files)
+    assert served_ids(hook, alias) == expected_ids(local_copy(files, tmp_path / "docs"))
+
+    name = "日本/メモ.txt"
+    files[name] = "倉庫のロボットは七時間動きました。\n".encode()
+    client.put_object(Bucket=s3_bucket, Key=f"docs/{name}", Body=files[name])
+    Reindex(hook, {**conf, "max_delete_percent": 50}, "edited").all()
+    assert read == [name]
+    assert served_ids(hook, alias) == expected_ids(local_copy(files, tmp_path / "docs2"))
 
 
 def test_a_listing_never_comes_from_a_cache(local_s3, s3_bucket):

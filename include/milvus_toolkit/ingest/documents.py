@@ -16,13 +16,14 @@ import re
 import stat
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePath, PurePosixPath
 
 from fsspec.utils import glob_translate
 from upath import UPath
 
+from milvus_toolkit.fingerprints import Decision, local_facts, remote_facts
 from milvus_toolkit.ingest.decoding import decode
 from milvus_toolkit.rules import PermanentError
 
@@ -89,12 +90,24 @@ class LoadedDocument:
     doc_hash: str  # sha256 of the raw bytes
     language: str | None = None  # for code
     encoding: str = "utf-8"
+    facts: str = "-"  # size and mtime (or version) seen before reading: ``milvus_toolkit.fingerprints``
+    why_read: str = ""  # why a run that skips unchanged sources read this one
 
 
 @dataclass
 class BadFile:
     source: str
     reason: str
+
+
+@dataclass
+class Unchanged:
+    """A source not read (or, ``verified``, read and hashed but not split) because its fingerprint
+    in the collection says it did not change: its ``chunks`` rows stay."""
+
+    source: str
+    chunks: int
+    verified: bool = False
 
 
 @dataclass
@@ -309,10 +322,20 @@ def kind_of(name: str) -> tuple[str, str | None]:
     return "text", None
 
 
-def load(corpus: Corpus, max_file_bytes: int | None = None) -> Iterator[LoadedDocument | BadFile]:
+def load(
+    corpus: Corpus,
+    max_file_bytes: int | None = None,
+    *,
+    decide: Callable[[str, str], Decision] | None = None,
+    verify_content: bool = False,
+) -> Iterator[LoadedDocument | BadFile | Unchanged]:
     """Read every file; yield a ``LoadedDocument`` or a ``BadFile`` saying why not. A file
     over ``max_file_bytes``, a name that is not UTF-8 or that another file shares in NFC, and
-    an entry that is not a regular file are ``BadFile``s and are not read at all."""
+    an entry that is not a regular file are ``BadFile``s and are not read at all.
+
+    ``decide(source, cheap facts)`` (``milvus_toolkit.fingerprints``): a source it says to skip
+    is yielded as ``Unchanged`` without being read; with ``verify_content`` it is read and
+    skipped only if its bytes hash to the recorded content hash."""
     shared = Counter(corpus.relative(path) for path in corpus.files)
     for path in corpus.files:
         relative = corpus.relative(path)
@@ -320,8 +343,15 @@ def load(corpus: Corpus, max_file_bytes: int | None = None) -> Iterator[LoadedDo
         if problem:
             yield BadFile(_printable(relative), problem)
             continue
+        decision = None
         if path.protocol not in LOCAL_PROTOCOLS:
-            item = _read_remote(path, relative, corpus.listed.get(path.path, {}), max_file_bytes)
+            listed = corpus.listed.get(path.path, {})
+            facts = remote_facts(listed, VERSION_KEYS)
+            decision = decide(relative, facts) if decide else None
+            if decision and decision.skip and not verify_content:
+                yield Unchanged(relative, decision.chunks)
+                continue
+            item = _read_remote(path, relative, listed, max_file_bytes)
             if isinstance(item, BadFile):
                 yield item
                 continue
@@ -332,15 +362,36 @@ def load(corpus: Corpus, max_file_bytes: int | None = None) -> Iterator[LoadedDo
                 if not stat.S_ISREG(info.st_mode):
                     yield BadFile(relative, "not a regular file (a FIFO, socket or device), not read")
                     continue
+                facts = local_facts(info.st_size, info.st_mtime_ns)
+                decision = decide(relative, facts) if decide else None
+                if decision and decision.skip and not verify_content:
+                    yield Unchanged(relative, decision.chunks)
+                    continue
                 if max_file_bytes is not None and (size := info.st_size) > max_file_bytes:
                     yield BadFile(relative, _too_large(max_file_bytes, size))
                     continue
-                data = path.read_bytes()
+                data = _read_local(path)
             except OSError as exc:
                 dangling = os.path.islink(path.path) and not os.path.exists(path.path)
                 yield BadFile(relative, f"unreadable: {'dangling link' if dangling else exc.strerror or exc}")
                 continue
-        yield read_document(relative, data)
+        if decision and decision.skip and hashlib.sha256(data).hexdigest() == decision.content:
+            yield Unchanged(relative, decision.chunks, verified=True)
+            continue
+        item = read_document(relative, data)
+        if isinstance(item, LoadedDocument):
+            item.facts = facts
+            item.why_read = (
+                ("content changed (size and time did not)" if decision and decision.skip else decision.reason)
+                if decision
+                else ""
+            )
+        yield item
+
+
+def _read_local(path: UPath) -> bytes:
+    """A local file's bytes (one place: the tests count the files a run reads)."""
+    return path.read_bytes()
 
 
 def _too_large(max_file_bytes: int, size: int) -> str:

@@ -165,6 +165,12 @@ class IngestParams(BaseModel):
         title="Largest file (MB)",
         description="Bigger files are skipped (and keep their rows).",
     )
+    verify_content: bool = Field(
+        False,
+        title="Verify content",
+        description="Read and hash every source, also those whose size and modification time (or ETag) say "
+        "they did not change: catches an edit that kept both (a weekly run, say). Slower.",
+    )
     max_delete_percent: float = Field(
         DEFAULT_MAX_DELETE_PERCENT,
         ge=0,

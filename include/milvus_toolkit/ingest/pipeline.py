@@ -7,7 +7,7 @@ import asyncio
 import logging
 import os
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -15,9 +15,18 @@ from functools import partial
 from fsspec.utils import glob_translate
 from upath import UPath
 
-from milvus_toolkit import chunk_store, marks, sync
+from milvus_toolkit import chunk_store, fingerprints, marks, sync
 from milvus_toolkit.embeddings import EmbeddingChoice, get_embeddings
-from milvus_toolkit.ingest.documents import GLOB_CHARS, BadFile, LoadedDocument, SourceError, discover, load, split_glob
+from milvus_toolkit.ingest.documents import (
+    GLOB_CHARS,
+    BadFile,
+    LoadedDocument,
+    SourceError,
+    Unchanged,
+    discover,
+    load,
+    split_glob,
+)
 from milvus_toolkit.ingest.params import IngestParams
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
 from milvus_toolkit.ingest.staging import (
@@ -41,7 +50,7 @@ from milvus_toolkit.ingest.validation import (
     validate,
 )
 from milvus_toolkit.ingest.writing import RetryLog, WriteResult, peak_rss_mb, retrying, write_batch
-from milvus_toolkit.rules import PermanentError
+from milvus_toolkit.rules import PermanentError, tenant_filter
 from milvus_toolkit.sync import Scope, stamp
 
 log = logging.getLogger(__name__)
@@ -168,15 +177,37 @@ def _split_corpus(
     run_stamp = sync.checked_run_stamp(run_started)
     corpus = list_corpus(params, hook, params.collection)
     settings = SplitSettings(params.splitter, params.chunk_size, params.chunk_overlap, tenant=params.tenant)
+    split_id = fingerprints.split_identity(
+        params.splitter,
+        params.chunk_size,
+        params.chunk_overlap,
+        marks.embedding_identity(embedding_for(params)),
+        params.tenant,
+    )
+    known = recorded_fingerprints(params, hook) if skips_unchanged(params) else None
+    decide = (lambda source, facts: fingerprints.decide(known.get(source), split_id, facts)) if known else None
     writer = BatchWriter(run_folder, params.batch_size)
     bad: list[BadFile] = []
+    unchanged: dict[str, int] = {}  # source -> its rows, kept (not read, or read and hashed only)
+    verified = 0
+    why_read: Counter[str] = Counter()
     new_ids: dict[str, list[str]] = defaultdict(list)
     loaded = 0
     smoke = None
 
     def good_documents() -> Iterator[LoadedDocument]:
-        nonlocal loaded
-        for item in load(corpus, max_file_bytes=params.max_file_mb * 1024 * 1024):
+        nonlocal loaded, verified
+        items = load(
+            corpus,
+            max_file_bytes=params.max_file_mb * 1024 * 1024,
+            decide=decide,
+            verify_content=params.verify_content,
+        )
+        for item in items:
+            if isinstance(item, Unchanged):
+                unchanged[item.source] = item.chunks
+                verified += item.verified
+                continue
             if isinstance(item, BadFile):
                 if params.on_bad_file == "fail":
                     raise CorpusError(
@@ -186,11 +217,16 @@ def _split_corpus(
                 bad.append(item)
                 continue
             loaded += 1
+            if item.why_read:
+                why_read[item.why_read] += 1
             yield item
 
     for doc in good_documents():
         new_ids[doc.source]  # a loaded source, even one that splits into nothing
-        for chunk in split_document(doc, settings):
+        chunks = split_document(doc, settings)
+        fingerprint = fingerprints.Fingerprint(split_id, doc.facts, doc.doc_hash, len(chunks)).text()
+        for chunk in chunks:
+            chunk.metadata[fingerprints.FINGERPRINT] = fingerprint
             if smoke is None:
                 smoke = {"id": chunk.id, "text": chunk.page_content}
             new_ids[doc.source].append(chunk.id)
@@ -199,13 +235,16 @@ def _split_corpus(
             log.info("split %d of %d files, %d chunks so far", loaded, len(corpus.files), writer.total)
     writer.flush()
 
-    if writer.total == 0:
+    if writer.total == 0 and not unchanged:
         reasons = "; ".join(f"{b.source}: {b.reason}" for b in bad[:10]) or "no files"
         raise CorpusError(f"param 'source': {params.source!r} yields no text to index ({reasons})")
+    if not writer.batches:  # every source unchanged: one empty batch keeps the fan-out (and what follows it) running
+        writer.flush(empty=True)
     prefix, pattern = _listing(params.source, corpus)
     scope = Scope(
         loaded=sorted(new_ids),
         failed=sorted(b.source for b in bad),
+        unchanged=sorted(unchanged),
         listed_prefix=prefix,
         listed_pattern=pattern,
         deletes_unlisted=deletes_unlisted,
@@ -218,8 +257,14 @@ def _split_corpus(
         files_loaded=loaded,
         bad_files=len(bad),
         chunks=writer.total,
+        files_unchanged=len(unchanged),
+        chunks_unchanged=sum(unchanged.values()),
+        files_verified=verified,
+        why_read=dict(why_read),
+        # Sources kept unchanged are expected to hold the rows their fingerprint records (the
+        # collection had exactly that many when this run decided): validation checks them too.
         record_path=RunRecord(
-            expected_counts=dict(writer.counts),
+            expected_counts={**unchanged, **writer.counts},
             bad_files=[{"source": b.source, "reason": b.reason} for b in bad],
             smoke_chunk=smoke,
         ).write(run_folder),
@@ -230,14 +275,36 @@ def _split_corpus(
         new_ids_path=write_json(run_folder / "new_ids.json", new_ids),
     )
     log.info(
-        "Split %d files into %d chunks in %d batches (%d files skipped) in %.1f s",
+        "Split %d files into %d chunks in %d batches (%d files skipped, %d unchanged and not read%s) in %.1f s%s",
         loaded,
         writer.total,
         len(writer.batches),
         len(bad),
+        len(unchanged),
+        f", {verified} of them read and hashed (verify_content)" if verified else "",
         manifest.seconds,
+        "".join(f"\n  read: {count} {reason}" for reason, count in why_read.most_common()),
     )
     return manifest
+
+
+def skips_unchanged(params: IngestParams) -> bool:
+    """Whether this run may skip sources whose fingerprint says they did not change: not a
+    full rebuild (it starts empty), not ``force_reembed``, not ingest's ``upsert`` (both rewrite
+    every chunk on purpose)."""
+    strategy = getattr(params, "strategy", None)
+    if strategy is not None:  # a reindex
+        return strategy == "incremental" and not getattr(params, "force_reembed", False)
+    return params.mode == "add"
+
+
+def recorded_fingerprints(params: IngestParams, hook) -> dict[str, fingerprints.Recorded]:
+    """The fingerprint of each source as the collection records it (Strong reads, this run's
+    tenant only): one small entry per source. Empty when the collection does not exist."""
+    name = hook.describe_alias(params.collection) or params.collection  # Milvus Lite: has_collection(alias) is False
+    if not hook.has_collection(name):
+        return {}
+    return chunk_store.source_fingerprints(hook, name, filter=tenant_filter(params.tenant))
 
 
 def _listing(source: str, corpus) -> tuple[str | None, str | None]:
@@ -336,6 +403,10 @@ async def write_staged_batch(
     lacks, and rewrites chunks whose metadata changed with their stored vectors."""
     mode = mode or params.mode
     chunks = read_batch_file(batch.path)
+    if not chunks:  # every source was unchanged: nothing to embed, write or even ask Milvus
+        log.info("%s: nothing to write (every source unchanged)", batch.label)
+        zero = ("chunks", "new", "rewritten", "written", "refreshed", "unchanged", "calls", "retries")
+        return {"batch": batch.index, **dict.fromkeys(zero, 0), "seconds": 0.0, "peak_rss_mb": peak_rss_mb()}
     embedding = embedding_for(params)
     spec = collection_spec(params, embedding.dim, collection)
     # Reading what the collection holds and opening the store talk to Milvus too: retry
@@ -344,7 +415,10 @@ async def write_staged_batch(
     result = WriteResult(batch.index, 0, 0, 0, 0, 0, 0.0, peak_rss_mb())
     async for attempt in retrying(reopened):
         with attempt:
-            stored = await asyncio.to_thread(chunk_store.stored_meta_hashes, hook, spec, [c.id for c in chunks])
+            marked = {
+                c.id: c.metadata[fingerprints.FINGERPRINT] for c in chunks if fingerprints.FINGERPRINT in c.metadata
+            }
+            stored = await asyncio.to_thread(chunk_store.stored_meta_hashes, hook, spec, [c.id for c in chunks], marked)
             changes = sync.classify(chunks, stored)
             to_write, stale = (chunks, []) if mode == "upsert" else (changes.new, changes.stale_metadata)
             refreshed = await asyncio.to_thread(chunk_store.refresh_metadata, hook, spec, stale)
@@ -447,6 +521,8 @@ def validate_collection(
         report.facts["tenant"] = params.tenant
     if failed:
         report.facts["kept_unreadable_sources"] = len(failed)
+    if scope.unchanged:
+        report.facts["kept_unchanged_sources"] = len(scope.unchanged)
     smoke = record.smoke_chunk
     if smoke:
         with chunk_store.search_store(hook, spec, embedding.answering(smoke_queries(manifest, embedding))) as store:
@@ -525,7 +601,7 @@ def summarize(
     record = manifest.record()
     bad = record.bad_files
     written = sum(r["written"] for r in results)
-    skipped = sum(r["unchanged"] for r in results)
+    skipped = sum(r["unchanged"] for r in results) + manifest.chunks_unchanged  # not embedded or written again
     refreshed = sum(r["refreshed"] for r in results)
     write_seconds = max((r["seconds"] for r in results), default=0.0)
     sum_write_seconds = sum(r["seconds"] for r in results)
@@ -537,6 +613,8 @@ def summarize(
         "files_seen": manifest.files_seen,
         "files_indexed": manifest.files_loaded,
         "files_skipped": len(bad),
+        "files_unchanged": manifest.files_unchanged,
+        "files_verified": manifest.files_verified,
         "chunks": manifest.chunks,
         "batches": len(results),
         "rows_written": written,
@@ -561,6 +639,7 @@ def summarize(
     lines += [f"             skipped {b['source']} (its rows are kept): {b['reason']}" for b in bad[:20]]
     if len(bad) > 20:
         lines.append(f"             ... and {len(bad) - 20} more (see {manifest.record_path})")
+    lines += unchanged_lines(manifest)
     unlisted = record.unlisted
     figures["sources_no_longer_listed"] = len(unlisted)
     if unlisted:
@@ -585,6 +664,22 @@ def summarize(
         lines.insert(-1, quality_line(validation["quality"]))
         figures.update(quality_figures(validation["quality"]))
     return Summary("\n".join(lines), figures)
+
+
+def unchanged_lines(manifest: SplitManifest) -> list[str]:
+    """How many sources were kept unchanged (not read, or read and hashed only), and why the others were read."""
+    if not (manifest.files_unchanged or manifest.why_read):
+        return []
+    verified = f" ({manifest.files_verified} read and hashed: verify_content)" if manifest.files_verified else ""
+    lines = [
+        f"  unchanged: {manifest.files_unchanged} source(s) ({manifest.chunks_unchanged} rows) kept as they are, "
+        f"not split{verified}"
+    ]
+    lines += [
+        f"             read {count}: {reason}"
+        for reason, count in sorted(manifest.why_read.items(), key=lambda item: -item[1])
+    ]
+    return lines
 
 
 def quality_line(quality: dict) -> str:

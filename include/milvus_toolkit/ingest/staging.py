@@ -124,6 +124,10 @@ class SplitManifest:
     source_root: str = ""  # what source names are relative to
     scope: Scope = field(default_factory=Scope)  # the sources this run answers for
     new_ids_path: str = ""  # source -> ids its text splits into now
+    files_unchanged: int = 0  # not read: their fingerprint in the collection says they did not change
+    chunks_unchanged: int = 0  # the rows those sources keep
+    files_verified: int = 0  # of those, read and hashed (verify_content) but not split
+    why_read: dict[str, int] = field(default_factory=dict)  # reason -> sources read (when skipping)
 
     @classmethod
     def of(cls, value: SplitManifest | dict) -> SplitManifest:
@@ -189,8 +193,10 @@ class BatchWriter:
         if len(self._pending) >= self.batch_size:
             self.flush()
 
-    def flush(self) -> None:
-        if not self._pending:
+    def flush(self, *, empty: bool = False) -> None:
+        """Write the pending chunks as a batch; ``empty``: also when there are none (a run with
+        nothing to write still hands one batch to its write tasks)."""
+        if not self._pending and not empty:
             return
         index = len(self.batches)
         path = self.folder / f"batch-{index:05d}.jsonl"
@@ -200,8 +206,8 @@ class BatchWriter:
                 index=index,
                 path=str(path),
                 chunks=len(self._pending),
-                first_source=self._pending[0].metadata["source"],
-                last_source=self._pending[-1].metadata["source"],
+                first_source=self._pending[0].metadata["source"] if self._pending else "",
+                last_source=self._pending[-1].metadata["source"] if self._pending else "",
             )
         )
         self._pending = []

@@ -1193,6 +1193,9 @@ class MilvusHook(BaseHook):
             )
             if not batch:
                 return
+            # Plain dicts first: pymilvus's result list fills dynamic fields lazily by position, so a
+            # list sorted before they are read pairs rows with another row's dynamic fields.
+            batch = [dict(row) for row in batch]
             batch.sort(key=lambda row: row[pk])
             last = batch[-1][pk]
             yield batch if pk in output_fields else [{k: v for k, v in row.items() if k != pk} for row in batch]
