@@ -2,9 +2,10 @@
 the REST API.
 
 One local Airflow for the whole module (LocalExecutor, api-server on a free loopback port,
-its own AIRFLOW_HOME and PostgreSQL database under .local/test/), started through
-``milvus_toolkit_dev.local_airflow`` like ``make airflow-up`` does, against the test session's
-Milvus, with deterministic embeddings so that runs take seconds. Debian's Chromium
+its own AIRFLOW_HOME and PostgreSQL database under .local/test/), started and stopped by the
+command behind ``make airflow-up`` / ``airflow-down`` (``python -m milvus_toolkit_dev.local_airflow``,
+whose own test is the first here), against the test session's Milvus, with deterministic
+embeddings so that runs take seconds. Debian's Chromium
 (``make system-deps``) is driven headless by Playwright for Python.
 
 Every browser step leaves a screenshot in test-artifacts/ui/; a failing step leaves
@@ -26,6 +27,7 @@ import pytest
 from milvus_toolkit.ingest.documents import discover, load
 from milvus_toolkit.ingest.params import SAMPLE_CORPUS
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
+from milvus_toolkit_dev.processes import listening_sockets
 from tests.integration.ui_support import (
     ARTIFACTS,
     CHROMIUM,
@@ -33,6 +35,7 @@ from tests.integration.ui_support import (
     Api,
     Steps,
     cleanup,
+    cli,
     free_port,
     ui_stack,
 )
@@ -53,28 +56,35 @@ def expected_rows(chunk_size: int, chunk_overlap: int = 150) -> int:
 
 
 class Airflow:
-    def __init__(self, stack, api: Api):
+    def __init__(self, stack, api: Api, started: str):
         self.stack = stack
         self.api = api
         self.base_url = stack.base_url
+        self.started = started  # what `local_airflow up` printed when it started the stack
 
 
 @pytest.fixture(scope="module")
 def airflow_ui(milvus_conn_uri, request):
-    """The module's Airflow, DAGs serialized and unpaused; stopped at the end with no process
-    left behind (component and task logs go to test-artifacts/ui/airflow-logs/ on failure)."""
+    """The module's Airflow, started by `local_airflow up` (as `make airflow-up`), DAGs
+    serialized and unpaused; stopped at the end by `local_airflow down` (twice: the second
+    finds nothing) with no process left behind (component and task logs go to
+    test-artifacts/ui/airflow-logs/ on failure)."""
     stack, home = ui_stack(milvus_conn_uri)
     cleanup(stack, home)  # leftovers of an earlier, killed session with the same pid
     failed_before = request.session.testsfailed
     failed = True
     try:
-        stack.up(timeout=300)
+        started = cli(stack, "up").stdout
         api = Api(stack)
         for dag_id in ("milvus_ingest", "milvus_benchmark"):
             api.wait_for_dag(dag_id, timeout=180)
             api("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
-        yield Airflow(stack, api)
+        yield Airflow(stack, api, started)
         failed = request.session.testsfailed > failed_before
+        # test_local_airflow_cli_is_idempotent_loopback_only_and_leaves_nothing, its end:
+        assert "local Airflow stopped" in cli(stack, "down").stdout
+        assert stack.processes() == []
+        assert "nothing running" in cli(stack, "down").stdout
     finally:
         cleanup(stack, home, ARTIFACTS / "ui" / "airflow-logs" if failed else None)
     assert stack.processes() == [], "no Airflow process left behind"
@@ -182,6 +192,28 @@ def open_task_log(page, dag_id: str, run_id: str, task_id: str) -> None:
 
 
 # ---- the ingest, from the trigger form to the rows in Milvus ------------------------------------------
+
+
+LOOPBACK = {"127.0.0.1", "::1"}
+
+
+@pytest.mark.timeout(400)
+def test_local_airflow_cli_is_idempotent_loopback_only_and_leaves_nothing(airflow_ui):
+    """The command behind `make airflow-up` / `make airflow-down`, default LocalExecutor: it
+    started this module's Airflow (fixture ``airflow_ui``), a second `up` starts nothing, and
+    `down` at the module's end stops everything, then finds nothing (asserted there)."""
+    stack, first = airflow_ui.stack, airflow_ui.started
+    assert "(LocalExecutor) ready in" in first and stack.base_url in first
+    processes = stack.processes()
+    assert len(processes) >= 4
+    sockets = listening_sockets(processes)
+    assert {addr for _, addr, _ in sockets} <= LOOPBACK and {p for _, _, p in sockets} == {stack.port}, sockets
+    assert stack.is_healthy()
+
+    second = cli(stack, "up")
+    assert "already running" in second.stdout
+    assert sorted(stack.processes()) == sorted(processes), "a second up starts nothing"
+    assert "scheduler      running" in cli(stack, "status").stdout
 
 
 @browser

@@ -10,6 +10,8 @@ import os
 import re
 import shutil
 import socket
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -72,6 +74,32 @@ def ui_stack(milvus_conn_uri: str) -> tuple[LocalAirflow, Path]:
         },
     )
     return stack, home
+
+
+def cli(stack: LocalAirflow, *args: str) -> subprocess.CompletedProcess:
+    """``python -m milvus_toolkit_dev.local_airflow <args>`` (what ``make airflow-up`` /
+    ``airflow-down`` / ``airflow-status`` run) on ``stack``: its settings go in through the
+    environment variables the command reads, ``stack.extra_env`` through the environment that
+    every component inherits."""
+    env = dict(os.environ)
+    env.pop("EXECUTOR", None)  # the command's default: LocalExecutor
+    env.update(
+        AIRFLOW_RUN_DIR=str(stack.run_dir),
+        AIRFLOW_HOME=str(stack.airflow_home),
+        AIRFLOW_API_PORT=str(stack.port),
+        AIRFLOW_DB_NAME=stack.db_name,
+        AIRFLOW_PARALLELISM=str(stack.parallelism),
+        **stack.extra_env,
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "milvus_toolkit_dev.local_airflow", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=360,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
 
 
 def cleanup(stack: LocalAirflow, home: Path, keep_logs_in: Path | None = None) -> None:
