@@ -208,15 +208,24 @@ def test_milvus_ingest_on_celery_spreads_mapped_tasks_over_two_workers(celery_st
     (corpus / "grower-faq.txt").unlink()
     guide = corpus / "maintenance-guide.md"
     guide.write_text(guide.read_text().replace("field technicians", "service engineers", 1))
-    for path in corpus.iterdir():  # touched: every source is read again (not skipped as unchanged by its
-        os.utime(path)  # fingerprint), so the reindex has batches enough for both workers
-    reindex_id = run_to_end(api, "milvus_reindex", {**conf, "max_delete_percent": 50})
-    indexed = [ti for ti in api.task_instances("milvus_reindex", reindex_id) if ti["task_id"] == "index_batch"]
-    assert {ti["hostname"] for ti in indexed} == set(stack.worker_names), "reindex batches ran on both workers"
     now = {
         doc.source: len(split_document(doc, SplitSettings("auto", 1000, 150))) for doc in load(discover(str(corpus)))
     }
-    assert count_by_source(hook, collection_name) == now and hook.count(collection_name) == sum(now.values())
+    # Which worker takes a mapped task is Celery's choice: on a busy machine one worker can take
+    # every batch of a run. The spread is the precondition, not the property under test, so the
+    # reindex runs again (files touched again, nothing else changed) until its batches ran on both
+    # workers, at most 3 runs; after every run the counts must be exact.
+    spread = set()
+    for _attempt in range(3):
+        for path in corpus.iterdir():  # touched: every source is read again (not skipped as unchanged by its
+            os.utime(path)  # fingerprint), so the reindex has batches enough for both workers
+        reindex_id = run_to_end(api, "milvus_reindex", {**conf, "max_delete_percent": 50})
+        indexed = [ti for ti in api.task_instances("milvus_reindex", reindex_id) if ti["task_id"] == "index_batch"]
+        assert count_by_source(hook, collection_name) == now and hook.count(collection_name) == sum(now.values())
+        spread = {ti["hostname"] for ti in indexed}
+        if spread == set(stack.worker_names):
+            break
+    assert spread == set(stack.worker_names), "reindex batches ran on both workers in one of 3 runs"
 
     # Idempotent: up on a running stack only checks it (no migration, nothing started, the
     # same processes); down twice stops all, then nothing.

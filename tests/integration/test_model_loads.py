@@ -6,6 +6,9 @@ loads it again, as it would under LocalExecutor, Celery or Kubernetes."""
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import time
 
 import pytest
 
@@ -65,13 +68,19 @@ def test_only_the_write_tasks_load_the_local_model(hook, collection_name, monkey
     assert loads == [f"write_batch[{i}]" for i in range(len(batches))]
 
 
-def test_validate_still_loads_the_model_when_no_write_task_embedded_the_smoke_chunk(hook, collection_name, monkeypatch):
-    """A re-run in ``add`` mode embeds nothing (every chunk is present): validate then embeds
-    its smoke query itself, so the smoke search still compares the model's vector of the text
-    with the stored one."""
+def test_validate_still_loads_the_model_when_no_write_task_embedded_the_smoke_chunk(
+    hook, collection_name, monkeypatch, tmp_path
+):
+    """A re-run in ``add`` mode of a touched file (read again: its mtime moved; every chunk is
+    present) embeds nothing: validate then embeds its smoke query itself, so the smoke search
+    still compares the model's vector of the text with the stored one. (An untouched file is not
+    read at all: its fingerprint matches, so there is no smoke chunk; tests/integration/test_fingerprints.py.)"""
+    source = tmp_path / "release-notes.md"
+    shutil.copyfile(SAMPLE_CORPUS / "release-notes.md", source)
+    os.utime(source, (time.time() - 100, time.time() - 100))
     params = parse_params(
         {
-            "source": str(SAMPLE_CORPUS / "release-notes.md"),
+            "source": str(source),
             "collection": collection_name,
             "embedding": "local",
             "mode": "add",
@@ -86,6 +95,7 @@ def test_validate_still_loads_the_model_when_no_write_task_embedded_the_smoke_ch
     real_load = embeddings._local_model.__wrapped__
     monkeypatch.setattr(embeddings, "_local_model", lambda device="cpu": loads.append(device) or real_load(device))
     embeddings._local_embeddings.cache_clear()
+    os.utime(source, (time.time() - 50, time.time() - 50))  # touched: same bytes, another mtime
     again = pipeline.split_corpus(params, hook, run_folder("test", "again"))
     pipeline.prepare(params, hook, again)
     results = [asyncio.run(pipeline.write_staged_batch(params, hook, b)) for b in again.batches]
