@@ -1,7 +1,8 @@
 """
 ### milvus_ingest: split documents, index them into Milvus, prove the counts
 
-check_inputs → split_corpus → prepare_collection (plans deletes within the budget) → write_batch (mapped, async)
+check_inputs → list_sources → split_shard (mapped: load and split one shard of sources) →
+merge_shards → prepare_collection (plans deletes within the budget) → write_batch (mapped, async)
 → delete_obsolete → validate → report (+ remove_staging, a teardown). Re-ingesting a source
 replaces its chunk set; unreadable files keep their rows; at most `max_delete_percent` of the
 collection is deleted. With `evaluation`, validate also scores retrieval quality (docs/quality.md).
@@ -26,6 +27,7 @@ from milvus_toolkit.dag_support import (
     params_and_hook,
     refuse_declared,
     run_started,
+    split_in_shards,
     staging_teardown,
 )
 from milvus_toolkit.forms import ingest_form
@@ -59,11 +61,11 @@ def milvus_ingest():
             refuse_declared(params.collection, "milvus_ingest")
             return {**pipeline.check_inputs(params, hook), "started": time.time()}
 
-    @task(multiple_outputs=True)
-    def split_corpus() -> dict:
+    @task(multiple_outputs=False)
+    def list_sources() -> dict:
         (params, hook), ctx = setup(), get_current_context()
         with fail_fast():
-            return pipeline.split_corpus(
+            return pipeline.list_sources(
                 params, hook, run_folder(ctx["dag"].dag_id, ctx["run_id"]), run_started=run_started()
             ).to_xcom()
 
@@ -106,12 +108,13 @@ def milvus_ingest():
         return summary.figures
 
     checked = check_inputs()
-    manifest = split_corpus()
-    checked >> manifest
+    listing = list_sources()
+    checked >> listing
+    manifest = split_in_shards(setup, listing)
     written = write_batch.expand(batch=prepare_collection(manifest))
     deleted = delete_obsolete(manifest, written)
     reported = report(manifest, written, deleted, validate(manifest, deleted), checked)
-    reported >> staging_teardown(manifest)
+    reported >> staging_teardown(listing)
 
 
 milvus_ingest()

@@ -26,6 +26,7 @@ from milvus_toolkit.dag_support import (
     params_and_hook,
     refuse_declared,
     run_started,
+    split_in_shards,
     staging_teardown,
 )
 from milvus_toolkit.declared import load_declarations
@@ -67,11 +68,11 @@ def reindex_dag(dag_id: str, *, schedule: str | None, form: dict, fixed: dict | 
                 pipeline.check_inputs(params, hook, plan.target, rewrites_all=params.rewrites_all)
                 return plan.to_xcom()
 
-        @task(multiple_outputs=True)
-        def split_corpus(_plan: dict) -> dict:
+        @task(multiple_outputs=False)
+        def list_sources(_plan: dict) -> dict:
             (params, hook), ctx = setup(), get_current_context()
             with fail_fast():
-                return pipeline.split_corpus(
+                return pipeline.list_sources(
                     params, hook, run_folder(dag_id, ctx["run_id"]), deletes_unlisted=True, run_started=run_started()
                 ).to_xcom()
 
@@ -122,12 +123,13 @@ def reindex_dag(dag_id: str, *, schedule: str | None, form: dict, fixed: dict | 
             return summary.figures
 
         run_plan = plan()
-        manifest = split_corpus(run_plan)
+        listing = list_sources(run_plan)
+        manifest = split_in_shards(setup, listing)
         indexed = index_batch.partial(run_plan=run_plan).expand(batch=prepare_target(run_plan, manifest))
         deleted = delete_obsolete(run_plan, manifest, indexed)
         validation = validate(run_plan, manifest, deleted)
         report(run_plan, manifest, indexed, deleted, validation, swap_alias(run_plan, validation)) >> staging_teardown(
-            manifest
+            listing
         )
 
     return pipeline_dag()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -287,12 +287,6 @@ async def open_store(hook, spec: CollectionSpec, embedding, *, checked: bool = F
 # ---- chunk rows: every read, refresh and delete of them, through MilvusHook methods --------------------
 
 
-def scan_rows(hook, collection: str, fields: list[str], *, filter: str = "") -> list[dict]:
-    """Every row of ``collection`` (or alias) matching ``filter``, with ``fields``: the diff
-    scan. Strong consistency, paged by primary key (``MilvusHook.iter_rows``)."""
-    return [row for batch in hook.iter_rows(collection, fields, filter=filter) for row in batch]
-
-
 def read_rows(hook, collection: str, ids: list[str], fields: list[str]) -> list[dict]:
     """The rows with these ids (missing ids are absent), Strong consistency."""
     return hook.get(collection, ids, output_fields=fields)
@@ -304,15 +298,43 @@ def delete_rows(hook, collection: str, ids: list[str]) -> int:
 
 
 def count_by_source(
-    hook, collection: str, source_field: str = SOURCE_FIELD, *, batch_size: int = 5000
+    hook, collection: str, source_field: str = SOURCE_FIELD, *, filter: str = "", batch_size: int = 5000
 ) -> dict[str, int]:
-    """Exact row count per source over the whole collection (or alias): the chunk rows read
-    with the hook's ``iter_rows`` (Strong consistency, paged by primary key, so rows written
-    just before are counted)."""
+    """Exact row count per source over the whole collection (or alias), ``filter``'s rows only:
+    the chunk rows read with the hook's ``iter_rows`` (Strong consistency, paged by primary key,
+    so rows written just before are counted). One entry per source, never per row."""
     counts: Counter[str] = Counter()
-    for batch in hook.iter_rows(collection, [source_field], batch_size=batch_size):
+    for batch in hook.iter_rows(collection, [source_field], filter=filter, batch_size=batch_size):
         counts.update(row[source_field] for row in batch)
     return dict(counts)
+
+
+# Sources named in one filter (``source in [...]``): an expression of a few tens of kB at most.
+SOURCES_PER_QUERY = 256
+
+
+def source_groups(sources: Iterable[str]) -> Iterator[list[str]]:
+    """``sources`` in sorted groups of at most ``SOURCES_PER_QUERY``."""
+    ordered = sorted(set(sources))
+    for start in range(0, len(ordered), SOURCES_PER_QUERY):
+        yield ordered[start : start + SOURCES_PER_QUERY]
+
+
+def _of_sources(filter: str) -> str:
+    return f"({filter}) and {SOURCE_FIELD} in {{sources}}" if filter else f"{SOURCE_FIELD} in {{sources}}"
+
+
+def rows_of_sources(hook, collection: str, sources: Iterable[str], fields: list[str], *, filter: str = ""):
+    """The rows of these sources only (``filter``'s), streamed in batches (Strong reads, a
+    group of sources per query): what a run reads costs what it changed, not what the
+    collection holds."""
+    for group in source_groups(sources):
+        yield from hook.iter_rows(collection, fields, filter=_of_sources(filter), filter_params={"sources": group})
+
+
+def count_of_sources(hook, collection: str, sources: list[str], *, filter: str = "") -> int:
+    """Rows of these sources (``filter``'s), counted by Milvus itself (Strong): nothing is read."""
+    return hook.count(collection, _of_sources(filter), filter_params={"sources": list(sources)})
 
 
 def source_fingerprints(hook, collection: str, *, filter: str = "", batch_size: int = 5000) -> dict:

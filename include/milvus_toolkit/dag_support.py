@@ -103,19 +103,52 @@ def triggering_event_params() -> dict:
     return {}
 
 
-def staging_teardown(manifest):
-    """The teardown task of a pipeline whose ``manifest`` task staged batches: removes the
-    run's staging folder whether the run succeeded or failed (call it inside the DAG)."""
+def staging_teardown(listing):
+    """The teardown task of a pipeline whose ``listing`` task made the run's staging folder:
+    removes it whether the run succeeded or failed (call it inside the DAG)."""
     from airflow.sdk import task
 
     @task(task_id="remove_staging")
-    def remove_staging(manifest: dict) -> None:
+    def remove_staging(listing: dict) -> None:
         """Staged chunk text never outlives the run, whether it succeeded or failed."""
-        from milvus_toolkit.ingest.staging import SplitManifest, remove_run_folder
+        from milvus_toolkit.ingest.staging import SplitPlan, remove_run_folder
 
-        remove_run_folder(SplitManifest.of(manifest).run_folder)
+        remove_run_folder(SplitPlan.of(listing).run_folder)
 
-    return remove_staging(manifest).as_teardown(setups=manifest)
+    return remove_staging(listing).as_teardown(setups=listing)
+
+
+def split_in_shards(setup, listing):
+    """The tasks between the listing and the writes, the same in every pipeline: ``split_shard``
+    mapped over the listing's shards (load and split, one task per shard), then
+    ``merge_shards``, whose result (the run's manifest) is returned. ``setup``: the DAG's
+    params-and-hook function; ``listing``: its ``list_sources`` task's result."""
+    from airflow.sdk import get_current_context, task
+
+    from milvus_toolkit.ingest import pipeline
+    from milvus_toolkit.ingest.staging import ShardRef, ShardResult, SplitPlan
+
+    @task(map_index_template="{{ shard_label }}", max_active_tis_per_dagrun=4, multiple_outputs=False)
+    def split_shard(shard: dict, listing: dict) -> dict:
+        staged = ShardRef.of(shard)
+        get_current_context()["shard_label"] = staged.label
+        params, _hook = setup()
+        with fail_fast():
+            return pipeline.split_shard(params, SplitPlan.of(listing), staged).to_xcom()
+
+    @task(multiple_outputs=True)
+    def merge_shards(listing: dict, shards: list) -> dict:
+        params, _hook = setup()
+        with fail_fast():
+            results = [ShardResult.of(result) for result in materialize(shards)]
+            return pipeline.merge_shards(params, SplitPlan.of(listing), results).to_xcom()
+
+    @task(multiple_outputs=False)
+    def shards(listing: dict) -> list:
+        """The listing's shards, as a list to map over (Airflow maps over a task's whole result only)."""
+        return listing["shards"]
+
+    return merge_shards(listing, split_shard.partial(listing=listing).expand(shard=shards(listing)))
 
 
 def run_started() -> float:

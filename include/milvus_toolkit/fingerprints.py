@@ -37,6 +37,7 @@ READER_VERSION = "1"
 RACY_SECONDS = 2.0
 UNTRUSTED = "-"
 MIXED = object()  # the rows of a source carry different fingerprints
+MIXED_TEXT = "<mixed>"  # ``MIXED`` when staged as JSON (no fingerprint text has this form)
 
 
 def split_identity(splitter: str, chunk_size: int, chunk_overlap: int, embedding: str, tenant: str | None) -> str:
@@ -88,6 +89,14 @@ class Recorded:
 
     fingerprint: object = None
     rows: int = 0
+
+    def to_json(self) -> list:
+        return [MIXED_TEXT if self.fingerprint is MIXED else self.fingerprint, self.rows]
+
+    @classmethod
+    def from_json(cls, value: list) -> Recorded:
+        fingerprint, rows = value
+        return cls(MIXED if fingerprint == MIXED_TEXT else fingerprint, rows)
 
     def add(self, text: str | None) -> None:
         if self.rows == 0:

@@ -34,6 +34,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 
 from langchain_core.documents import Document
 
@@ -87,7 +88,7 @@ class Scope:
 
     def is_unlisted(self, source: str) -> bool:
         """The listing covers ``source``'s place, and ``source`` was not in it."""
-        if self.listed_prefix is None or source in self._listed:
+        if self.listed_prefix is None or source in self.listed:
             return False
         prefix = self.listed_prefix.rstrip("/")
         if prefix and not source.startswith(prefix + "/"):
@@ -99,9 +100,13 @@ class Scope:
         """This run deletes ``source``'s rows because its listing no longer holds it."""
         return self.deletes_unlisted and self.is_unlisted(source)
 
-    @property
-    def _listed(self) -> set[str]:
+    @cached_property
+    def listed(self) -> set[str]:
         return set(self.loaded) | set(self.failed) | set(self.unchanged)
+
+    @cached_property
+    def read(self) -> set[str]:
+        return set(self.loaded)
 
     def to_xcom(self) -> dict:
         return asdict(self)
@@ -110,8 +115,7 @@ class Scope:
 def obsolete_ids(rows: Iterable[dict], new_ids: dict[str, set[str]], scope: Scope, run_stamp: float) -> list[str]:
     """The ids among ``rows`` (each with ``pk``, ``source`` and maybe ``run_stamp``) that this
     run may delete. ``new_ids``: the ids each successfully read source splits into now."""
-    loaded = set(scope.loaded)
-    listed = loaded | set(scope.failed) | set(scope.unchanged)
+    loaded, listed = scope.read, scope.listed
     gone = []
     for row in rows:
         if float(row.get(STAMP) or 0) > run_stamp:
@@ -148,11 +152,16 @@ def checked_run_stamp(run_started: float | None) -> float:
     return float(run_started)
 
 
+def future_horizon(run_stamp: float) -> float:
+    """Rows stamped later than this were written by a worker whose clock was ahead."""
+    return max(time.time(), run_stamp) + CLOCK_TOLERANCE_S
+
+
 def report_future_stamps(collection: str, stamps: Iterable[float], run_stamp: float) -> int:
-    """Rows stamped later than any run can have started (written by a worker whose clock was
-    ahead, before stamps came from the scheduler) are never deleted by a run that started
-    earlier: say so, with what to do. Returns how many."""
-    horizon = max(time.time(), run_stamp) + CLOCK_TOLERANCE_S
+    """Rows stamped later than any run can have started (``future_horizon``; written by a worker
+    whose clock was ahead, before stamps came from the scheduler) are never deleted by a run
+    that started earlier: say so, with what to do. Returns how many."""
+    horizon = future_horizon(run_stamp)
     future = [s for s in stamps if s > horizon]
     if future:
         log.warning(
@@ -209,28 +218,52 @@ class DeletePlan:
 
 
 def plan_deletes(
-    hook, collection: str, new_ids: dict[str, set[str]], scope: Scope, run_stamp: float, max_percent: float
+    hook,
+    collection: str,
+    new_ids_parts: Iterable[dict[str, set[str]]],
+    scope: Scope,
+    run_stamp: float,
+    max_percent: float,
+    census: dict[str, int] | None = None,
 ) -> DeletePlan:
     """Before anything is written: what this run will delete, within the budget, and the
     sources its listing no longer holds that it leaves in place (renamed or deleted files
-    under an ingest's source: reported, never deleted by an ingest)."""
+    under an ingest's source: reported, never deleted by an ingest).
+
+    Only the rows of the sources this run read, and of the sources the collection holds that
+    its listing lost, are read (streamed, a group of sources per query; the ids each read
+    source splits into now come part by part): the cost is what changed, not what the
+    collection holds. ``census``: the rows per source when the run started (which sources
+    exist); read here when not given."""
     if not hook.has_collection(collection):
         return DeletePlan()
-    rows = chunk_store.scan_rows(hook, collection, _fields(scope), filter=tenant_filter(scope.tenant))
-    ids = obsolete_ids(rows, new_ids, scope, run_stamp)
-    report_future_stamps(collection, (float(row.get(STAMP) or 0) for row in rows), run_stamp)
-    check_budget(collection, len(ids), len(rows), max_percent)
+    scoped = tenant_filter(scope.tenant)
+    if census is None:
+        census = chunk_store.count_by_source(hook, collection, filter=scoped)
+    fields, horizon = _fields(scope), future_horizon(run_stamp)
+    ids: list[str] = []
+    future: list[float] = []
+
+    def examine(sources, new_ids: dict[str, set[str]]) -> None:
+        for batch in chunk_store.rows_of_sources(hook, collection, sources, fields, filter=scoped):
+            ids.extend(obsolete_ids(batch, new_ids, scope, run_stamp))
+            future.extend(s for s in (float(row.get(STAMP) or 0) for row in batch) if s > horizon)
+
+    for part in new_ids_parts:
+        examine([source for source in part if source in census], part)
+    listed = scope.listed
+    lost = [source for source in census if source not in listed and scope.is_unlisted(source)]
+    if scope.deletes_unlisted:
+        examine(lost, {})
+    report_future_stamps(collection, future, run_stamp)
+    check_budget(collection, len(ids), hook.count(collection, scoped), max_percent)
     if scope.failed:
         log.warning(
             "Keeping the rows of %d source(s) that could not be read this run: %s",
             len(scope.failed),
             ", ".join(scope.failed[:20]),
         )
-    unlisted = (
-        []
-        if scope.deletes_unlisted
-        else sorted({row[SOURCE_FIELD] for row in rows if scope.is_unlisted(row[SOURCE_FIELD])})
-    )
+    unlisted = [] if scope.deletes_unlisted else sorted(lost)
     if unlisted:
         log.warning(
             "%d source(s) in '%s' are no longer listed under this run's source (renamed or deleted?) and keep "
@@ -240,18 +273,32 @@ def plan_deletes(
             collection,
             ", ".join(unlisted[:20]),
         )
-    log.info("Planned deletes in '%s': %d of %d rows", collection, len(ids), len(rows))
+    log.info(
+        "Planned deletes in '%s': %d rows (of %d sources read and %d no longer listed, among %d in the collection)",
+        collection,
+        len(ids),
+        len(scope.loaded),
+        len(lost),
+        len(census),
+    )
     return DeletePlan(ids, unlisted)
 
 
 def delete_planned(
-    hook, collection: str, planned: list[str], new_ids: dict[str, set[str]], scope: Scope, run_stamp: float
+    hook,
+    collection: str,
+    planned: list[str],
+    new_ids_parts: Iterable[dict[str, set[str]]],
+    scope: Scope,
+    run_stamp: float,
 ) -> int:
     """After every write succeeded: delete the planned rows that are still obsolete now.
     They are read again first: a run that started later may have rewritten them since."""
     if not planned:
         return 0
     rows = chunk_store.read_rows(hook, collection, planned, _fields(scope))
+    sources = {row[SOURCE_FIELD] for row in rows}
+    new_ids = {source: ids for part in new_ids_parts for source, ids in part.items() if source in sources}
     ids = obsolete_ids(rows, new_ids, scope, run_stamp)
     deleted = chunk_store.delete_rows(hook, collection, ids)
     log.info("Deleted %d obsolete rows from '%s' (%d planned)", deleted, collection, len(planned))

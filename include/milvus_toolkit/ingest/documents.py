@@ -69,6 +69,7 @@ LOCAL_PROTOCOLS = ("", "file", "local")
 DEFAULT_CONN_IDS = {"s3": "aws_default", "s3a": "aws_default", "s3n": "aws_default"}
 # What an object store says about an object's version, compared at listing and after reading.
 VERSION_KEYS = ("ETag", "etag", "generation", "md5Hash", "VersionId", "version_id", "content_md5")
+LISTED_KEYS = ("size", *VERSION_KEYS)  # what a read and a fingerprint need of a listing's entry
 
 
 class SourceError(PermanentError, ValueError):
@@ -131,6 +132,31 @@ class Corpus:
             .as_posix()
         )
         return unicodedata.normalize("NFC", name)
+
+    def shard(self, files: list[UPath]) -> dict:
+        """Some of the corpus's files, JSON-safe (``from_shard`` rebuilds it in another task): their
+        names under the root as listed (not normalized), with the listing's size and version."""
+        base = PurePosixPath(self.root.path)
+        return {
+            "root": str(self.root),
+            "single_file": self.single_file,
+            "files": [PurePosixPath(path.path).relative_to(base).as_posix() for path in files],
+            "listed": {
+                path.path: {key: value for key, value in self.listed[path.path].items() if key in LISTED_KEYS}
+                for path in files
+                if path.path in self.listed
+            },
+        }
+
+    @classmethod
+    def from_shard(cls, data: dict, conn_id: str | None = None) -> Corpus:
+        reachable = source_path(data["root"], conn_id)  # the connection's credentials for a remote root
+        return cls(
+            root=UPath(data["root"]),
+            files=[reachable.joinpath(name) for name in data["files"]],
+            single_file=data["single_file"],
+            listed=data["listed"],
+        )
 
 
 def discover(source: str, root: str | None = None, conn_id: str | None = None) -> Corpus:

@@ -7,9 +7,8 @@ import asyncio
 import logging
 import os
 import time
-from collections import Counter, defaultdict
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from functools import partial
 
 from fsspec.utils import glob_translate
@@ -20,7 +19,7 @@ from milvus_toolkit.embeddings import EmbeddingChoice, get_embeddings
 from milvus_toolkit.ingest.documents import (
     GLOB_CHARS,
     BadFile,
-    LoadedDocument,
+    Corpus,
     SourceError,
     Unchanged,
     discover,
@@ -33,10 +32,17 @@ from milvus_toolkit.ingest.staging import (
     RUN_RECORD,
     BatchRef,
     BatchWriter,
+    IdsWriter,
     RunRecord,
+    ShardRecord,
+    ShardRef,
+    ShardResult,
     SplitManifest,
+    SplitPlan,
+    make_private_folder,
     read_batch_file,
     read_json,
+    read_new_ids,
     remove_run_folder,
     staged_path,
     write_json,
@@ -155,8 +161,10 @@ def check_inputs(params: IngestParams, hook, collection: str | None = None, *, r
 def split_corpus(
     params: IngestParams, hook, run_folder, *, deletes_unlisted: bool = False, run_started: float | None = None
 ) -> SplitManifest:
-    """Read, split and stage the corpus in batches. Raises ``CorpusError`` (before any write)
-    on an empty corpus, or on the first bad file when ``on_bad_file=fail``.
+    """List, then load and split every shard, then merge: the DAGs run the same three steps as
+    tasks (``split_shard`` mapped over the shards); this runs them in one process. Raises
+    ``CorpusError`` (before any write) on an empty corpus, or on the first bad file when
+    ``on_bad_file=fail``.
 
     ``deletes_unlisted`` (reindex): a complete listing of a folder also answers for the
     sources under it that are no longer there. ``run_started``: the run's start on one clock
@@ -164,99 +172,201 @@ def split_corpus(
     it decides which rows the run may delete. Without it (a plain library call) this
     process's clock is used."""
     try:
-        return _split_corpus(params, hook, run_folder, deletes_unlisted, run_started)
+        plan = list_sources(params, hook, run_folder, deletes_unlisted=deletes_unlisted, run_started=run_started)
+        return merge_shards(params, plan, [split_shard(params, plan, shard) for shard in plan.shards])
     except BaseException:
         remove_run_folder(run_folder)  # staged chunk text never outlives a failed split
         raise
 
 
-def _split_corpus(
-    params: IngestParams, hook, run_folder, deletes_unlisted: bool, run_started: float | None
-) -> SplitManifest:
+def list_sources(
+    params: IngestParams, hook, run_folder, *, deletes_unlisted: bool = False, run_started: float | None = None
+) -> SplitPlan:
+    """List the corpus, read once what the collection holds per source (one streamed read, one
+    entry per source), and stage the sources in shards of ``files_per_shard``: each shard is
+    loaded and split by its own task, which reads only its own part."""
     started = time.perf_counter()
     run_stamp = sync.checked_run_stamp(run_started)
     corpus = list_corpus(params, hook, params.collection)
-    settings = SplitSettings(params.splitter, params.chunk_size, params.chunk_overlap, tenant=params.tenant)
-    split_id = fingerprints.split_identity(
-        params.splitter,
-        params.chunk_size,
-        params.chunk_overlap,
-        marks.embedding_identity(embedding_for(params)),
-        params.tenant,
+    known = recorded_fingerprints(params, hook) if diffs_existing(params) else None
+    make_private_folder(run_folder)
+    census_path = (
+        None
+        if known is None
+        else write_json(run_folder / "census.json", {source: entry.rows for source, entry in known.items()})
     )
-    known = recorded_fingerprints(params, hook) if skips_unchanged(params) else None
-    decide = (lambda source, facts: fingerprints.decide(known.get(source), split_id, facts)) if known else None
-    writer = BatchWriter(run_folder, params.batch_size)
-    bad: list[BadFile] = []
-    unchanged: dict[str, int] = {}  # source -> its rows, kept (not read, or read and hashed only)
-    verified = 0
-    why_read: Counter[str] = Counter()
-    new_ids: dict[str, list[str]] = defaultdict(list)
-    loaded = 0
-    smoke = None
-
-    def good_documents() -> Iterator[LoadedDocument]:
-        nonlocal loaded, verified
-        items = load(
-            corpus,
-            max_file_bytes=params.max_file_mb * 1024 * 1024,
-            decide=decide,
-            verify_content=params.verify_content,
-        )
-        for item in items:
-            if isinstance(item, Unchanged):
-                unchanged[item.source] = item.chunks
-                verified += item.verified
-                continue
-            if isinstance(item, BadFile):
-                if params.on_bad_file == "fail":
-                    raise CorpusError(
-                        f"bad file {item.source!r} in {params.source!r}: {item.reason} (on_bad_file=fail)"
-                    )
-                log.warning("Skipping %s (its rows in Milvus, if any, are kept): %s", item.source, item.reason)
-                bad.append(item)
-                continue
-            loaded += 1
-            if item.why_read:
-                why_read[item.why_read] += 1
-            yield item
-
-    for doc in good_documents():
-        new_ids[doc.source]  # a loaded source, even one that splits into nothing
-        chunks = split_document(doc, settings)
-        fingerprint = fingerprints.Fingerprint(split_id, doc.facts, doc.doc_hash, len(chunks)).text()
-        for chunk in chunks:
-            chunk.metadata[fingerprints.FINGERPRINT] = fingerprint
-            if smoke is None:
-                smoke = {"id": chunk.id, "text": chunk.page_content}
-            new_ids[doc.source].append(chunk.id)
-            writer.add(stamp(chunk, run_stamp))
-        if loaded % 100 == 0:
-            log.info("split %d of %d files, %d chunks so far", loaded, len(corpus.files), writer.total)
-    writer.flush()
-
-    if writer.total == 0 and not unchanged:
-        reasons = "; ".join(f"{b.source}: {b.reason}" for b in bad[:10]) or "no files"
-        raise CorpusError(f"param 'source': {params.source!r} yields no text to index ({reasons})")
-    if not writer.batches:  # every source unchanged: one empty batch keeps the fan-out (and what follows it) running
-        writer.flush(empty=True)
+    skips = known is not None and skips_unchanged(params)
+    shards: list[ShardRef] = []
+    # Sorted by source name, so a name two files share (in NFC) stays inside one shard.
+    names = [corpus.relative(path) for path in corpus.files]
+    start = 0
+    while start < len(corpus.files):
+        end = min(start + params.files_per_shard, len(corpus.files))
+        while end < len(corpus.files) and names[end] == names[end - 1]:
+            end += 1
+        files, sources = corpus.files[start:end], names[start:end]
+        staged = {
+            "corpus": corpus.shard(files),
+            "known": {s: known[s].to_json() for s in sources if s in known} if skips else None,
+        }
+        index = len(shards)
+        path = write_json(run_folder / f"shard-{index:05d}.json", staged)
+        shards.append(ShardRef(index, path, len(files), sources[0], sources[-1]))
+        start = end
     prefix, pattern = _listing(params.source, corpus)
-    scope = Scope(
-        loaded=sorted(new_ids),
-        failed=sorted(b.source for b in bad),
-        unchanged=sorted(unchanged),
+    plan = SplitPlan(
+        run_folder=str(run_folder),
+        run_stamp=run_stamp,
+        source_root=normal_root(corpus.root),
+        files_seen=len(corpus.files),
+        shards=shards,
         listed_prefix=prefix,
         listed_pattern=pattern,
         deletes_unlisted=deletes_unlisted,
+        census_path=census_path,
+        split_identity=fingerprints.split_identity(
+            params.splitter,
+            params.chunk_size,
+            params.chunk_overlap,
+            marks.embedding_identity(embedding_for(params)),
+            params.tenant,
+        ),
+        started=started,
+    )
+    log.info(
+        "Listed %d files in %d shard(s) of up to %d files%s in %.1f s",
+        len(corpus.files),
+        len(shards),
+        params.files_per_shard,
+        "" if known is None else f"; the collection holds {len(known)} sources",
+        time.perf_counter() - started,
+    )
+    return plan
+
+
+def split_shard(params: IngestParams, plan: SplitPlan, shard: ShardRef) -> ShardResult:
+    """Load and split one shard's sources, stage their chunks in batches and their ids in parts:
+    this task holds one file and one batch at a time. Raises ``CorpusError`` on the first bad
+    file when ``on_bad_file=fail`` (before any write)."""
+    started = time.perf_counter()
+    staged = read_json(shard.path)
+    corpus = Corpus.from_shard(staged["corpus"], params.source_conn_id)
+    known = {
+        source: fingerprints.Recorded(fingerprints.MIXED if fp == fingerprints.MIXED_TEXT else fp, rows)
+        for source, (fp, rows) in (staged["known"] or {}).items()
+    }
+    skips = staged["known"] is not None
+    decide = (
+        (lambda source, facts: fingerprints.decide(known.get(source), plan.split_identity, facts)) if skips else None
+    )
+    settings = SplitSettings(params.splitter, params.chunk_size, params.chunk_overlap, tenant=params.tenant)
+    folder, prefix = staged_path(plan.run_folder), f"s{shard.index:05d}-"
+    writer, new_ids = BatchWriter(folder, params.batch_size, prefix), IdsWriter(folder, params.batch_size, prefix)
+    record = ShardRecord()
+    why_read: Counter[str] = Counter()
+    verified = 0
+    for item in load(
+        corpus, max_file_bytes=params.max_file_mb * 1024 * 1024, decide=decide, verify_content=params.verify_content
+    ):
+        if isinstance(item, Unchanged):
+            record.unchanged[item.source] = item.chunks
+            verified += item.verified
+            continue
+        if isinstance(item, BadFile):
+            if params.on_bad_file == "fail":
+                raise CorpusError(f"bad file {item.source!r} in {params.source!r}: {item.reason} (on_bad_file=fail)")
+            log.warning("Skipping %s (its rows in Milvus, if any, are kept): %s", item.source, item.reason)
+            record.bad_files.append({"source": item.source, "reason": item.reason})
+            continue
+        if item.why_read:
+            why_read[item.why_read] += 1
+        record.loaded.append(item.source)  # a loaded source, even one that splits into nothing
+        chunks = split_document(item, settings)
+        fingerprint = fingerprints.Fingerprint(plan.split_identity, item.facts, item.doc_hash, len(chunks)).text()
+        for chunk in chunks:
+            chunk.metadata[fingerprints.FINGERPRINT] = fingerprint
+            if record.smoke_chunk is None:
+                record.smoke_chunk = {"id": chunk.id, "text": chunk.page_content}
+            writer.add(stamp(chunk, plan.run_stamp))
+        new_ids.add(item.source, [chunk.id for chunk in chunks])
+        if len(record.loaded) % 100 == 0:
+            log.info("%s: split %d files, %d chunks so far", shard.label, len(record.loaded), writer.total)
+    writer.flush()
+    new_ids.flush()
+    record.counts = dict(writer.counts)
+    result = ShardResult(
+        index=shard.index,
+        batches=writer.batches,
+        new_ids_parts=new_ids.parts,
+        record_path=record.write(folder / f"shard-{shard.index:05d}-record.json"),
+        files_loaded=len(record.loaded),
+        chunks=writer.total,
+        files_verified=verified,
+        why_read=dict(why_read),
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    log.info(
+        "%s: split %d files into %d chunks in %d batches (%d skipped, %d unchanged and not read) in %.1f s, "
+        "peak RSS %.0f MB",
+        shard.label,
+        result.files_loaded,
+        result.chunks,
+        len(result.batches),
+        len(record.bad_files),
+        len(record.unchanged),
+        result.seconds,
+        peak_rss_mb(),
+    )
+    return result
+
+
+def merge_shards(params: IngestParams, plan: SplitPlan, results: list[ShardResult]) -> SplitManifest:
+    """Fold the shards' results into the run's manifest and record (one entry per source): the
+    batches numbered across shards, the scope the deletes and validation answer for."""
+    results = sorted((ShardResult.of(r) for r in results), key=lambda r: r.index)
+    folder = staged_path(plan.run_folder)
+    batches: list[BatchRef] = []
+    loaded: list[str] = []
+    counts: dict[str, int] = {}
+    unchanged: dict[str, int] = {}
+    bad: list[dict] = []
+    smoke = None
+    why_read: Counter[str] = Counter()
+    for result in results:
+        record = ShardRecord.read(result.record_path)
+        loaded += record.loaded
+        counts.update(record.counts)
+        unchanged.update(record.unchanged)
+        bad += record.bad_files
+        smoke = smoke or record.smoke_chunk  # the first chunk of the run: in its first batch
+        why_read.update(result.why_read)
+        batches += [replace(batch, index=len(batches) + i) for i, batch in enumerate(result.batches)]
+    chunks = sum(counts.values())
+    if chunks == 0 and not unchanged:
+        reasons = "; ".join(f"{b['source']}: {b['reason']}" for b in bad[:10]) or "no files"
+        raise CorpusError(f"param 'source': {params.source!r} yields no text to index ({reasons})")
+    if not batches:  # every source unchanged: one empty batch keeps the fan-out (and what follows it) running
+        empty = BatchWriter(folder, params.batch_size, "empty-")
+        empty.flush(empty=True)
+        batches = empty.batches
+    scope = Scope(
+        loaded=sorted(loaded),
+        failed=sorted(b["source"] for b in bad),
+        unchanged=sorted(unchanged),
+        listed_prefix=plan.listed_prefix,
+        listed_pattern=plan.listed_pattern,
+        deletes_unlisted=plan.deletes_unlisted,
         tenant=params.tenant,
     )
+    seconds = round(time.perf_counter() - plan.started, 3) if plan.started else sum(r.seconds for r in results)
+    verified = sum(r.files_verified for r in results)
     manifest = SplitManifest(
-        run_folder=str(run_folder),
-        batches=writer.batches,
-        files_seen=len(corpus.files),
-        files_loaded=loaded,
+        run_folder=plan.run_folder,
+        batches=batches,
+        files_seen=plan.files_seen,
+        files_loaded=len(loaded),
         bad_files=len(bad),
-        chunks=writer.total,
+        chunks=chunks,
         files_unchanged=len(unchanged),
         chunks_unchanged=sum(unchanged.values()),
         files_verified=verified,
@@ -264,28 +374,36 @@ def _split_corpus(
         # Sources kept unchanged are expected to hold the rows their fingerprint records (the
         # collection had exactly that many when this run decided): validation checks them too.
         record_path=RunRecord(
-            expected_counts={**unchanged, **writer.counts},
-            bad_files=[{"source": b.source, "reason": b.reason} for b in bad],
+            expected_counts={**unchanged, **counts},
+            bad_files=bad,
             smoke_chunk=smoke,
-        ).write(run_folder),
-        seconds=round(time.perf_counter() - started, 3),
-        run_stamp=run_stamp,
-        source_root=normal_root(corpus.root),
+            census=read_json(plan.census_path) if plan.census_path else None,
+        ).write(folder),
+        seconds=seconds,
+        run_stamp=plan.run_stamp,
+        source_root=plan.source_root,
         scope=scope,
-        new_ids_path=write_json(run_folder / "new_ids.json", new_ids),
+        new_ids_parts=[part for result in results for part in result.new_ids_parts],
     )
     log.info(
-        "Split %d files into %d chunks in %d batches (%d files skipped, %d unchanged and not read%s) in %.1f s%s",
-        loaded,
-        writer.total,
-        len(writer.batches),
+        "Split %d files into %d chunks in %d batches over %d shard(s) (%d files skipped, %d unchanged and not "
+        "read%s)%s",
+        len(loaded),
+        chunks,
+        len(batches),
+        len(results),
         len(bad),
         len(unchanged),
         f", {verified} of them read and hashed (verify_content)" if verified else "",
-        manifest.seconds,
         "".join(f"\n  read: {count} {reason}" for reason, count in why_read.most_common()),
     )
     return manifest
+
+
+def diffs_existing(params: IngestParams) -> bool:
+    """Whether the run changes the collection it names, and so reads what it holds: every
+    ingest, an incremental reindex (a full one writes a new build)."""
+    return getattr(params, "strategy", "incremental") == "incremental"
 
 
 def skips_unchanged(params: IngestParams) -> bool:
@@ -324,23 +442,20 @@ def _relative_folder(corpus, folder: str) -> str:
     return "" if relative in (".", "") else relative
 
 
-def _new_ids(manifest: SplitManifest) -> dict[str, set[str]]:
-    return {source: set(ids) for source, ids in read_json(manifest.new_ids_path).items()}
-
-
 def plan_deletes(params: IngestParams, hook, manifest: SplitManifest, collection: str | None = None) -> int:
     """Before any write: what this run will delete (within ``max_delete_percent``), kept in
     the run's staging folder (it can be many ids: not for XCom). Returns how many."""
+    record = manifest.record()
     planned = sync.plan_deletes(
         hook,
         collection or params.collection,
-        _new_ids(manifest),
+        read_new_ids(manifest.new_ids_parts),
         manifest.scope,
         manifest.run_stamp,
         params.max_delete_percent,
+        census=record.census,
     )
     write_json(staged_path(manifest.run_folder) / PLANNED_DELETES, planned.ids)
-    record = manifest.record()
     record.unlisted = planned.unlisted
     record.write(manifest.run_folder)
     return len(planned.ids)
@@ -350,7 +465,12 @@ def delete_obsolete(params: IngestParams, hook, manifest: SplitManifest, collect
     """After every batch was written: delete the planned rows that are still obsolete."""
     planned = read_json(staged_path(manifest.run_folder) / PLANNED_DELETES)
     return sync.delete_planned(
-        hook, collection or params.collection, planned, _new_ids(manifest), manifest.scope, manifest.run_stamp
+        hook,
+        collection or params.collection,
+        planned,
+        read_new_ids(manifest.new_ids_parts),
+        manifest.scope,
+        manifest.run_stamp,
     )
 
 
@@ -506,14 +626,19 @@ def validate_collection(
     scope = manifest.scope
     failed = set(scope.failed)  # unreadable this run: their rows are kept, not checked
     spec = collection_spec(params, embedding.dim, name)
+    census = record.census  # None: a new build, which holds only this run's rows
+    gone = [s for s in census or () if s not in failed and s not in scope.listed and scope.is_gone(s)]
+    others = None if census is None else sum(1 for s in census if s not in expected and s not in gone)
     report = validate(
         gather(
             hook,
             name,
             expected,
             dim=embedding.dim,
+            kept=scope.unchanged,
+            gone=gone,
+            others=others,
             filter=spec.scope_filter,
-            answers_for=lambda source: source not in failed and scope.is_gone(source),
         ),
         strict=strict,
     )

@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -123,7 +123,8 @@ class SplitManifest:
     run_stamp: float = 0.0  # when this run's split started: rows it writes carry it
     source_root: str = ""  # what source names are relative to
     scope: Scope = field(default_factory=Scope)  # the sources this run answers for
-    new_ids_path: str = ""  # source -> ids its text splits into now
+    # source -> ids its text splits into now, in parts (``IdsWriter``): no task reads every id at once
+    new_ids_parts: list[str] = field(default_factory=list)
     files_unchanged: int = 0  # not read: their fingerprint in the collection says they did not change
     chunks_unchanged: int = 0  # the rows those sources keep
     files_verified: int = 0  # of those, read and hashed (verify_content) but not split
@@ -151,6 +152,103 @@ class SplitManifest:
         return RunRecord.read(self.record_path)
 
 
+@dataclass
+class ShardRef:
+    """One shard of the corpus's sources, staged by the listing (small: goes through XCom)."""
+
+    index: int
+    path: str  # the staged shard: its files (``Corpus.shard``) and what the collection records of them
+    files: int
+    first_source: str
+    last_source: str
+
+    @property
+    def label(self) -> str:
+        span = (
+            self.first_source if self.first_source == self.last_source else f"{self.first_source} .. {self.last_source}"
+        )
+        return f"shard {self.index + 1}: {self.files} files ({span})"
+
+    @classmethod
+    def of(cls, value: ShardRef | dict) -> ShardRef:
+        return value if isinstance(value, cls) else cls(**{f.name: value[f.name] for f in fields(cls)})
+
+    def to_xcom(self) -> dict:
+        return {**asdict(self), "label": self.label}
+
+
+@dataclass
+class SplitPlan:
+    """What the listing found (goes through XCom): the shards to load and split, each in its own
+    task, and what they share. The collection's census (rows per source) is staged, not XCom."""
+
+    run_folder: str
+    run_stamp: float
+    source_root: str
+    files_seen: int
+    shards: list[ShardRef] = field(default_factory=list)
+    listed_prefix: str | None = None
+    listed_pattern: str | None = None
+    deletes_unlisted: bool = False
+    census_path: str | None = None  # None: the run writes a new collection and diffs nothing
+    split_identity: str = ""  # what every fingerprint of this run records (``fingerprints.split_identity``)
+    started: float = 0.0  # perf_counter of the listing task: only for the split's duration in the log
+
+    @classmethod
+    def of(cls, value: SplitPlan | dict) -> SplitPlan:
+        if isinstance(value, cls):
+            return value
+        data = {f.name: value[f.name] for f in fields(cls) if f.name in value}
+        return cls(**{**data, "shards": [ShardRef.of(s) for s in data.get("shards", [])]})
+
+    def to_xcom(self) -> dict:
+        return {**asdict(self), "shards": [shard.to_xcom() for shard in self.shards]}
+
+
+@dataclass
+class ShardResult:
+    """What one shard's load and split staged (small: XCom). Per-source facts are in ``record_path``."""
+
+    index: int
+    batches: list[BatchRef] = field(default_factory=list)  # numbered within the shard (the merge renumbers)
+    new_ids_parts: list[str] = field(default_factory=list)
+    record_path: str = ""  # ``ShardRecord``
+    files_loaded: int = 0
+    chunks: int = 0
+    files_verified: int = 0
+    why_read: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @classmethod
+    def of(cls, value: ShardResult | dict) -> ShardResult:
+        if isinstance(value, cls):
+            return value
+        data = {f.name: value[f.name] for f in fields(cls) if f.name in value}
+        return cls(**{**data, "batches": [BatchRef.of(b) for b in data.get("batches", [])]})
+
+    def to_xcom(self) -> dict:
+        return {**asdict(self), "batches": [batch.to_xcom() for batch in self.batches]}
+
+
+@dataclass
+class ShardRecord:
+    """What one shard learnt per source (staged beside its batches; the merge folds them into the
+    run's ``RunRecord``)."""
+
+    loaded: list[str] = field(default_factory=list)  # read fine (even if split into nothing)
+    counts: dict[str, int] = field(default_factory=dict)  # source -> chunks split from it
+    unchanged: dict[str, int] = field(default_factory=dict)  # source -> rows kept, not read or not split
+    bad_files: list[dict] = field(default_factory=list)
+    smoke_chunk: dict | None = None  # the shard's first chunk
+
+    def write(self, path: UPath) -> str:
+        return write_json(path, asdict(self))
+
+    @classmethod
+    def read(cls, path: str | UPath) -> ShardRecord:
+        return cls(**read_json(path))
+
+
 RUN_RECORD = "run_record.json"
 
 
@@ -158,11 +256,15 @@ RUN_RECORD = "run_record.json"
 class RunRecord:
     """What the split learnt that later tasks check against, staged once in the run folder
     (``run_record.json``, a private file like the batches): it grows with the corpus (one
-    count per source), so it is not XCom. The ids each source splits into (``new_ids.json``)
-    and the planned deletes stay separate files: they can hold every id of the corpus, and
-    only the tasks that compute deletes read them."""
+    count per source), so it is not XCom. The ids each source splits into (``IdsWriter``'s
+    parts) and the planned deletes stay separate files: together they can hold every id of the
+    corpus, and only the tasks that compute deletes read them, one part at a time."""
 
     expected_counts: dict[str, int] = field(default_factory=dict)  # source -> chunks split from it
+    # source -> rows the collection held when the run started (its tenant only; one entry per
+    # source, from one streamed read): which sources exist decides what may be gone. ``None``:
+    # the run writes a new collection and diffs nothing.
+    census: dict[str, int] | None = None
     bad_files: list[dict] = field(default_factory=list)  # {"source", "reason"}: unreadable, rows kept
     smoke_chunk: dict | None = None  # one chunk's id and text (no chunk text in XCom); in batch 0
     unlisted: list[str] = field(default_factory=list)  # set by prepare: in the collection, no longer listed
@@ -179,9 +281,10 @@ class BatchWriter:
     """Streams chunks into batch files of ``batch_size`` while counting chunks per source,
     so that memory stays bounded by one batch, whatever the corpus size."""
 
-    def __init__(self, folder: UPath, batch_size: int) -> None:
+    def __init__(self, folder: UPath, batch_size: int, prefix: str = "") -> None:
         self.folder = folder
         self.batch_size = batch_size
+        self.prefix = prefix  # a shard's batches are named apart from another shard's
         self.batches: list[BatchRef] = []
         self.counts: Counter[str] = Counter()
         self._pending: list[Document] = []
@@ -199,7 +302,7 @@ class BatchWriter:
         if not self._pending and not empty:
             return
         index = len(self.batches)
-        path = self.folder / f"batch-{index:05d}.jsonl"
+        path = self.folder / f"batch-{self.prefix}{index:05d}.jsonl"
         write_batch_file(path, self._pending)
         self.batches.append(
             BatchRef(
@@ -215,6 +318,36 @@ class BatchWriter:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+
+class IdsWriter:
+    """The ids each read source splits into now, staged in parts of about ``part_size`` ids (a
+    source's ids are never split between parts; a source with no chunks is still listed), so
+    that the tasks that plan deletes and validate read one part at a time, never every id."""
+
+    def __init__(self, folder: UPath, part_size: int, prefix: str = "") -> None:
+        self.folder, self.part_size, self.prefix = folder, max(1, part_size), prefix
+        self.parts: list[str] = []
+        self._pending: dict[str, list[str]] = {}
+        self._ids = 0
+
+    def add(self, source: str, ids: list[str]) -> None:
+        self._pending[source] = ids
+        self._ids += len(ids)
+        if self._ids >= self.part_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            path = self.folder / f"new-ids-{self.prefix}{len(self.parts):05d}.json"
+            self.parts.append(write_json(path, self._pending))
+        self._pending, self._ids = {}, 0
+
+
+def read_new_ids(parts: Iterable[str]) -> Iterator[dict[str, set[str]]]:
+    """Part by part: source -> the ids it splits into now."""
+    for path in parts:
+        yield {source: set(ids) for source, ids in read_json(path).items()}
 
 
 def make_private_folder(folder: UPath) -> None:

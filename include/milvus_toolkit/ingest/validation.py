@@ -8,13 +8,23 @@ report shows a readable table of what differed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pandas as pd
 
-from milvus_toolkit.chunk_store import PRIMARY_FIELD, SOURCE_FIELD, SPARSE_FIELD, TEXT_FIELD, VECTOR_FIELD
+from milvus_toolkit.chunk_store import (
+    PRIMARY_FIELD,
+    SOURCE_FIELD,
+    SPARSE_FIELD,
+    TEXT_FIELD,
+    VECTOR_FIELD,
+    count_of_sources,
+    rows_of_sources,
+    source_groups,
+)
 from milvus_toolkit.rules import PermanentError
 
 log = logging.getLogger(__name__)
@@ -24,8 +34,10 @@ SAMPLE_ROWS = 1000
 class MilvusReader(Protocol):
     """What validation needs from Milvus (``MilvusHook`` provides it)."""
 
-    def iter_rows(self, name: str, output_fields: list[str], *, filter: str = "", batch_size: int = 5000): ...
-    def count(self, name: str, filter: str = "") -> int: ...
+    def iter_rows(
+        self, name: str, output_fields: list[str], *, filter: str = "", batch_size: int = 5000, filter_params=None
+    ): ...
+    def count(self, name: str, filter: str = "", *, filter_params=None) -> int: ...
     def collection_dim(self, name: str, vector_field: str = VECTOR_FIELD) -> int | None: ...
     def query(
         self, name: str, filter: str = "", *, output_fields: list[str] | None = None, limit: int | None = None
@@ -70,31 +82,49 @@ def gather(
     expected: dict[str, int],
     *,
     dim: int,
-    answers_for: Callable[[str], bool] | None = None,
+    kept: Iterable[str] = (),
+    gone: Iterable[str] = (),
+    others: int | None = None,
     filter: str = "",
 ) -> dict[str, pd.DataFrame]:
-    """Read what Milvus holds into frames: per-source counts, every id of the run's
-    sources, a sample of rows (text and vector), and collection-level facts.
+    """Read what Milvus holds into frames: per-source counts, duplicate ids, a sample of rows
+    (text and vector), and collection-level facts. What is read costs what the run changed:
 
-    ``answers_for(source)``: the run answers for this source although it split nothing from
-    it (a reindex's listing no longer has it): it must hold no rows. ``filter``: only these
+    - the sources the run read (``expected`` less ``kept``) and ``gone`` (the run answers for
+      them although it split nothing from them: a reindex's listing no longer has them; they
+      must hold no rows): their rows' ids are read, a group of sources at a time;
+    - ``kept`` (sources not read because their fingerprint says they did not change; their
+      ``expected`` count is what it records): counted by Milvus, a group at a time, and one
+      by one only in a group whose total differs.
+
+    ``others``: how many other sources the collection holds (reported). ``filter``: only these
     rows count (one tenant's)."""
-    expected_sources = set(expected)
-    counts: dict[str, int] = {}
-    ids: list[str] = []
-    for batch in reader.iter_rows(collection, [PRIMARY_FIELD, SOURCE_FIELD], filter=filter):
-        for row in batch:
-            counts[row[SOURCE_FIELD]] = counts.get(row[SOURCE_FIELD], 0) + 1
-            if row[SOURCE_FIELD] in expected_sources:
-                ids.append(row[PRIMARY_FIELD])
-
-    sources = sorted(expected_sources | set(counts))
+    kept = set(kept)
+    read = [source for source in expected if source not in kept]
+    answers = set(gone) - set(expected)
+    counts: Counter[str] = Counter()
+    duplicates = 0
+    for group in source_groups([*read, *answers]):  # a group's rows at a time: memory stays flat
+        ids: set[str] = set()
+        for batch in rows_of_sources(reader, collection, group, [PRIMARY_FIELD, SOURCE_FIELD], filter=filter):
+            for row in batch:
+                counts[row[SOURCE_FIELD]] += 1
+                duplicates += row[PRIMARY_FIELD] in ids
+                ids.add(row[PRIMARY_FIELD])
+    kept_total, kept_checked = 0, []
+    for group in source_groups(kept):
+        rows = count_of_sources(reader, collection, group, filter=filter)
+        kept_total += rows
+        if rows != sum(expected[source] for source in group):  # find which: one count per source of the group
+            for source in group:
+                counts[source] = count_of_sources(reader, collection, [source], filter=filter)
+                kept_checked.append(source)
+    sources = sorted({*read, *answers, *kept_checked})
     per_source = pd.DataFrame(
         {
             "source": sources,
             "expected": [expected.get(s, 0) for s in sources],
             "actual": [counts.get(s, 0) for s in sources],
-            "in_this_run": [s in expected_sources or bool(answers_for and answers_for(s)) for s in sources],
         }
     )
     fields = [PRIMARY_FIELD, TEXT_FIELD, VECTOR_FIELD]
@@ -111,14 +141,18 @@ def gather(
         [
             {
                 "expected_total": sum(expected.values()),
-                "actual_total_for_run_sources": sum(counts.get(s, 0) for s in expected_sources),
+                "actual_total_for_run_sources": sum(counts[s] for s in read) + kept_total,
+                "duplicate_ids": duplicates,
                 "rows_with_empty_text": reader.count(collection, filter=_and(f'{TEXT_FIELD} == ""', filter)),
                 "schema_dim": reader.collection_dim(collection),
                 "embedding_dim": dim,
+                "sources_read": len(read),
+                "sources_kept": len(kept),
+                "other_sources": others,
             }
         ]
     )
-    return {"per_source": per_source, "ids": pd.DataFrame({"pk": ids}), "sample": sample, "facts": facts}
+    return {"per_source": per_source, "sample": sample, "facts": facts}
 
 
 def validate(frames: dict[str, pd.DataFrame], *, strict: bool = False) -> ValidationReport:
@@ -128,7 +162,7 @@ def validate(frames: dict[str, pd.DataFrame], *, strict: bool = False) -> Valida
     import great_expectations.expectations as gxe
 
     per_source = frames["per_source"]
-    checked = per_source[per_source["in_this_run"]]
+    checked = per_source
     dim = int(frames["facts"]["embedding_dim"].iloc[0])
     suites = {
         "per_source": (
@@ -137,10 +171,6 @@ def validate(frames: dict[str, pd.DataFrame], *, strict: bool = False) -> Valida
                 gxe.ExpectColumnPairValuesToBeEqual(column_A="expected", column_B="actual"),
                 gxe.ExpectColumnValuesToBeBetween(column="expected", min_value=1 if not strict else 0),
             ],
-        ),
-        "ids": (
-            frames["ids"],
-            [gxe.ExpectColumnValuesToBeUnique(column="pk"), gxe.ExpectColumnValuesToNotBeNull(column="pk")],
         ),
         "sample": (
             frames["sample"],
@@ -153,6 +183,7 @@ def validate(frames: dict[str, pd.DataFrame], *, strict: bool = False) -> Valida
             frames["facts"],
             [
                 gxe.ExpectColumnPairValuesToBeEqual(column_A="expected_total", column_B="actual_total_for_run_sources"),
+                gxe.ExpectColumnValuesToBeBetween(column="duplicate_ids", min_value=0, max_value=0),
                 gxe.ExpectColumnValuesToBeBetween(column="rows_with_empty_text", min_value=0, max_value=0),
                 gxe.ExpectColumnPairValuesToBeEqual(column_A="schema_dim", column_B="embedding_dim"),
             ],
@@ -176,18 +207,19 @@ def validate(frames: dict[str, pd.DataFrame], *, strict: bool = False) -> Valida
 
     differences = checked[checked["expected"] != checked["actual"]][["source", "expected", "actual"]]
     facts = frames["facts"].iloc[0].to_dict()
-    other_sources = per_source[~per_source["in_this_run"]]
     report_facts = {
-        "sources": int(len(checked)),
+        "sources": int(facts["sources_read"] + facts["sources_kept"]),
+        "sources_read_and_counted": int(facts["sources_read"]),
+        "sources_kept_counted_in_groups": int(facts["sources_kept"]),
         "expected_chunks": int(facts["expected_total"]),
         "rows_for_these_sources": int(facts["actual_total_for_run_sources"]),
-        "unique_ids": int(frames["ids"]["pk"].nunique()),
+        "duplicate_ids": int(facts["duplicate_ids"]),
         "rows_with_empty_text": int(facts["rows_with_empty_text"]),
         "vector_dim": int(facts["schema_dim"]) if pd.notna(facts["schema_dim"]) else None,
         "sampled_rows": int(len(frames["sample"])),
     }
-    if not strict and len(other_sources):
-        report_facts["other_sources_in_collection"] = int(len(other_sources))
+    if not strict and pd.notna(facts["other_sources"]) and facts["other_sources"]:
+        report_facts["other_sources_in_collection"] = int(facts["other_sources"])
     return ValidationReport(
         success=not failed,
         expectations=total,
