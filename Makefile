@@ -26,7 +26,7 @@ help:
 	@echo "make milvus-lite-up / milvus-lite-down / milvus-lite-status   the second server: Milvus Lite 3.2.2 (BM25, hybrid; no auth: 127.0.0.1:19540 only)"
 	@echo "make airflow-init   the local Airflow metadata database (SQLite, .local/airflow)"
 	@echo "make airflow-up [EXECUTOR=celery] / airflow-down / airflow-status   a local Airflow (PostgreSQL; Celery: Redis, 2 workers)"
-	@echo "make bench-reindex  reindex cost: full rebuild vs incremental on an unchanged 100k-chunk corpus"
+	@echo "make bench-reindex  reindex cost per run and peak memory per task: full, unchanged, 1 % changed; local and S3"
 	@echo "make bench-ingest   ingest benchmark: plain pymilvus vs the DAG vs one call per chunk (BENCH_ARGS=...)"
 	@echo "make lock        re-pin requirements.lock from the current .venv"
 	@echo "make clean       stop servers, remove .venv and .local"
@@ -86,7 +86,10 @@ demo: venv milvus-up airflow-init
 bench-ingest: venv milvus-up airflow-init
 	@$(DEV_ENV) && python -m milvus_toolkit_dev.bench.ingest $(if $(EMBEDDING),--embedding $(EMBEDDING)) $(BENCH_ARGS)
 
-# What each reindex strategy costs on an unchanged 100,000-chunk corpus (full vs incremental).
+# What each reindex run costs (wall clock, files, chunks, rows, peak memory per task): full build,
+# unchanged and 1 %-changed incremental runs of 1,000,000 local chunks, then the same on 100,000
+# chunks in a local S3 server; each task in its own process. Result in .local/benchmarks/reindex-<ts>.json.
+# Smaller: make bench-reindex BENCH_ARGS="--chunks 100000 --s3-chunks 100000"
 bench-reindex: venv milvus-up airflow-init
 	@$(DEV_ENV) && python -m milvus_toolkit_dev.bench.reindex $(BENCH_ARGS)
 
