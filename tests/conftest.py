@@ -22,6 +22,9 @@ from pathlib import Path
 
 import pytest
 
+# The session's one local Airflow for the UI tests (fixture ``airflow_ui``) and Chromium.
+pytest_plugins = ["tests.ui_session"]
+
 REPO = Path(__file__).resolve().parents[1]
 TEST_HOME = REPO / ".local" / "test"
 ARTIFACTS = REPO / "test-artifacts"

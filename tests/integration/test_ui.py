@@ -1,9 +1,10 @@
 """The Airflow UI end to end, in a real browser (GitHub issue 7), and the same ingest through
 the REST API.
 
-One local Airflow for the whole module (LocalExecutor, api-server on a free loopback port,
-its own AIRFLOW_HOME and PostgreSQL database under .local/test/), started and stopped by the
-command behind ``make airflow-up`` / ``airflow-down`` (``python -m milvus_toolkit_dev.local_airflow``,
+The session's one local Airflow (fixture ``airflow_ui`` in tests/ui_session.py, shared with
+the provider's Milvus view tests: LocalExecutor, api-server on a free loopback port, its own
+AIRFLOW_HOME and PostgreSQL database under .local/test/), started and stopped by the command
+behind ``make airflow-up`` / ``airflow-down`` (``python -m milvus_toolkit_dev.local_airflow``,
 whose own test is the first here), against the test session's Milvus, with deterministic
 embeddings so that runs take seconds. Debian's Chromium
 (``make system-deps``) is driven headless by Playwright for Python.
@@ -28,23 +29,12 @@ from milvus_toolkit.ingest.documents import discover, load
 from milvus_toolkit.ingest.params import SAMPLE_CORPUS
 from milvus_toolkit.ingest.splitting import SplitSettings, split_document
 from milvus_toolkit_dev.processes import listening_sockets
-from tests.integration.ui_support import (
-    ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    Api,
-    Steps,
-    cleanup,
-    cli,
-    free_port,
-    ui_stack,
-)
+from tests.integration.ui_support import Api, browser_page, cli, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 browser = pytest.mark.browser
 
 RUN_TIMEOUT = 240  # seconds for one run; an ingest of the sample corpus takes ~25 s here
-UI_TIMEOUT = 45_000  # ms for a page element; generous for a loaded 2-core machine
 
 
 def expected_rows(chunk_size: int, chunk_overlap: int = 150) -> int:
@@ -55,81 +45,13 @@ def expected_rows(chunk_size: int, chunk_overlap: int = 150) -> int:
     )
 
 
-class Airflow:
-    def __init__(self, stack, api: Api, started: str):
-        self.stack = stack
-        self.api = api
-        self.base_url = stack.base_url
-        self.started = started  # what `local_airflow up` printed when it started the stack
-
-
-@pytest.fixture(scope="module")
-def airflow_ui(milvus_conn_uri, request):
-    """The module's Airflow, started by `local_airflow up` (as `make airflow-up`), DAGs
-    serialized and unpaused; stopped at the end by `local_airflow down` (twice: the second
-    finds nothing) with no process left behind (component and task logs go to
-    test-artifacts/ui/airflow-logs/ on failure)."""
-    stack, home = ui_stack(milvus_conn_uri)
-    cleanup(stack, home)  # leftovers of an earlier, killed session with the same pid
-    failed_before = request.session.testsfailed
-    failed = True
-    try:
-        started = cli(stack, "up").stdout
-        api = Api(stack)
-        for dag_id in ("milvus_ingest", "milvus_benchmark"):
-            api.wait_for_dag(dag_id, timeout=180)
-            api("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
-        yield Airflow(stack, api, started)
-        failed = request.session.testsfailed > failed_before
-        # test_local_airflow_cli_is_idempotent_loopback_only_and_leaves_nothing, its end:
-        assert "local Airflow stopped" in cli(stack, "down").stdout
-        assert stack.processes() == []
-        assert "nothing running" in cli(stack, "down").stdout
-    finally:
-        cleanup(stack, home, ARTIFACTS / "ui" / "airflow-logs" if failed else None)
-    assert stack.processes() == [], "no Airflow process left behind"
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make system-deps` (installs Debian's chromium package)")
-    from playwright.sync_api import sync_playwright
-
-    pw = sync_playwright().start()
-    try:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=120_000)
-        try:
-            yield browser
-        finally:
-            browser.close()
-    finally:
-        pw.stop()
-
-
 @pytest.fixture
 def ui(chromium, airflow_ui, request):
     """A fresh browser context, logged in as admin: ``(page, step)``."""
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=UI_TIMEOUT)
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, base_url=airflow_ui.base_url)
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=airflow_ui.base_url)
-    context.set_default_timeout(UI_TIMEOUT)
-    context.set_default_navigation_timeout(90_000)
-    page = context.new_page()
-    step = Steps(request.node.name)
-    try:
-        with step(page, "log in"):
-            page.goto("/")
-            page.get_by_label("Username").fill("admin")
-            page.get_by_label("Password").fill(airflow_ui.api.password)
-            page.get_by_role("button", name="Sign in").click()
-            expect(page.get_by_role("button", name="Admin")).to_be_visible(timeout=90_000)
-        yield page, step
-    finally:
-        print(f"\n{request.node.name} steps: {step.summary()}")
-        context.close()
+    with browser_page(
+        chromium, airflow_ui, request.node.name, {"width": 1400, "height": 1000}, clipboard=True
+    ) as page_and_step:
+        yield page_and_step
 
 
 def open_dag(page, dag_id: str) -> None:
@@ -200,8 +122,8 @@ LOOPBACK = {"127.0.0.1", "::1"}
 @pytest.mark.timeout(400)
 def test_local_airflow_cli_is_idempotent_loopback_only_and_leaves_nothing(airflow_ui):
     """The command behind `make airflow-up` / `make airflow-down`, default LocalExecutor: it
-    started this module's Airflow (fixture ``airflow_ui``), a second `up` starts nothing, and
-    `down` at the module's end stops everything, then finds nothing (asserted there)."""
+    started the session's Airflow (fixture ``airflow_ui``), a second `up` starts nothing, and
+    `down` at the session's end stops everything, then finds nothing (asserted there)."""
     stack, first = airflow_ui.stack, airflow_ui.started
     assert "(LocalExecutor) ready in" in first and stack.base_url in first
     processes = stack.processes()
@@ -347,61 +269,66 @@ def test_add_a_milvus_connection_and_test_it(ui, airflow_ui, milvus_conn_uri):
         ),
     ]
 
-    with step(page, "Admin > Connections"):
-        page.get_by_role("button", name="Admin").click()
-        page.get_by_role("menuitem", name="Connections").click()
-        page.wait_for_url(re.compile(r"/connections"))
-        expect(page.get_by_role("button", name="Add Connection")).to_be_visible()
+    try:
+        with step(page, "Admin > Connections"):
+            page.get_by_role("button", name="Admin").click()
+            page.get_by_role("menuitem", name="Connections").click()
+            page.wait_for_url(re.compile(r"/connections"))
+            expect(page.get_by_role("button", name="Add Connection")).to_be_visible()
 
-    for conn_id, port, title, message in cases:
-        with step(page, f"add {conn_id} with the Milvus form"):
-            page.get_by_role("button", name="Add Connection").click()
-            dialog = page.get_by_role("dialog").filter(has_text="Add Connection")
-            expect(dialog).to_be_visible()
-            dialog.get_by_role("textbox", name="Connection ID").fill(conn_id)
-            dialog.get_by_role("combobox", name="Connection Type").fill("Milvus")
-            page.get_by_role("option", name="Milvus", exact=True).click()
-            # The provider's relabelled standard fields.
-            dialog.get_by_role("textbox", name="URI").fill("http://127.0.0.1")
-            # Port given on its own: Airflow 3.3.2's Test sends port 0 for an empty Port, which
-            # the API takes for "another endpoint" and refuses (400) instead of testing.
-            dialog.get_by_role("spinbutton", name="Port").fill(str(port))
-            dialog.get_by_role("textbox", name="User").fill(unquote(server.username))
-            dialog.get_by_role("textbox", name="Password").fill(unquote(server.password))
-            dialog.get_by_role("textbox", name="Database").fill("default")
-            # The provider's own fields (conn-fields), under "Extra Fields".
-            dialog.get_by_role("button", name="Extra Fields", exact=True).click()
-            expect(dialog.get_by_text("Token / API key")).to_be_visible()
-            expect(dialog.get_by_role("checkbox", name="TLS")).not_to_be_checked()
-            dialog.get_by_role("spinbutton", name="Request timeout (seconds)").fill("10")
-            dialog.get_by_role("button", name="Save").click()
-            expect(dialog).to_be_hidden()
-            expect(page.get_by_role("row").filter(has_text=conn_id)).to_be_visible()
+        for conn_id, port, title, message in cases:
+            with step(page, f"add {conn_id} with the Milvus form"):
+                page.get_by_role("button", name="Add Connection").click()
+                dialog = page.get_by_role("dialog").filter(has_text="Add Connection")
+                expect(dialog).to_be_visible()
+                dialog.get_by_role("textbox", name="Connection ID").fill(conn_id)
+                dialog.get_by_role("combobox", name="Connection Type").fill("Milvus")
+                page.get_by_role("option", name="Milvus", exact=True).click()
+                # The provider's relabelled standard fields.
+                dialog.get_by_role("textbox", name="URI").fill("http://127.0.0.1")
+                # Port given on its own: Airflow 3.3.2's Test sends port 0 for an empty Port, which
+                # the API takes for "another endpoint" and refuses (400) instead of testing.
+                dialog.get_by_role("spinbutton", name="Port").fill(str(port))
+                dialog.get_by_role("textbox", name="User").fill(unquote(server.username))
+                dialog.get_by_role("textbox", name="Password").fill(unquote(server.password))
+                dialog.get_by_role("textbox", name="Database").fill("default")
+                # The provider's own fields (conn-fields), under "Extra Fields".
+                dialog.get_by_role("button", name="Extra Fields", exact=True).click()
+                expect(dialog.get_by_text("Token / API key")).to_be_visible()
+                expect(dialog.get_by_role("checkbox", name="TLS")).not_to_be_checked()
+                dialog.get_by_role("spinbutton", name="Request timeout (seconds)").fill("10")
+                dialog.get_by_role("button", name="Save").click()
+                expect(dialog).to_be_hidden()
+                expect(page.get_by_role("row").filter(has_text=conn_id)).to_be_visible()
 
-        stored = api("GET", f"/api/v2/connections/{conn_id}")
-        assert (stored["conn_type"], stored["host"], stored["port"], stored["login"], stored["schema"]) == (
-            "milvus",
-            "http://127.0.0.1",
-            port,
-            unquote(server.username),
-            "default",
-        )
-        assert json.loads(stored["extra"])["timeout"] == 10
+            stored = api("GET", f"/api/v2/connections/{conn_id}")
+            assert (stored["conn_type"], stored["host"], stored["port"], stored["login"], stored["schema"]) == (
+                "milvus",
+                "http://127.0.0.1",
+                port,
+                unquote(server.username),
+                "default",
+            )
+            assert json.loads(stored["extra"])["timeout"] == 10
 
-        with step(page, f"Test {conn_id}: {title}"):
-            row = page.get_by_role("row").filter(has_text=conn_id)
-            row.get_by_role("button", name="Test Connection").click()
-            toast = page.get_by_role("status").filter(has_text=re.compile("Test Connection (Successful|Failed)"))
-            expect(toast.first).to_be_visible(timeout=60_000)
-            expect(toast).to_have_count(1)
-            expect(toast).to_contain_text(title)
-            expect(toast).to_contain_text(message)
+            with step(page, f"Test {conn_id}: {title}"):
+                row = page.get_by_role("row").filter(has_text=conn_id)
+                row.get_by_role("button", name="Test Connection").click()
+                toast = page.get_by_role("status").filter(has_text=re.compile("Test Connection (Successful|Failed)"))
+                expect(toast.first).to_be_visible(timeout=60_000)
+                expect(toast).to_have_count(1)
+                expect(toast).to_contain_text(title)
+                expect(toast).to_contain_text(message)
 
-        page.reload()  # no toast of this case is left for the next one to read
-        expect(page.get_by_role("button", name="Add Connection")).to_be_visible()
-
-    for conn_id, *_ in cases:
-        api("DELETE", f"/api/v2/connections/{conn_id}")
+            page.reload()  # no toast of this case is left for the next one to read
+            expect(page.get_by_role("button", name="Add Connection")).to_be_visible()
+    finally:  # the session's Airflow is shared: no connection of this test outlives it
+        for conn_id, *_ in cases:
+            try:
+                api("DELETE", f"/api/v2/connections/{conn_id}")
+            except urllib.error.HTTPError as exc:
+                if exc.code != 404:  # 404: the test stopped before adding it
+                    raise
 
 
 # ---- the benchmark, small, and its table in the log ----------------------------------------------------

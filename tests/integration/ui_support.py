@@ -1,7 +1,9 @@
-"""Helpers for the end-to-end tests of the Airflow UI (tests/integration/test_ui.py): a local
-Airflow of the test's own, its REST API with a token, Debian's Chromium driven by Playwright,
-and ``step()``, which leaves a screenshot of every step and, when a step fails, the page's
-text in the test output."""
+"""Helpers for the end-to-end tests of the Airflow UI (tests/integration/test_ui.py and the
+provider's Milvus view, tests/provider/integration/test_milvus_view.py): the session's local
+Airflow (one stack for both modules: the fixtures ``airflow_ui`` and ``chromium`` in
+tests/ui_session.py), its REST API with a token, Debian's Chromium driven by Playwright, a
+logged-in page (``browser_page``), and ``step()``, which leaves a screenshot of every step
+and, when a step fails, the page's text in the test output."""
 
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 TERMINAL = {"success", "failed"}
+UI_TIMEOUT = 45_000  # ms for a page element; generous for a loaded 2-core machine
 
 
 def free_port() -> int:
@@ -54,7 +57,9 @@ def ui_stack(milvus_conn_uri: str) -> tuple[LocalAirflow, Path]:
     """A LocalExecutor Airflow of this test session: own AIRFLOW_HOME and run folder under
     .local/test/, own PostgreSQL database, api-server on a free loopback port, connection
     testing on (local_airflow sets AIRFLOW__CORE__TEST_CONNECTION=Enabled), milvus_default
-    pointing at the session's Milvus, deterministic embeddings, no schedules."""
+    pointing at the session's Milvus, deterministic embeddings, no schedules, and the Milvus
+    view's ``[milvus] ui_artifacts_root`` set to the benchmark's ``runs/`` folder (so a run's
+    ``history.csv``, one level up, is a file outside the root)."""
     pid = os.getpid()
     home = TEST_HOME / f"airflow-ui-{pid}"
     stack = LocalAirflow(
@@ -71,9 +76,29 @@ def ui_stack(milvus_conn_uri: str) -> tuple[LocalAirflow, Path]:
             "MILVUS_TOOLKIT_STAGING": str(home / "staging"),
             "MILVUS_BENCHMARK_RESULTS": str(home / "benchmarks"),
             "MILVUS_BENCHMARK_SCHEDULE": "none",
+            "AIRFLOW__MILVUS__UI_ARTIFACTS_ROOT": str(benchmark_runs(home)),
         },
     )
     return stack, home
+
+
+def benchmark_runs(home: Path) -> Path:
+    """The benchmark's ``runs/`` folder of the stack whose folder is ``home``."""
+    return home / "benchmarks" / "runs"
+
+
+class UiAirflow:
+    """The session's local Airflow (fixture ``airflow_ui``): the stack, a REST API client,
+    what ``local_airflow up`` printed when it started the stack, and the benchmark's
+    ``runs/`` folder (the view's ``ui_artifacts_root``)."""
+
+    def __init__(self, stack: LocalAirflow, home: Path, api: Api, started: str):
+        self.stack = stack
+        self.home = home
+        self.api = api
+        self.base_url = stack.base_url
+        self.started = started
+        self.runs_root = benchmark_runs(home)
 
 
 def cli(stack: LocalAirflow, *args: str) -> subprocess.CompletedProcess:
@@ -203,6 +228,39 @@ class Api:
 
 
 # ---- the browser -----------------------------------------------------------------------------------
+
+
+def launch_chromium(playwright):
+    """Debian's Chromium, headless (never `playwright install`)."""
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=120_000)
+
+
+@contextmanager
+def browser_page(chromium, airflow: UiAirflow, test_name: str, viewport: dict, clipboard: bool = False):
+    """A fresh browser context on ``airflow``, logged in as admin through the sign-in form
+    (the first step of every browser test): ``(page, step)``. The steps' timings are
+    printed and the context closed at the end."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=UI_TIMEOUT)
+    context = chromium.new_context(viewport=viewport, base_url=airflow.base_url)
+    if clipboard:
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=airflow.base_url)
+    context.set_default_timeout(UI_TIMEOUT)
+    context.set_default_navigation_timeout(90_000)
+    page = context.new_page()
+    step = Steps(test_name)
+    try:
+        with step(page, "log in"):
+            page.goto("/")
+            page.get_by_label("Username").fill("admin")
+            page.get_by_label("Password").fill(airflow.api.password)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_role("button", name="Admin")).to_be_visible(timeout=90_000)
+        yield page, step
+    finally:
+        print(f"\n{test_name} steps: {step.summary()}")
+        context.close()
 
 
 def slug(text: str) -> str:

@@ -2,7 +2,8 @@
 api-server from its ``airflow.plugins`` entry point, a real ingest and a real small benchmark
 run by the scheduler, the pages read over HTTP and in Debian's Chromium.
 
-One local Airflow for the module (``ui_support.ui_stack``: LocalExecutor, api-server on a free
+The session's one local Airflow (fixture ``airflow_ui`` in tests/ui_session.py, shared with
+tests/integration/test_ui.py; ``ui_support.ui_stack``: LocalExecutor, api-server on a free
 loopback port, its own PostgreSQL database) against the session's Milvus 2.3.5 server, with
 ``[milvus] ui_artifacts_root`` set to the benchmark's ``runs/`` folder (so the run's
 ``history.csv``, one level up, is a file outside the root: refused)."""
@@ -20,23 +21,13 @@ from urllib.parse import quote, unquote, urlsplit
 import pytest
 
 from milvus_toolkit.ingest.params import SAMPLE_CORPUS
-from tests.integration.ui_support import (
-    ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    Api,
-    Steps,
-    cleanup,
-    free_port,
-    ui_stack,
-)
+from tests.integration.ui_support import ARTIFACTS, Api, browser_page, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 browser = pytest.mark.browser
 
 COLLECTION = "view_sample"
 RUN_TIMEOUT = 300
-UI_TIMEOUT = 45_000
 BENCHMARK_CONF = {
     "operations": ["add"],
     "counts": [5],
@@ -75,33 +66,23 @@ def _wait(api: Api, dag_id: str, run_id: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def view(milvus_conn_uri, request):
-    """The module's Airflow with one ingest of the sample corpus into ``view_sample`` and one
-    small benchmark run, both finished."""
-    stack, home = ui_stack(milvus_conn_uri)
-    runs_root = home / "benchmarks" / "runs"
-    stack.extra_env["AIRFLOW__MILVUS__UI_ARTIFACTS_ROOT"] = str(runs_root)
-    cleanup(stack, home)
+def view(airflow_ui, milvus_conn_uri):
+    """The session's Airflow with one ingest of the sample corpus into ``view_sample`` and one
+    small benchmark run, both finished (the newest runs of their DAGs while this module's
+    tests run: the view shows a DAG's newest run)."""
+    api = airflow_ui.api
     _drop(milvus_conn_uri)
-    failed_before = request.session.testsfailed
-    failed = True
     try:
-        stack.up(timeout=300)
-        api = Api(stack)
-        for dag_id in ("milvus_ingest", "milvus_benchmark"):
-            api.wait_for_dag(dag_id, timeout=180)
-            api("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
         conf = {"source": str(SAMPLE_CORPUS), "collection": COLLECTION, "embedding": "deterministic"}
         ingest = api("POST", "/api/v2/dags/milvus_ingest/dagRuns", {"logical_date": None, "conf": conf})
         bench = api("POST", "/api/v2/dags/milvus_benchmark/dagRuns", {"logical_date": None, "conf": BENCHMARK_CONF})
         _wait(api, "milvus_ingest", ingest["dag_run_id"])
         _wait(api, "milvus_benchmark", bench["dag_run_id"])
-        yield View(stack, api, stack.base_url, ingest["dag_run_id"], bench["dag_run_id"], runs_root)
-        failed = request.session.testsfailed > failed_before
+        yield View(
+            airflow_ui.stack, api, airflow_ui.base_url, ingest["dag_run_id"], bench["dag_run_id"], airflow_ui.runs_root
+        )
     finally:
-        cleanup(stack, home, ARTIFACTS / "milvus-view" / "airflow-logs" if failed else None)
         _drop(milvus_conn_uri)
-    assert stack.processes() == [], "no Airflow process left behind"
 
 
 def get(view: View, path: str, token: str | None = None, cookie: str | None = None) -> tuple[int, str, dict]:
@@ -199,45 +180,12 @@ def test_the_run_report_serves_files_under_the_root_only(view):
 # ---- in the browser -------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make system-deps` (installs Debian's chromium package)")
-    from playwright.sync_api import sync_playwright
-
-    pw = sync_playwright().start()
-    try:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=120_000)
-        try:
-            yield b
-        finally:
-            b.close()
-    finally:
-        pw.stop()
-
-
 @pytest.fixture
-def ui(chromium, view, request):
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=UI_TIMEOUT)
-    context = chromium.new_context(viewport={"width": 1500, "height": 950}, base_url=view.base_url)
-    context.set_default_timeout(UI_TIMEOUT)
-    context.set_default_navigation_timeout(90_000)
-    page = context.new_page()
-    step = Steps(request.node.name)
+def ui(chromium, airflow_ui, view, request):
+    """A fresh browser context, logged in as admin: ``(page, step)``."""
     (ARTIFACTS / "milvus-view").mkdir(parents=True, exist_ok=True)
-    try:
-        with step(page, "log in"):
-            page.goto("/")
-            page.get_by_label("Username").fill("admin")
-            page.get_by_label("Password").fill(view.api.password)
-            page.get_by_role("button", name="Sign in").click()
-            expect(page.get_by_role("button", name="Admin")).to_be_visible(timeout=90_000)
-        yield page, step
-    finally:
-        print(f"\n{request.node.name} steps: {step.summary()}")
-        context.close()
+    with browser_page(chromium, airflow_ui, request.node.name, {"width": 1500, "height": 950}) as page_and_step:
+        yield page_and_step
 
 
 @browser
