@@ -628,7 +628,8 @@ def validate_collection(
     spec = collection_spec(params, embedding.dim, name)
     census = record.census  # None: a new build, which holds only this run's rows
     gone = [s for s in census or () if s not in failed and s not in scope.listed and scope.is_gone(s)]
-    others = None if census is None else sum(1 for s in census if s not in expected and s not in gone)
+    answered = scope.read | set(gone)
+    others = None if census is None else [s for s in census if s not in expected and s not in answered]
     report = validate(
         gather(
             hook,
@@ -637,7 +638,8 @@ def validate_collection(
             dim=embedding.dim,
             kept=scope.unchanged,
             gone=gone,
-            others=others,
+            others=None if others is None else len(others),
+            others_rows=None if others is None else sum(census[s] for s in others),
             filter=spec.scope_filter,
         ),
         strict=strict,

@@ -85,6 +85,7 @@ def gather(
     kept: Iterable[str] = (),
     gone: Iterable[str] = (),
     others: int | None = None,
+    others_rows: int | None = None,
     filter: str = "",
 ) -> dict[str, pd.DataFrame]:
     """Read what Milvus holds into frames: per-source counts, duplicate ids, a sample of rows
@@ -97,8 +98,9 @@ def gather(
       ``expected`` count is what it records): counted by Milvus, a group at a time, and one
       by one only in a group whose total differs.
 
-    ``others``: how many other sources the collection holds (reported). ``filter``: only these
-    rows count (one tenant's)."""
+    ``others``: how many other sources the collection holds (reported), ``others_rows``: their
+    rows when the run started (``None``: unknown). ``filter``: only these rows count (one
+    tenant's)."""
     kept = set(kept)
     read = [source for source in expected if source not in kept]
     answers = set(gone) - set(expected)
@@ -111,14 +113,22 @@ def gather(
                 counts[row[SOURCE_FIELD]] += 1
                 duplicates += row[PRIMARY_FIELD] in ids
                 ids.add(row[PRIMARY_FIELD])
-    kept_total, kept_checked = 0, []
-    for group in source_groups(kept):
-        rows = count_of_sources(reader, collection, group, filter=filter)
-        kept_total += rows
-        if rows != sum(expected[source] for source in group):  # find which: one count per source of the group
-            for source in group:
-                counts[source] = count_of_sources(reader, collection, [source], filter=filter)
-                kept_checked.append(source)
+    kept_expected = sum(expected[source] for source in kept)
+    kept_total, kept_checked = kept_expected, []
+    read_total = sum(counts[s] for s in read)
+    # One count of the whole collection settles the kept sources when it is exactly what every
+    # source should hold now (the others as the census found them); otherwise (another run
+    # wrote meanwhile, or rows went missing) they are counted by group, and one by one in a
+    # group whose total differs.
+    if kept and (others_rows is None or reader.count(collection, filter) != read_total + kept_expected + others_rows):
+        kept_total = 0
+        for group in source_groups(kept):
+            rows = count_of_sources(reader, collection, group, filter=filter)
+            kept_total += rows
+            if rows != sum(expected[source] for source in group):
+                for source in group:
+                    counts[source] = count_of_sources(reader, collection, [source], filter=filter)
+                    kept_checked.append(source)
     sources = sorted({*read, *answers, *kept_checked})
     per_source = pd.DataFrame(
         {
@@ -141,7 +151,7 @@ def gather(
         [
             {
                 "expected_total": sum(expected.values()),
-                "actual_total_for_run_sources": sum(counts[s] for s in read) + kept_total,
+                "actual_total_for_run_sources": read_total + kept_total,
                 "duplicate_ids": duplicates,
                 "rows_with_empty_text": reader.count(collection, filter=_and(f'{TEXT_FIELD} == ""', filter)),
                 "schema_dim": reader.collection_dim(collection),
