@@ -56,10 +56,14 @@ def ui(chromium, airflow_ui, request):
 
 def open_dag(page, dag_id: str) -> None:
     """From the Dags list, the DAG's own page, once it has replaced the list (the list has a
-    "Trigger Dag" button per DAG too)."""
+    "Trigger Dag" button per DAG too). The list first, and a link to the DAG's page: the Home
+    page before it links a task of the DAG's last run under the DAG's name when that run
+    emitted an Asset event (on the session's shared Airflow, the Milvus view's ingest)."""
     from playwright.sync_api import expect
 
-    page.get_by_role("link", name=dag_id, exact=True).first.click()
+    page.wait_for_url(re.compile(r"/dags/?(\?.*)?$"))
+    link = page.get_by_role("link", name=dag_id, exact=True).and_(page.locator(f"a[href$='/dags/{dag_id}']"))
+    link.first.click()
     page.wait_for_url(re.compile(rf"/dags/{dag_id}/?$"))
     expect(page.get_by_text("Latest Dag Version")).to_be_visible()
     expect(page.get_by_role("button", name="Trigger Dag")).to_have_count(1)
