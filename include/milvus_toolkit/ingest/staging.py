@@ -81,9 +81,32 @@ def _strictly_inside(path: UPath, parent: UPath) -> bool:
     return path.path.rstrip("/").startswith(parent.path.rstrip("/") + "/")
 
 
+class StagedRef:
+    """What a mapped task needs to find its staged part (small: goes through XCom as a dict,
+    with its ``label`` for the task's map index)."""
+
+    index: int
+    path: str
+    first_source: str
+    last_source: str
+
+    @property
+    def span(self) -> str:
+        first, last = self.first_source, self.last_source
+        return first if first == last else f"{first} .. {last}"
+
+    @classmethod
+    def of(cls, value):
+        """Back from XCom (a dict) to the typed reference."""
+        return value if isinstance(value, cls) else cls(**{f.name: value[f.name] for f in fields(cls)})
+
+    def to_xcom(self) -> dict:
+        return {**asdict(self), "label": self.label}
+
+
 @dataclass
-class BatchRef:
-    """What a mapped task needs to find its batch (small: goes through XCom as a dict)."""
+class BatchRef(StagedRef):
+    """One staged batch of chunks (``path``: JSON lines), written by one mapped task."""
 
     index: int
     path: str
@@ -93,18 +116,7 @@ class BatchRef:
 
     @property
     def label(self) -> str:
-        span = (
-            self.first_source if self.first_source == self.last_source else f"{self.first_source} .. {self.last_source}"
-        )
-        return f"batch {self.index + 1}: {self.chunks} chunks ({span})"
-
-    @classmethod
-    def of(cls, value: BatchRef | dict) -> BatchRef:
-        """Back from XCom (a dict) to the typed reference."""
-        return value if isinstance(value, cls) else cls(**{f.name: value[f.name] for f in fields(cls)})
-
-    def to_xcom(self) -> dict:
-        return {**asdict(self), "label": self.label}
+        return f"batch {self.index + 1}: {self.chunks} chunks ({self.span})"
 
 
 @dataclass
@@ -153,28 +165,19 @@ class SplitManifest:
 
 
 @dataclass
-class ShardRef:
-    """One shard of the corpus's sources, staged by the listing (small: goes through XCom)."""
+class ShardRef(StagedRef):
+    """One shard of the corpus's sources, staged by the listing (``path``: its files, from
+    ``Corpus.shard``, and what the collection records of them), loaded and split by one mapped task."""
 
     index: int
-    path: str  # the staged shard: its files (``Corpus.shard``) and what the collection records of them
+    path: str
     files: int
     first_source: str
     last_source: str
 
     @property
     def label(self) -> str:
-        span = (
-            self.first_source if self.first_source == self.last_source else f"{self.first_source} .. {self.last_source}"
-        )
-        return f"shard {self.index + 1}: {self.files} files ({span})"
-
-    @classmethod
-    def of(cls, value: ShardRef | dict) -> ShardRef:
-        return value if isinstance(value, cls) else cls(**{f.name: value[f.name] for f in fields(cls)})
-
-    def to_xcom(self) -> dict:
-        return {**asdict(self), "label": self.label}
+        return f"shard {self.index + 1}: {self.files} files ({self.span})"
 
 
 @dataclass
