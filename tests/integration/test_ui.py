@@ -235,7 +235,15 @@ def test_ingest_through_the_rest_api(airflow_ui, hook, collection_name):
     wait_for_success(api, "milvus_ingest", run_id)
 
     tis = api.task_instances("milvus_ingest", run_id)
-    assert {ti["task_id"] for ti in tis} >= {"check_inputs", "split_corpus", "write_batch", "validate", "report"}
+    assert {ti["task_id"] for ti in tis} >= {
+        "check_inputs",
+        "list_sources",
+        "split_shard",
+        "merge_shards",
+        "write_batch",
+        "validate",
+        "report",
+    }
     assert all(ti["state"] == "success" for ti in tis), [(t["task_id"], t["map_index"], t["state"]) for t in tis]
     log = api.task_log("milvus_ingest", run_id, "report")
     assert f"Ingest into '{collection_name}'" in log, log[-3000:]
