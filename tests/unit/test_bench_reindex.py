@@ -90,6 +90,8 @@ def test_targets_reached_and_not_reached():
     assert found[1].line() == "1 % changed <= 10% of full: 12.0% -> NOT reached"
     worse = verdicts(100.0, 6.0, 10.0, 1100.0, smaller_scale_peak_mb=900.0, scales=(100_000, 1_000_000))
     assert [v.reached for v in worse] == [False, True, False, False]
+    # Printed as the ratio line prints it (15.8 / 138.0 = 0.11449...), not from a rounded ratio.
+    assert verdicts(138.0, 15.8, 27.7, 358.0)[0].value == f"{15.8 / 138.0:.1%}" == "11.4%"
 
 
 def test_the_scale_target_needs_a_smaller_corpus():

@@ -126,7 +126,8 @@ def verdicts(
 ) -> list[Verdict]:
     """The four targets for one corpus (wall clocks of its full, unchanged and 1 % runs; the
     highest peak of any of its tasks), and the peak against a smaller corpus's, when known."""
-    unchanged, changed = ratio(unchanged_s, full_s), ratio(changed_s, full_s)
+    unchanged = unchanged_s / full_s if full_s else None  # not rounded: the printed ratios are the same
+    changed = changed_s / full_s if full_s else None
     out = [
         Verdict(
             f"unchanged <= {UNCHANGED_MAX_SHARE:.0%} of full",
