@@ -297,14 +297,12 @@ def delete_rows(hook, collection: str, ids: list[str]) -> int:
     return hook.delete(collection, ids)
 
 
-def count_by_source(
-    hook, collection: str, source_field: str = SOURCE_FIELD, *, filter: str = "", batch_size: int = 5000
-) -> dict[str, int]:
+def count_by_source(hook, collection: str, source_field: str = SOURCE_FIELD, *, filter: str = "") -> dict[str, int]:
     """Exact row count per source over the whole collection (or alias), ``filter``'s rows only:
     the chunk rows read with the hook's ``iter_rows`` (Strong consistency, paged by primary key,
     so rows written just before are counted). One entry per source, never per row."""
     counts: Counter[str] = Counter()
-    for batch in hook.iter_rows(collection, [source_field], filter=filter, batch_size=batch_size):
+    for batch in hook.iter_rows(collection, [source_field], filter=filter):
         counts.update(row[source_field] for row in batch)
     return dict(counts)
 
@@ -337,16 +335,12 @@ def count_of_sources(hook, collection: str, sources: list[str], *, filter: str =
     return hook.count(collection, _of_sources(filter), filter_params={"sources": list(sources)})
 
 
-def source_fingerprints(hook, collection: str, *, filter: str = "", batch_size: int = 5000) -> dict:
+def source_fingerprints(hook, collection: str, *, filter: str = "") -> dict:
     """Per source, the fingerprint its rows record (``milvus_toolkit.fingerprints.Recorded``),
     streamed with the hook's ``iter_rows`` (Strong consistency): one entry per source."""
     from milvus_toolkit.fingerprints import FINGERPRINT, recorded
 
-    rows = (
-        row
-        for batch in hook.iter_rows(collection, [SOURCE_FIELD, FINGERPRINT], filter=filter, batch_size=batch_size)
-        for row in batch
-    )
+    rows = (row for batch in hook.iter_rows(collection, [SOURCE_FIELD, FINGERPRINT], filter=filter) for row in batch)
     return recorded(rows)
 
 

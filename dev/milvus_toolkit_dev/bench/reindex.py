@@ -14,9 +14,9 @@ itself, not a model):
    that corpus (reported too: the baseline of their ratios).
 
 This runs the DAG's step functions, not Airflow's scheduler: ``plan``, ``check_inputs``,
-``split_corpus``, ``prepare_target``, every write batch, ``delete_obsolete``,
-``validate_target`` and ``swap_alias`` (the order of ``tests/integration/conftest.py``'s
-``Reindex.all``, the functions ``dags/milvus_reindex.py`` wires), each in its own child process
+``list_sources``, every ``split_shard``, ``merge_shards``, ``prepare_target``, every write batch,
+``delete_obsolete``, ``validate_target`` and ``swap_alias`` (the functions and order
+``dags/milvus_reindex.py`` wires), each in its own child process
 with the XCom dicts between them (``reindex_steps``), as an Airflow worker runs one process per
 task. That is the point: the peak memory of each task. ``airflow dags test`` runs every task
 in one process, so its peak is the whole run's. A run's wall clock is the sum of its steps'
@@ -266,7 +266,7 @@ def peak_table(runs: dict[str, dict]) -> list[str]:
     names = list(runs)
     lines = ["| peak RSS per task, MB | " + " | ".join(names) + " |", "|---|" + "--:|" * len(names)]
     for step in ORDER:
-        label = "write_batch (highest)" if step == "write_batch" else step
+        label = f"{step} (highest)" if step in ("split_shard", "write_batch") else step
         cells = [f"{runs[n]['peak_mb'][step]:.0f}" if step in runs[n]["peak_mb"] else "-" for n in names]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines

