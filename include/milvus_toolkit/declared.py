@@ -34,37 +34,43 @@ IDENTITY_FIELDS = (
 )
 
 
+NOT_PARAMS = {"name", "schedule", "evaluate_schedule"}  # the declaration's own fields, not reindex params
+
+
 class DeclarationError(PermanentError, ValueError):
     """The declaration file is unreadable or an index in it is invalid."""
 
 
 class IndexDeclaration(BaseModel):
+    """One declared index. Its run params are validated by ``ReindexParams``, which holds every
+    default and bound: a field left out here (``None``) takes the reindex default."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[A-Za-z0-9_]+$", max_length=100)
     source: str = Field(min_length=1)
+    collection: str
+    schedule: str | None = None
+    evaluate_schedule: str | None = None  # adds a scheduled milvus_evaluate__<name> (docs/quality.md)
     source_root: str | None = None
     source_conn_id: str | None = None  # the Airflow connection that reads an object-storage source
-    collection: str
-    embedding: EmbeddingName = "local"
+    embedding: EmbeddingName | None = None
     embedding_dim: int | None = None
-    splitter: Splitter = "auto"
-    chunk_size: int = 1000
-    chunk_overlap: int = 150
-    schedule: str | None = None
-    on_bad_file: OnBadFile = "skip"
-    max_delete_percent: float = 10.0
-    max_file_mb: int = 100
-    keep_builds: int = 1
-    hybrid: bool = False  # BM25 keyword search beside the dense vectors (Milvus 2.5+)
+    splitter: Splitter | None = None
+    chunk_size: int | None = None
+    chunk_overlap: int | None = None
+    on_bad_file: OnBadFile | None = None
+    max_delete_percent: float | None = None
+    max_file_mb: int | None = None
+    keep_builds: int | None = None
+    hybrid: bool | None = None  # BM25 keyword search beside the dense vectors (Milvus 2.5+)
     tenant: str | None = None  # one tenant of a collection partitioned by tenant
-    # Retrieval quality (docs/quality.md): the evaluation set (JSONL; relative to this file) that validation scores
-    # and the full rebuild's swap is gated on; evaluate_schedule adds a scheduled milvus_evaluate__<name>.
+    # Retrieval quality: the evaluation set (JSONL; relative to this file) that validation scores
+    # and the full rebuild's swap is gated on.
     evaluation: str | None = None
-    evaluation_k: int = Field(5, ge=1, le=100)
-    min_quality: float | None = Field(None, ge=0, le=1)
-    max_quality_drop: float = Field(0.02, ge=0, le=1)
-    evaluate_schedule: str | None = None
+    evaluation_k: int | None = None
+    min_quality: float | None = None
+    max_quality_drop: float | None = None
 
     @property
     def dag_id(self) -> str:
@@ -75,9 +81,14 @@ class IndexDeclaration(BaseModel):
         return f"milvus_evaluate__{self.name}"
 
     def run_params(self) -> dict:
-        """The reindex params this index's runs use (the run's conf may add operational
-        params such as strategy or max_delete_percent, never the identity fields)."""
-        return self.model_dump(exclude={"name", "schedule", "evaluate_schedule"}, exclude_none=True)
+        """The reindex params this index's runs use: what it declares, with the reindex
+        defaults for the rest (the run's conf may add operational params such as strategy or
+        max_delete_percent, never the identity fields). Raises ``ParamsError`` if invalid."""
+        from milvus_toolkit.reindex import parse_reindex_params
+
+        fields = set(type(self).model_fields) - NOT_PARAMS
+        parsed = parse_reindex_params(self.model_dump(include=fields, exclude_none=True))
+        return {key: value for key in sorted(fields) if (value := getattr(parsed, key)) is not None}
 
     def doc(self) -> str:
         return (
@@ -97,8 +108,6 @@ def load_declarations(path: Path | None = None) -> list[IndexDeclaration]:
     """Every declared index, validated as reindex params too. Raises ``DeclarationError``
     naming the file, the index and the field; the default file may be absent (no indexes)."""
     import yaml
-
-    from milvus_toolkit.reindex import parse_reindex_params
 
     path = path or declarations_path()
     if not path.exists():
@@ -125,7 +134,7 @@ def load_declarations(path: Path | None = None) -> list[IndexDeclaration]:
             raise DeclarationError(f"{where}: expected a mapping of fields")
         index = _resolved(index, path.parent)
         try:
-            parse_reindex_params(index.run_params())
+            index.run_params()
         except ParamsError as exc:
             problems = str(exc).removeprefix("invalid reindex parameters: ").replace("param '", "field '")
             raise DeclarationError(f"{where}: {problems}") from None
@@ -143,13 +152,17 @@ def load_declarations(path: Path | None = None) -> list[IndexDeclaration]:
         sharing = [index for index in indexes if index.collection == collection]
         if len(sharing) > 1 and (
             any(index.tenant is None for index in sharing)
-            or len({(index.hybrid, index.embedding, index.embedding_dim) for index in sharing}) > 1
+            or len({_layout(index.run_params()) for index in sharing}) > 1
         ):
             raise DeclarationError(
                 f"{path}: collection '{collection}' is declared by {[index.name for index in sharing]}: indexes "
                 f"that share a collection must each have a tenant and the same hybrid and embedding settings"
             )
     return indexes
+
+
+def _layout(params: dict) -> tuple:
+    return params.get("hybrid"), params.get("embedding"), params.get("embedding_dim")
 
 
 def _resolved(index: IndexDeclaration, base: Path) -> IndexDeclaration:

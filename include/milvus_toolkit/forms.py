@@ -129,7 +129,8 @@ def declared_reindex_form(index) -> dict:
     declaration gives the defaults it declares."""
     from milvus_toolkit.reindex import ReindexParams
 
-    defaults = {name: getattr(index, name) for name in DECLARED_DEFAULTS}
+    declared = index.run_params()
+    defaults = {name: declared.get(name) for name in DECLARED_DEFAULTS}
     return model_params(ReindexParams, OPERATIONAL + ("max_delete_percent",) + QUALITY, defaults)
 
 
