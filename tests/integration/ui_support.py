@@ -57,9 +57,9 @@ def ui_stack(milvus_conn_uri: str) -> tuple[LocalAirflow, Path]:
     """A LocalExecutor Airflow of this test session: own AIRFLOW_HOME and run folder under
     .local/test/, own PostgreSQL database, api-server on a free loopback port, connection
     testing on (local_airflow sets AIRFLOW__CORE__TEST_CONNECTION=Enabled), milvus_default
-    pointing at the session's Milvus, deterministic embeddings, no schedules, and the Milvus
-    view's ``[milvus] ui_artifacts_root`` set to the benchmark's ``runs/`` folder (so a run's
-    ``history.csv``, one level up, is a file outside the root)."""
+    pointing at the session's Milvus, deterministic embeddings, no schedules, DAG files parsed
+    once, and the Milvus view's ``[milvus] ui_artifacts_root`` set to the benchmark's
+    ``runs/`` folder (so a run's ``history.csv``, one level up, is a file outside the root)."""
     pid = os.getpid()
     home = TEST_HOME / f"airflow-ui-{pid}"
     stack = LocalAirflow(
@@ -77,6 +77,9 @@ def ui_stack(milvus_conn_uri: str) -> tuple[LocalAirflow, Path]:
             "MILVUS_BENCHMARK_RESULTS": str(home / "benchmarks"),
             "MILVUS_BENCHMARK_SCHEDULE": "none",
             "AIRFLOW__MILVUS__UI_ARTIFACTS_ROOT": str(benchmark_runs(home)),
+            # The DAG files do not change during a session: parsed once, not every 30 s (most of
+            # what the stack costs while it waits, from test_ui to the view tests and the end).
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "3600",
         },
     )
     return stack, home
