@@ -1,7 +1,9 @@
-"""Which ingest steps load the local embedding model, against the real Milvus of the test
-session and the real model (all-MiniLM-L6-v2). Each step runs as a fresh task process would:
-the per-process model cache is emptied before it, so every step that asks for the model
-loads it again, as it would under LocalExecutor, Celery or Kubernetes."""
+"""Which ingest steps load the local embedding model, against a real Milvus of the test
+session (its Milvus Lite server: which step loads the model does not depend on the server, and
+Lite creates, loads and queries a collection without 2.3.5's time-tick waits) and the real model
+(all-MiniLM-L6-v2). Each step runs as a fresh task process would: the per-process model cache
+is emptied before it, so every step that asks for the model loads it again, as it would under
+LocalExecutor, Celery or Kubernetes."""
 
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ from milvus_toolkit.ingest.staging import BatchRef, SplitManifest, run_folder
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("private_staging")]
 
 
-def test_only_the_write_tasks_load_the_local_model(hook, collection_name, monkeypatch):
+def test_only_the_write_tasks_load_the_local_model(lite_hook, collection_name, monkeypatch):
+    hook = lite_hook
     loads: list[str] = []
     step = "?"
     real_load = embeddings._local_model.__wrapped__  # the loader itself, without the per-process cache
@@ -69,12 +72,13 @@ def test_only_the_write_tasks_load_the_local_model(hook, collection_name, monkey
 
 
 def test_validate_still_loads_the_model_when_no_write_task_embedded_the_smoke_chunk(
-    hook, collection_name, monkeypatch, tmp_path
+    lite_hook, collection_name, monkeypatch, tmp_path
 ):
     """A re-run in ``add`` mode of a touched file (read again: its mtime moved; every chunk is
     present) embeds nothing: validate then embeds its smoke query itself, so the smoke search
     still compares the model's vector of the text with the stored one. (An untouched file is not
     read at all: its fingerprint matches, so there is no smoke chunk; tests/integration/test_fingerprints.py.)"""
+    hook = lite_hook
     source = tmp_path / "release-notes.md"
     shutil.copyfile(SAMPLE_CORPUS / "release-notes.md", source)
     os.utime(source, (time.time() - 100, time.time() - 100))
