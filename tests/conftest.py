@@ -30,6 +30,26 @@ TEST_HOME = REPO / ".local" / "test"
 ARTIFACTS = REPO / "test-artifacts"
 
 
+# The suite runs on two pytest-xdist workers (``make test``: ``-n 2 --dist loadgroup``), each with
+# its own servers (homes and ports per process). These files start a whole local Airflow (the UI
+# session's stack, the Celery stack) or use the developer's fixed ports (19530, 8080, the compose
+# file's): they run on one worker, one after another.
+ONE_WORKER_FILES = {
+    "test_ui.py",
+    "test_celery.py",
+    "test_readme_commands.py",
+    "test_compose.py",
+    "test_local_milvus_lite.py",
+    "test_milvus_view.py",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in ONE_WORKER_FILES and "integration" in item.path.parts:
+            item.add_marker(pytest.mark.xdist_group("one_airflow"))
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
