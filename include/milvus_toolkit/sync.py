@@ -249,8 +249,8 @@ def plan_deletes(
             ids.extend(obsolete_ids(batch, new_ids, scope, run_stamp))
             future.extend(s for s in (float(row.get(STAMP) or 0) for row in batch) if s > horizon)
 
-    for part in new_ids_parts:
-        examine([source for source in part if source in census], part)
+    for part in new_ids_parts:  # every source read, also one new since the census (a run may have written it)
+        examine(list(part), part)
     listed = scope.listed
     lost = [source for source in census if source not in listed and scope.is_unlisted(source)]
     if scope.deletes_unlisted:

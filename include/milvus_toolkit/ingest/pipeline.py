@@ -185,7 +185,7 @@ def list_sources(
     """List the corpus, read once what the collection holds per source (one streamed read, one
     entry per source), and stage the sources in shards of ``files_per_shard``: each shard is
     loaded and split by its own task, which reads only its own part."""
-    started = time.perf_counter()
+    started, listing_started = time.perf_counter(), time.time()
     run_stamp = sync.checked_run_stamp(run_started)
     corpus = list_corpus(params, hook, params.collection)
     known = recorded_fingerprints(params, hook) if diffs_existing(params) else None
@@ -231,7 +231,7 @@ def list_sources(
             marks.embedding_identity(embedding_for(params)),
             params.tenant,
         ),
-        started=started,
+        started=listing_started,
     )
     log.info(
         "Listed %d files in %d shard(s) of up to %d files%s in %.1f s",
@@ -358,7 +358,7 @@ def merge_shards(params: IngestParams, plan: SplitPlan, results: list[ShardResul
         deletes_unlisted=plan.deletes_unlisted,
         tenant=params.tenant,
     )
-    seconds = round(time.perf_counter() - plan.started, 3) if plan.started else sum(r.seconds for r in results)
+    seconds = round(time.time() - plan.started, 3) if plan.started else sum(r.seconds for r in results)
     verified = sum(r.files_verified for r in results)
     manifest = SplitManifest(
         run_folder=plan.run_folder,

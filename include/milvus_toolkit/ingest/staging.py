@@ -195,7 +195,7 @@ class SplitPlan:
     deletes_unlisted: bool = False
     census_path: str | None = None  # None: the run writes a new collection and diffs nothing
     split_identity: str = ""  # what every fingerprint of this run records (``fingerprints.split_identity``)
-    started: float = 0.0  # perf_counter of the listing task: only for the split's duration in the log
+    started: float = 0.0  # when the listing started (epoch s; tasks may run in other processes): the split's duration
 
     @classmethod
     def of(cls, value: SplitPlan | dict) -> SplitPlan:
